@@ -1,0 +1,153 @@
+# h5cl: GNU make.  `make demo` and `make test` each set up a fresh Debian
+# machine (through `make deps`), build and run.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON ?= python3
+B := build
+
+VERSION := $(shell sed -n 's/^\#define H5CL_VERSION_STRING "\(.*\)"/\1/p' include/h5cl.h)
+SOMAJOR := 0
+
+# Debian's hdf5.pc may describe the MPI build: prefer hdf5-serial.
+HDF5_PC := $(shell $(PKG_CONFIG) --exists hdf5-serial 2>/dev/null && echo hdf5-serial || echo hdf5)
+OPENCL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags OpenCL 2>/dev/null)
+OPENCL_LIBS ?= $(shell $(PKG_CONFIG) --libs OpenCL 2>/dev/null || echo -lOpenCL)
+HDF5_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(HDF5_PC) 2>/dev/null)
+HDF5_LIBS ?= $(shell $(PKG_CONFIG) --libs $(HDF5_PC) 2>/dev/null || echo -lhdf5)
+CHECK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS ?= $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120 \
+	-DCL_USE_DEPRECATED_OPENCL_1_2_APIS $(WARN) $(CFLAGS) -Iinclude -Ilib -I$(B)/gen \
+	$(OPENCL_CFLAGS) $(HDF5_CFLAGS) -MMD -MP
+LIB_LIBS := $(HDF5_LIBS) $(OPENCL_LIBS) -lpthread -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+KERNELS := $(wildcard kernels/*.cl)
+LIB_OBJ := $(patsubst lib/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/kernels_gen.o
+TEST_SRC := $(wildcard tests/check_*.c)
+TEST_OBJ := $(patsubst tests/%.c,$(B)/obj/%.o,$(TEST_SRC))
+
+SO := $(B)/libh5cl.so
+SONAME := libh5cl.so.$(SOMAJOR)
+SOFULL := libh5cl.so.$(VERSION)
+
+.PHONY: all deps demo test check memcheck bench install uninstall clean format kernels-check
+all: $(B)/libh5cl.a $(SO) $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl.pc
+
+$(B)/gen/kernels_gen.c: $(KERNELS) kernels/embed.sh
+	@mkdir -p $(@D)
+	sh kernels/embed.sh $(KERNELS) > $@.tmp && mv $@.tmp $@
+
+$(B)/obj/kernels_gen.o: $(B)/gen/kernels_gen.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DH5CL_BUILDING -c $< -o $@
+
+$(B)/obj/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DH5CL_BUILDING -c $< -o $@
+
+$(B)/obj/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+$(B)/obj/tools_%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/obj/bench_%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libh5cl.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/$(SOFULL): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIB_LIBS)
+
+$(SO): $(B)/$(SOFULL)
+	ln -sf $(SOFULL) $(B)/$(SONAME)
+	ln -sf $(SOFULL) $@
+
+$(B)/h5cl: $(B)/obj/tools_h5cl.o $(B)/libh5cl.a
+	$(CC) -o $@ $^ $(LIB_LIBS)
+
+$(B)/h5cl-bench: $(B)/obj/bench_h5cl-bench.o $(B)/libh5cl.a
+	$(CC) -o $@ $^ $(LIB_LIBS)
+
+$(B)/h5cl-tests: $(TEST_OBJ) $(B)/libh5cl.a
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(LIB_LIBS)
+
+$(B)/h5cl.pc: h5cl.pc.in include/h5cl.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@HDF5_PC@|$(HDF5_PC)|' $< > $@
+
+# The public header must stand alone in strict C99.
+$(B)/header-check.o: include/h5cl.h
+	@mkdir -p $(B)
+	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -x c -c include/h5cl.h -o $@
+
+# Compile every kernel for the default device, for each element type.
+kernels-check: $(B)/h5cl
+	$(B)/h5cl devices --build-programs
+
+deps:
+	@sh tools/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: all $(B)/h5cl-tests $(B)/header-check.o
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache $(B)/h5cl-tests
+
+memcheck: all $(B)/h5cl-tests
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache CK_FORK=no \
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	    --suppressions=tests/valgrind.supp $(B)/h5cl-tests
+
+DEMO_FILE ?= $(B)/demo.h5
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@test -f $(DEMO_FILE) || $(B)/h5cl-bench --make-sample $(DEMO_FILE) --size 384M
+	$(B)/h5cl devices
+	$(B)/h5cl info $(DEMO_FILE)
+	$(B)/h5cl stats $(DEMO_FILE) /data
+
+bench: all
+	$(B)/h5cl-bench
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/h5cl.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(B)/libh5cl.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/$(SOFULL) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SOFULL) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SOFULL) $(DESTDIR)$(LIBDIR)/libh5cl.so
+	install -m 755 $(B)/h5cl $(B)/h5cl-bench $(DESTDIR)$(BINDIR)/
+	install -m 644 $(B)/h5cl.pc $(DESTDIR)$(PKGCONFIGDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/h5cl.h $(DESTDIR)$(LIBDIR)/libh5cl.a \
+	    $(DESTDIR)$(LIBDIR)/$(SOFULL) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libh5cl.so $(DESTDIR)$(BINDIR)/h5cl \
+	    $(DESTDIR)$(BINDIR)/h5cl-bench $(DESTDIR)$(PKGCONFIGDIR)/h5cl.pc
+
+clean:
+	rm -rf $(B)
+
+format:
+	clang-format -i include/*.h lib/*.c lib/*.h tools/*.c bench/*.c tests/*.c
+
+-include $(wildcard $(B)/obj/*.d)

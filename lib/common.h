@@ -1,0 +1,63 @@
+/* Internal definitions shared by every part of the library: the context
+ * struct, status reporting and small allocation helpers.  Depends on nothing
+ * but the public header and OpenCL's. */
+#ifndef H5CL_COMMON_H
+#define H5CL_COMMON_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <CL/cl.h>
+
+#include "h5cl.h"
+
+#define H5CL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One opened OpenCL device with the two in-order queues the pipeline uses:
+ * uploads (and zero-copy map/unmap) on `xfer`, kernels and read-backs on
+ * `comp`, so that transfers of one tile overlap the kernel of another. */
+typedef struct h5cl_device {
+    cl_platform_id platform;
+    cl_device_id id;
+    cl_context context;
+    cl_command_queue xfer;
+    cl_command_queue comp;
+    h5cl_device_info info;
+    size_t max_work_group_size;
+    uint64_t local_mem_bytes;
+    unsigned mem_base_align_bytes;
+} h5cl_device;
+
+struct h5cl_ctx {
+    int status;
+    char *msg;           /* detailed message of the last failure           */
+    atomic_int cancel;
+    int device_open;
+    h5cl_device dev;
+    cl_program programs[H5CL_DTYPE_COUNT]; /* stats program per element type */
+    int open_datasets;
+};
+
+/* Records a failure on ctx and returns status, so callers can write
+ * `return h5cl_fail(ctx, H5CL_ERR_X, "...", ...)`.  The message replaces
+ * the previous one. */
+int h5cl_fail(h5cl_ctx *ctx, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Appends text to the current message (e.g. a build log). */
+void h5cl_msg_append(h5cl_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Marks the call successful and clears the message. */
+int h5cl_ok(h5cl_ctx *ctx);
+
+/* Records a failed OpenCL call: names the call and the error. */
+int h5cl_fail_cl(h5cl_ctx *ctx, cl_int err, const char *call,
+                 const char *what);
+/* "CL_OUT_OF_RESOURCES" etc.; "CL_UNKNOWN_ERROR(n)" in a static buffer
+ * that is thread-local. */
+const char *h5cl_cl_errname(cl_int err);
+
+/* Monotonic seconds. */
+double h5cl_now(void);
+
+#endif

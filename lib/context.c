@@ -1,0 +1,73 @@
+/* The public context: creation, device choice, cancellation, and the small
+ * static tables (version, stage names). */
+#include <stdlib.h>
+
+#include "device.h"
+#include "hdf5io.h"
+#include "program.h"
+
+const char *h5cl_version(void)
+{
+    return H5CL_VERSION_STRING;
+}
+
+const char *h5cl_stage_name(h5cl_stage stage)
+{
+    static const char *const names[H5CL_STAGE_COUNT] = {
+        "read", "upload", "kernel", "download", "merge"};
+    return (unsigned)stage < H5CL_STAGE_COUNT ? names[stage] : "unknown";
+}
+
+int h5cl_ctx_create(h5cl_ctx **ctx_ret)
+{
+    if (!ctx_ret)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    *ctx_ret = NULL;
+    h5cl_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return H5CL_ERR_NO_MEMORY;
+    atomic_init(&ctx->cancel, 0);
+    /* HDF5 must never print on the caller's behalf */
+    h5cl_h5_lock();
+    h5cl_h5_quiet();
+    h5cl_h5_unlock();
+    *ctx_ret = ctx;
+    return H5CL_OK;
+}
+
+void h5cl_ctx_destroy(h5cl_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    h5cl_program_release_all(ctx);
+    if (ctx->device_open)
+        h5cl_device_close(&ctx->dev);
+    free(ctx->msg);
+    free(ctx);
+}
+
+int h5cl_ctx_use_device(h5cl_ctx *ctx, const char *spec)
+{
+    if (!ctx)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    int st = h5cl_device_open(ctx, spec);
+    return st == H5CL_OK ? h5cl_ok(ctx) : st;
+}
+
+int h5cl_ctx_device(h5cl_ctx *ctx, h5cl_device_info *info_ret)
+{
+    if (!ctx || !info_ret)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "h5cl_ctx_device: NULL argument");
+    int st = h5cl_device_require(ctx);
+    if (st != H5CL_OK)
+        return st;
+    *info_ret = ctx->dev.info;
+    return h5cl_ok(ctx);
+}
+
+void h5cl_cancel(h5cl_ctx *ctx)
+{
+    if (ctx)
+        atomic_store(&ctx->cancel, 1);
+}

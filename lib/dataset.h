@@ -1,0 +1,52 @@
+/* HDF5 datasets: opening and describing them, selections, and the tile
+ * plan that the pipeline streams. */
+#ifndef H5CL_DATASET_H
+#define H5CL_DATASET_H
+
+#include <hdf5.h>
+
+#include "common.h"
+
+struct h5cl_dataset {
+    h5cl_ctx *ctx;
+    hid_t file;
+    hid_t dset;
+    hid_t memtype;      /* native type HDF5 converts into (byte order) */
+    h5cl_dataset_info info;
+    int scalar;         /* rank-0 dataspace: read with H5S_ALL         */
+};
+
+/* A box of the dataset: absolute start and count per dimension. */
+typedef struct h5cl_box {
+    int rank;
+    uint64_t start[H5CL_MAX_RANK];
+    uint64_t count[H5CL_MAX_RANK];
+} h5cl_box;
+
+uint64_t h5cl_box_elems(const h5cl_box *b);
+
+/* Parses a numpy-style selection ("a:b,:,-5:") against the dataset's
+ * shape.  NULL or "" selects everything.  A scalar dataset is treated as
+ * shape [1]. */
+int h5cl_selection_parse(h5cl_ctx *ctx, const h5cl_dataset *ds,
+                         const char *text, h5cl_box *sel_ret);
+
+/* Tiles: chunk-aligned boxes (whole chunks, several per tile when chunks
+ * are small) covering the selection in C order.  Contiguous and compact
+ * datasets are tiled by bytes. */
+typedef struct h5cl_plan {
+    h5cl_box sel;
+    uint64_t tile_dims[H5CL_MAX_RANK]; /* extent of a full tile           */
+    uint64_t origin[H5CL_MAX_RANK];    /* absolute start of tile (0,..,0) */
+    uint64_t grid[H5CL_MAX_RANK];      /* tiles along each dimension      */
+    uint64_t ntiles;
+    uint64_t max_tile_elems;
+    size_t elem_size;
+} h5cl_plan;
+
+int h5cl_plan_make(h5cl_ctx *ctx, const h5cl_dataset *ds, const h5cl_box *sel,
+                   uint64_t tile_bytes, h5cl_plan *plan_ret);
+/* The box of tile t (0 <= t < ntiles). */
+void h5cl_plan_tile(const h5cl_plan *plan, uint64_t t, h5cl_box *box_ret);
+
+#endif

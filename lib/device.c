@@ -1,0 +1,320 @@
+/* Device enumeration and selection.  Default: first GPU, else first
+ * accelerator, else first CPU; H5CL_DEVICE or an explicit spec overrides. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+
+typedef struct dev_entry {
+    cl_platform_id platform;
+    cl_device_id id;
+    h5cl_device_info info;
+} dev_entry;
+
+static void get_str(cl_device_id d, cl_device_info what, char *buf,
+                    size_t len)
+{
+    buf[0] = '\0';
+    if (clGetDeviceInfo(d, what, len, buf, NULL) != CL_SUCCESS)
+        buf[0] = '\0';
+    buf[len - 1] = '\0';
+}
+
+static void describe(cl_platform_id p, cl_device_id d, h5cl_device_info *in)
+{
+    cl_device_type type = 0;
+    cl_uint cu = 0;
+    cl_ulong gmem = 0, maxalloc = 0;
+    cl_bool unified = CL_FALSE;
+    cl_device_fp_config fp64 = 0;
+    size_t wg = 1;
+    char ext[8192];
+
+    clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem, &gmem, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof maxalloc,
+                    &maxalloc, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified,
+                    &unified, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    if (clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp64, &fp64,
+                        NULL) != CL_SUCCESS)
+        fp64 = 0;
+    get_str(d, CL_DEVICE_EXTENSIONS, ext, sizeof ext);
+    clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof in->platform_name,
+                      in->platform_name, NULL);
+    in->platform_name[sizeof in->platform_name - 1] = '\0';
+    get_str(d, CL_DEVICE_NAME, in->device_name, sizeof in->device_name);
+    get_str(d, CL_DEVICE_VENDOR, in->vendor, sizeof in->vendor);
+    get_str(d, CL_DRIVER_VERSION, in->driver_version,
+            sizeof in->driver_version);
+    get_str(d, CL_DEVICE_VERSION, in->opencl_version,
+            sizeof in->opencl_version);
+
+    in->type = (type & CL_DEVICE_TYPE_GPU)           ? H5CL_DEVICE_GPU
+               : (type & CL_DEVICE_TYPE_ACCELERATOR) ? H5CL_DEVICE_ACCELERATOR
+               : (type & CL_DEVICE_TYPE_CPU)         ? H5CL_DEVICE_CPU
+                                                     : H5CL_DEVICE_OTHER;
+    in->has_fp64 = fp64 != 0 || strstr(ext, "cl_khr_fp64") != NULL;
+    in->host_unified_memory = unified == CL_TRUE;
+    in->compute_units = cu;
+    in->global_mem_bytes = gmem;
+    in->max_alloc_bytes = maxalloc;
+    in->max_work_group_size = wg;
+}
+
+/* All devices of all platforms, in platform then device order. */
+static int enumerate(h5cl_ctx *ctx, dev_entry **list_ret, size_t *n_ret)
+{
+    cl_uint np = 0;
+    *list_ret = NULL;
+    *n_ret = 0;
+    cl_int err = clGetPlatformIDs(0, NULL, &np);
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || np == 0)
+        return h5cl_fail(
+            ctx, H5CL_ERR_NO_PLATFORM,
+            "no OpenCL platform found (clGetPlatformIDs: %s); install an "
+            "OpenCL driver and its ICD file, e.g. `apt-get install "
+            "pocl-opencl-icd` for CPUs or the GPU vendor's OpenCL ICD",
+            h5cl_cl_errname(err));
+    if (err != CL_SUCCESS)
+        return h5cl_fail_cl(ctx, err, "clGetPlatformIDs",
+                            "listing OpenCL platforms");
+    cl_platform_id *plats = calloc(np, sizeof *plats);
+    if (!plats)
+        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+    err = clGetPlatformIDs(np, plats, NULL);
+    if (err != CL_SUCCESS) {
+        free(plats);
+        return h5cl_fail_cl(ctx, err, "clGetPlatformIDs",
+                            "listing OpenCL platforms");
+    }
+    dev_entry *list = NULL;
+    size_t n = 0;
+    for (cl_uint p = 0; p < np; p++) {
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) !=
+                CL_SUCCESS ||
+            nd == 0)
+            continue; /* a platform without devices is not an error */
+        cl_device_id *ids = calloc(nd, sizeof *ids);
+        dev_entry *grown = realloc(list, (n + nd) * sizeof *list);
+        if (!ids || !grown) {
+            free(ids);
+            free(grown ? grown : list);
+            free(plats);
+            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+        }
+        list = grown;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, ids, NULL) ==
+            CL_SUCCESS) {
+            for (cl_uint d = 0; d < nd; d++) {
+                dev_entry *e = &list[n++];
+                memset(e, 0, sizeof *e);
+                e->platform = plats[p];
+                e->id = ids[d];
+                e->info.platform_index = p;
+                e->info.device_index = d;
+                describe(plats[p], ids[d], &e->info);
+            }
+        }
+        free(ids);
+    }
+    free(plats);
+    if (n == 0) {
+        free(list);
+        return h5cl_fail(ctx, H5CL_ERR_NO_PLATFORM,
+                         "%u OpenCL platform(s) found but no devices; "
+                         "install a driver, e.g. `apt-get install "
+                         "pocl-opencl-icd`",
+                         np);
+    }
+    /* first GPU, else first accelerator, else first CPU, else first */
+    const h5cl_device_type order[] = {H5CL_DEVICE_GPU, H5CL_DEVICE_ACCELERATOR,
+                                      H5CL_DEVICE_CPU};
+    size_t def = 0;
+    int found = 0;
+    for (size_t o = 0; o < H5CL_ARRAY_LEN(order) && !found; o++)
+        for (size_t i = 0; i < n && !found; i++)
+            if (list[i].info.type == order[o]) {
+                def = i;
+                found = 1;
+            }
+    list[def].info.is_default = 1;
+    *list_ret = list;
+    *n_ret = n;
+    return H5CL_OK;
+}
+
+int h5cl_ctx_list_devices(h5cl_ctx *ctx, h5cl_device_info *info,
+                          size_t capacity, size_t *count_ret)
+{
+    if (!ctx || !count_ret)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "h5cl_ctx_list_devices: NULL argument");
+    dev_entry *list;
+    size_t n;
+    int st = enumerate(ctx, &list, &n);
+    if (st != H5CL_OK)
+        return st;
+    for (size_t i = 0; info && i < n && i < capacity; i++)
+        info[i] = list[i].info;
+    free(list);
+    *count_ret = n;
+    return h5cl_ok(ctx);
+}
+
+static const char *type_word(h5cl_device_type t)
+{
+    switch (t) {
+    case H5CL_DEVICE_GPU:
+        return "gpu";
+    case H5CL_DEVICE_ACCELERATOR:
+        return "accelerator";
+    case H5CL_DEVICE_CPU:
+        return "cpu";
+    default:
+        return "other";
+    }
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, nl) == 0)
+            return 1;
+    return nl == 0;
+}
+
+/* Index of the device that spec names, or -1. */
+static long match_spec(const dev_entry *list, size_t n, const char *spec)
+{
+    if (!spec || !*spec) {
+        for (size_t i = 0; i < n; i++)
+            if (list[i].info.is_default)
+                return (long)i;
+        return -1;
+    }
+    unsigned p, d;
+    char tail;
+    if (sscanf(spec, "%u:%u%c", &p, &d, &tail) == 2) {
+        for (size_t i = 0; i < n; i++)
+            if (list[i].info.platform_index == p &&
+                list[i].info.device_index == d)
+                return (long)i;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(spec, type_word(list[i].info.type)) == 0)
+            return (long)i;
+    if (strcasecmp(spec, "gpu") == 0 || strcasecmp(spec, "cpu") == 0 ||
+        strcasecmp(spec, "accelerator") == 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (contains_nocase(list[i].info.device_name, spec))
+            return (long)i;
+    return -1;
+}
+
+static int open_entry(h5cl_ctx *ctx, const dev_entry *e)
+{
+    h5cl_device *dev = &ctx->dev;
+    cl_int err;
+    memset(dev, 0, sizeof *dev);
+    dev->platform = e->platform;
+    dev->id = e->id;
+    dev->info = e->info;
+    ctx->device_open = 1; /* lets error messages name the device */
+
+    cl_ulong lmem = 0;
+    cl_uint align_bits = 0;
+    clGetDeviceInfo(e->id, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL);
+    clGetDeviceInfo(e->id, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits,
+                    &align_bits, NULL);
+    dev->local_mem_bytes = lmem;
+    dev->mem_base_align_bytes = align_bits / 8 ? align_bits / 8 : 128;
+    dev->max_work_group_size = e->info.max_work_group_size;
+
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                     (cl_context_properties)e->platform, 0};
+    dev->context = clCreateContext(props, 1, &e->id, NULL, NULL, &err);
+    if (!dev->context) {
+        ctx->device_open = 0;
+        return h5cl_fail_cl(ctx, err, "clCreateContext", "opening the device");
+    }
+    const char *qname = "clCreateCommandQueue";
+    dev->xfer = clCreateCommandQueue(dev->context, e->id,
+                                     CL_QUEUE_PROFILING_ENABLE, &err);
+    if (dev->xfer)
+        dev->comp = clCreateCommandQueue(dev->context, e->id,
+                                         CL_QUEUE_PROFILING_ENABLE, &err);
+    if (!dev->xfer || !dev->comp) {
+        h5cl_fail_cl(ctx, err, qname, "creating command queues");
+        h5cl_device_close(dev);
+        ctx->device_open = 0;
+        return ctx->status;
+    }
+    return H5CL_OK;
+}
+
+int h5cl_device_open(h5cl_ctx *ctx, const char *spec)
+{
+    dev_entry *list;
+    size_t n;
+    int st = enumerate(ctx, &list, &n);
+    if (st != H5CL_OK)
+        return st;
+    const char *env = getenv("H5CL_DEVICE");
+    const char *want = (spec && *spec) ? spec : (env && *env) ? env : NULL;
+    long i = match_spec(list, n, want);
+    if (i < 0) {
+        h5cl_fail(ctx, H5CL_ERR_DEVICE_NOT_FOUND,
+                  "no OpenCL device matches \"%s\"%s; use gpu, cpu, "
+                  "accelerator, P:D or part of a name. Devices:",
+                  want ? want : "(default)",
+                  (want && want == env) ? " (from H5CL_DEVICE)" : "");
+        for (size_t k = 0; k < n; k++)
+            h5cl_msg_append(ctx, "\n  %u:%u %s \"%s\" (%s)",
+                            list[k].info.platform_index,
+                            list[k].info.device_index,
+                            type_word(list[k].info.type),
+                            list[k].info.device_name,
+                            list[k].info.platform_name);
+        free(list);
+        return ctx->status;
+    }
+    if (ctx->device_open) {
+        int same = ctx->dev.id == list[i].id;
+        free(list);
+        if (same)
+            return H5CL_OK;
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "this context already uses %s; make another "
+                         "context for another device",
+                         ctx->dev.info.device_name);
+    }
+    st = open_entry(ctx, &list[i]);
+    free(list);
+    return st;
+}
+
+int h5cl_device_require(h5cl_ctx *ctx)
+{
+    return ctx->device_open ? H5CL_OK : h5cl_device_open(ctx, NULL);
+}
+
+void h5cl_device_close(h5cl_device *dev)
+{
+    if (dev->comp)
+        clReleaseCommandQueue(dev->comp);
+    if (dev->xfer)
+        clReleaseCommandQueue(dev->xfer);
+    if (dev->context)
+        clReleaseContext(dev->context);
+    dev->comp = dev->xfer = NULL;
+    dev->context = NULL;
+}

@@ -1,0 +1,19 @@
+/* The one place that knows how h5cl talks to the HDF5 library: a process
+ * lock around every HDF5 call (builds without --enable-threadsafe are not
+ * reentrant), silencing HDF5's own error printing, and turning HDF5's error
+ * stack into a message. */
+#ifndef H5CL_HDF5IO_H
+#define H5CL_HDF5IO_H
+
+#include <stddef.h>
+
+void h5cl_h5_lock(void);
+void h5cl_h5_unlock(void);
+/* Stops HDF5 printing errors on this thread (HDF5 keeps the setting per
+ * thread in thread-safe builds).  Call with the lock held. */
+void h5cl_h5_quiet(void);
+/* Writes the innermost HDF5 error ("H5Dread: ... : <minor message>") into
+ * buf, then clears HDF5's error stack.  Call with the lock held. */
+void h5cl_h5_describe(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,541 @@
+/* The statistics op: per tile, one kernel writes partial records (one per
+ * work-group, or one per output position for per-axis statistics), a
+ * non-blocking read brings them back, and merge() folds them into the run's
+ * states in tile order.  Also h5cl_stats_compute(), the public entry. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "hdf5io.h"
+#include "pipeline.h"
+#include "program.h"
+
+#define REC_WORDS 12 /* layout documented in kernels/stats.cl */
+#define REC_BYTES (REC_WORDS * sizeof(cl_ulong))
+#define NONE UINT64_MAX
+#define LOCAL_PART_BYTES 128 /* >= sizeof(part) in stats.cl */
+
+#define DEFAULT_TILE_BYTES ((uint64_t)8 << 20)
+#define DEFAULT_SLOTS 3
+#define MIN_TILE_BYTES ((uint64_t)64 << 10)
+
+struct h5cl_stats {
+    size_t n;
+    h5cl_stats_state *states;
+    int rank;
+    uint64_t dims[H5CL_MAX_RANK];
+    h5cl_run_summary summary;
+};
+
+typedef struct stats_op {
+    h5cl_ctx *ctx;
+    const h5cl_dataset *ds;
+    h5cl_kind kind;
+    int axis;               /* -1: whole selection */
+    cl_kernel kernel;
+    size_t local;           /* work-group size of stats_flat        */
+    size_t max_groups;
+    unsigned nslots;
+    cl_mem *dev_recs;       /* per slot                              */
+    cl_ulong **host_recs;   /* per slot                              */
+    size_t *nrecs;          /* per slot: records of the tile in flight */
+    size_t recs_capacity;
+    const h5cl_plan *plan;
+    h5cl_stats *out;
+} stats_op;
+
+static h5cl_kind kind_of(h5cl_dtype dt)
+{
+    return dt >= H5CL_FLOAT32 ? H5CL_KIND_FLOAT
+           : dt % 2 == 0      ? H5CL_KIND_SIGNED
+                              : H5CL_KIND_UNSIGNED;
+}
+
+static size_t pow2_floor(size_t v)
+{
+    size_t p = 1;
+    while (p * 2 <= v)
+        p *= 2;
+    return p;
+}
+
+/* ---- op callbacks ---- */
+
+static void op_teardown(h5cl_op *op)
+{
+    stats_op *so = op->impl;
+    for (unsigned i = 0; so->dev_recs && i < so->nslots; i++)
+        if (so->dev_recs[i])
+            clReleaseMemObject(so->dev_recs[i]);
+    for (unsigned i = 0; so->host_recs && i < so->nslots; i++)
+        free(so->host_recs[i]);
+    free(so->dev_recs);
+    free(so->host_recs);
+    free(so->nrecs);
+    so->dev_recs = NULL;
+    so->host_recs = NULL;
+    so->nrecs = NULL;
+    if (so->kernel)
+        clReleaseKernel(so->kernel);
+    so->kernel = NULL;
+}
+
+/* Output positions of a tile viewed as [O][A][I] around the axis. */
+static void axis_view(const h5cl_box *b, int axis, uint64_t *O, uint64_t *A,
+                      uint64_t *I)
+{
+    *O = *I = 1;
+    for (int d = 0; d < axis; d++)
+        *O *= b->count[d];
+    for (int d = axis + 1; d < b->rank; d++)
+        *I *= b->count[d];
+    *A = b->count[axis];
+}
+
+static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
+                    unsigned slots)
+{
+    stats_op *so = op->impl;
+    h5cl_device *dev = &ctx->dev;
+    cl_program prog;
+    int st = h5cl_program_get(ctx, so->ds->info.dtype, &prog);
+    if (st != H5CL_OK)
+        return st;
+    cl_int err;
+    const char *kname = so->axis < 0 ? "stats_flat" : "stats_axis";
+    so->kernel = clCreateKernel(prog, kname, &err);
+    if (!so->kernel)
+        return h5cl_fail_cl(ctx, err, "clCreateKernel", kname);
+    so->plan = plan;
+    so->nslots = slots;
+
+    if (so->axis < 0) {
+        size_t kwg = 1;
+        clGetKernelWorkGroupInfo(so->kernel, dev->id, CL_KERNEL_WORK_GROUP_SIZE,
+                                 sizeof kwg, &kwg, NULL);
+        if (dev->info.type == H5CL_DEVICE_CPU) {
+            /* one contiguous segment per work-item, a few per core */
+            so->local = 1;
+            so->max_groups = 4 * (dev->info.compute_units ? dev->info.compute_units : 1);
+        } else {
+            size_t lm = dev->local_mem_bytes / LOCAL_PART_BYTES;
+            size_t l = kwg < 256 ? kwg : 256;
+            if (lm && l > lm)
+                l = lm;
+            so->local = pow2_floor(l ? l : 1);
+            so->max_groups = 8 * (dev->info.compute_units ? dev->info.compute_units : 1);
+        }
+        so->recs_capacity = so->max_groups;
+    } else {
+        /* the biggest O*I of any tile: a full tile */
+        h5cl_box full;
+        full.rank = plan->sel.rank;
+        for (int d = 0; d < full.rank; d++)
+            full.count[d] = plan->tile_dims[d] < plan->sel.count[d]
+                                ? plan->tile_dims[d]
+                                : plan->sel.count[d];
+        uint64_t O, A, I;
+        axis_view(&full, so->axis, &O, &A, &I);
+        so->recs_capacity = (size_t)(O * I);
+    }
+    if (so->recs_capacity == 0)
+        so->recs_capacity = 1;
+    so->dev_recs = calloc(slots, sizeof *so->dev_recs);
+    so->host_recs = calloc(slots, sizeof *so->host_recs);
+    so->nrecs = calloc(slots, sizeof *so->nrecs);
+    if (!so->dev_recs || !so->host_recs || !so->nrecs) {
+        op_teardown(op);
+        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+    }
+    for (unsigned i = 0; i < slots; i++) {
+        so->dev_recs[i] = clCreateBuffer(dev->context, CL_MEM_WRITE_ONLY,
+                                         so->recs_capacity * REC_BYTES, NULL,
+                                         &err);
+        so->host_recs[i] = malloc(so->recs_capacity * REC_BYTES);
+        if (!so->dev_recs[i] || !so->host_recs[i]) {
+            op_teardown(op);
+            if (!so->host_recs)
+                return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+            return h5cl_fail_cl(ctx, err, "clCreateBuffer",
+                                "allocating partial-result buffers");
+        }
+    }
+    return H5CL_OK;
+}
+
+static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
+                      const h5cl_tile *tile, cl_mem input, cl_event ready,
+                      cl_event *kernel_ret, cl_event *done_ret)
+{
+    stats_op *so = op->impl;
+    cl_command_queue q = ctx->dev.comp;
+    cl_kernel k = so->kernel;
+    cl_ulong n = tile->elems;
+    size_t global, local, nrecs;
+    cl_int err = CL_SUCCESS;
+
+    if (so->axis < 0) {
+        if (so->local == 1) {
+            /* segments of whole 8-element vectors, at least 64 KiB each */
+            cl_ulong min_seg = 16384;
+            cl_ulong groups = (n + min_seg - 1) / min_seg;
+            if (groups > so->max_groups)
+                groups = so->max_groups;
+            if (groups == 0)
+                groups = 1;
+            cl_ulong seg = (n + groups - 1) / groups;
+            seg = (seg + 7) / 8 * 8;
+            groups = (n + seg - 1) / seg;
+            if (groups == 0)
+                groups = 1;
+            local = 1;
+            global = (size_t)groups;
+            err |= clSetKernelArg(k, 2, sizeof seg, &seg);
+        } else {
+            cl_ulong groups = (n + so->local - 1) / so->local;
+            if (groups > so->max_groups)
+                groups = so->max_groups;
+            if (groups == 0)
+                groups = 1;
+            cl_ulong seg = 0;
+            local = so->local;
+            global = (size_t)groups * local;
+            err |= clSetKernelArg(k, 2, sizeof seg, &seg);
+        }
+        nrecs = global / local;
+        err |= clSetKernelArg(k, 0, sizeof input, &input);
+        err |= clSetKernelArg(k, 1, sizeof n, &n);
+        err |= clSetKernelArg(k, 3, sizeof(cl_mem), &so->dev_recs[slot]);
+        err |= clSetKernelArg(k, 4, local * LOCAL_PART_BYTES, NULL);
+    } else {
+        uint64_t O, A, I;
+        axis_view(&tile->box, so->axis, &O, &A, &I);
+        cl_ulong o = O, a = A, i = I;
+        nrecs = (size_t)(O * I);
+        local = 64;
+        global = (nrecs + local - 1) / local * local;
+        err |= clSetKernelArg(k, 0, sizeof input, &input);
+        err |= clSetKernelArg(k, 1, sizeof o, &o);
+        err |= clSetKernelArg(k, 2, sizeof a, &a);
+        err |= clSetKernelArg(k, 3, sizeof i, &i);
+        err |= clSetKernelArg(k, 4, sizeof(cl_mem), &so->dev_recs[slot]);
+        if (ctx->dev.max_work_group_size < local)
+            local = ctx->dev.max_work_group_size;
+        global = (nrecs + local - 1) / local * local;
+    }
+    if (err != CL_SUCCESS)
+        return h5cl_fail(ctx, H5CL_ERR_OPENCL,
+                         "clSetKernelArg failed for the statistics kernel");
+    so->nrecs[slot] = nrecs;
+    err = clEnqueueNDRangeKernel(q, k, 1, NULL, &global, &local, 1, &ready,
+                                 kernel_ret);
+    if (err != CL_SUCCESS)
+        return h5cl_fail_cl(ctx, err, "clEnqueueNDRangeKernel",
+                            "running the statistics kernel");
+    err = clEnqueueReadBuffer(q, so->dev_recs[slot], CL_FALSE, 0,
+                              nrecs * REC_BYTES, so->host_recs[slot], 1,
+                              kernel_ret, done_ret);
+    if (err != CL_SUCCESS)
+        return h5cl_fail_cl(ctx, err, "clEnqueueReadBuffer",
+                            "reading partial statistics back");
+    return H5CL_OK;
+}
+
+static double as_double(cl_ulong bits)
+{
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+static double as_float(cl_ulong bits)
+{
+    uint32_t u = (uint32_t)bits;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Decodes one device record (see kernels/stats.cl) into a state. */
+static void decode(const cl_ulong *w, h5cl_kind kind, int fp64,
+                   h5cl_stats_state *st)
+{
+#define ACCF(x) (fp64 ? as_double(x) : as_float(x))
+    h5cl_stats_state_init(st, kind);
+    st->count = w[0];
+    st->nan_count = w[1];
+    st->argmin = w[2];
+    st->argmax = w[3];
+    st->overflow = w[4] != 0;
+    st->sum.u = w[5];
+    st->min.u = w[9];
+    st->max.u = w[10];
+    if (kind == H5CL_KIND_FLOAT) {
+        st->sum.f = ACCF(w[5]);
+        st->sum_comp = ACCF(w[6]);
+        st->min.f = ACCF(w[9]);
+        st->max.f = ACCF(w[10]);
+    }
+    st->mean = ACCF(w[7]);
+    st->m2 = ACCF(w[8]);
+#undef ACCF
+}
+
+/* Flat C-order index within the selection of element `local` of a tile. */
+static uint64_t to_selection_index(const h5cl_box *sel, const h5cl_box *tile,
+                                   uint64_t local)
+{
+    uint64_t coord[H5CL_MAX_RANK];
+    for (int d = tile->rank - 1; d >= 0; d--) {
+        coord[d] = local % tile->count[d];
+        local /= tile->count[d];
+    }
+    uint64_t g = 0;
+    for (int d = 0; d < tile->rank; d++)
+        g = g * sel->count[d] + (tile->start[d] - sel->start[d] + coord[d]);
+    return g;
+}
+
+static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
+                    const h5cl_tile *tile)
+{
+    stats_op *so = op->impl;
+    const h5cl_box *sel = &so->plan->sel;
+    const cl_ulong *recs = so->host_recs[slot];
+    const int fp64 = ctx->dev.info.has_fp64;
+    h5cl_stats_state part;
+    if (so->axis < 0) {
+        h5cl_stats_state acc;
+        h5cl_stats_state_init(&acc, so->kind);
+        for (size_t r = 0; r < so->nrecs[slot]; r++) {
+            decode(recs + r * REC_WORDS, so->kind, fp64, &part);
+            h5cl_stats_state_merge(&acc, &part);
+        }
+        if (acc.count) {
+            acc.argmin = to_selection_index(sel, &tile->box, acc.argmin);
+            acc.argmax = to_selection_index(sel, &tile->box, acc.argmax);
+        }
+        return h5cl_stats_state_merge(&so->out->states[0], &acc);
+    }
+    /* per-axis: record (o, i) of the tile lands on output (O0+o, I0+i) */
+    const int ax = so->axis;
+    uint64_t O, A, I;
+    axis_view(&tile->box, ax, &O, &A, &I);
+    const uint64_t axis_off = tile->box.start[ax] - sel->start[ax];
+    uint64_t sel_I = 1;
+    for (int d = ax + 1; d < sel->rank; d++)
+        sel_I *= sel->count[d];
+    for (uint64_t o = 0; o < O; o++) {
+        /* global outer index of tile row o */
+        uint64_t rem = o, go = 0;
+        uint64_t oc[H5CL_MAX_RANK];
+        for (int d = ax - 1; d >= 0; d--) {
+            oc[d] = rem % tile->box.count[d];
+            rem /= tile->box.count[d];
+        }
+        for (int d = 0; d < ax; d++)
+            go = go * sel->count[d] + (tile->box.start[d] - sel->start[d] + oc[d]);
+        for (uint64_t i = 0; i < I; i++) {
+            uint64_t r2 = i, gi = 0;
+            uint64_t ic[H5CL_MAX_RANK];
+            for (int d = sel->rank - 1; d > ax; d--) {
+                ic[d] = r2 % tile->box.count[d];
+                r2 /= tile->box.count[d];
+            }
+            for (int d = ax + 1; d < sel->rank; d++)
+                gi = gi * sel->count[d] + (tile->box.start[d] - sel->start[d] + ic[d]);
+            decode(recs + (o * I + i) * REC_WORDS, so->kind, fp64, &part);
+            if (part.count) {
+                part.argmin += axis_off;
+                part.argmax += axis_off;
+            }
+            h5cl_stats_state_merge(&so->out->states[go * sel_I + gi], &part);
+        }
+    }
+    return H5CL_OK;
+}
+
+/* ---- public entry points ---- */
+
+void h5cl_run_options_init(h5cl_run_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->axis = -1;
+}
+
+static int check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds)
+{
+    /* fail early, naming the filter, rather than at the first read */
+    int st = H5CL_OK;
+    hid_t dcpl = H5Dget_create_plist(ds->dset);
+    if (dcpl < 0)
+        return H5CL_OK;
+    int nf = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < nf && st == H5CL_OK; i++) {
+        unsigned flags;
+        size_t ncd = 0;
+        char name[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, NULL,
+                                         sizeof name, name, NULL);
+        if (id >= 0 && H5Zfilter_avail(id) <= 0)
+            st = h5cl_fail(ctx, H5CL_ERR_HDF5,
+                           "%s in %s needs HDF5 filter %d (%s), which this "
+                           "HDF5 library cannot decode",
+                           ds->info.path, ds->info.file, (int)id,
+                           name[0] ? name : "unnamed");
+    }
+    H5Pclose(dcpl);
+    H5Eclear2(H5E_DEFAULT);
+    return st;
+}
+
+static int stats_alloc(const h5cl_box *sel, int axis, h5cl_kind kind,
+                       h5cl_stats **out_ret)
+{
+    h5cl_stats *s = calloc(1, sizeof *s);
+    if (!s)
+        return H5CL_ERR_NO_MEMORY;
+    s->n = 1;
+    if (axis >= 0) {
+        for (int d = 0; d < sel->rank; d++)
+            if (d != axis) {
+                s->dims[s->rank++] = sel->count[d];
+                s->n *= (size_t)sel->count[d];
+            }
+    }
+    s->states = malloc((s->n ? s->n : 1) * sizeof *s->states);
+    if (!s->states) {
+        free(s);
+        return H5CL_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        h5cl_stats_state_init(&s->states[i], kind);
+    *out_ret = s;
+    return H5CL_OK;
+}
+
+int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
+                       h5cl_stats **stats_ret)
+{
+    if (stats_ret)
+        *stats_ret = NULL;
+    if (!ds || !stats_ret)
+        return h5cl_fail(ds ? ds->ctx : NULL, H5CL_ERR_INVALID_ARGUMENT,
+                         "h5cl_stats_compute: NULL argument");
+    h5cl_ctx *ctx = ds->ctx;
+    h5cl_run_options opts;
+    h5cl_run_options_init(&opts);
+    if (opts_in) {
+        size_t n = opts_in->struct_size && opts_in->struct_size < sizeof opts
+                       ? opts_in->struct_size
+                       : sizeof opts;
+        memcpy(&opts, opts_in, n);
+    }
+    atomic_store(&ctx->cancel, 0);
+    int st = h5cl_device_require(ctx);
+    if (st != H5CL_OK)
+        return st;
+    if (ds->info.dtype == H5CL_FLOAT64 && !ctx->dev.info.has_fp64)
+        return h5cl_fail(ctx, H5CL_ERR_UNSUPPORTED_DEVICE,
+                         "%s in %s is float64 but %s has no fp64 support; "
+                         "choose another device",
+                         ds->info.path, ds->info.file,
+                         ctx->dev.info.device_name);
+    h5cl_box sel;
+    st = h5cl_selection_parse(ctx, ds, opts.select, &sel);
+    if (st != H5CL_OK)
+        return st;
+    if (opts.axis >= 0 && (opts.axis >= ds->info.rank || ds->info.rank == 0))
+        return h5cl_fail(ctx, H5CL_ERR_AXIS,
+                         "axis %d is out of range for %s (rank %d)", opts.axis,
+                         ds->info.path, ds->info.rank);
+    if (opts.axis < -1)
+        return h5cl_fail(ctx, H5CL_ERR_AXIS,
+                         "axis %d is invalid; use -1 for all axes", opts.axis);
+    h5cl_h5_lock();
+    st = check_filters(ctx, ds);
+    h5cl_h5_unlock();
+    if (st != H5CL_OK)
+        return st;
+    uint64_t tile_bytes = opts.tile_bytes ? opts.tile_bytes : DEFAULT_TILE_BYTES;
+    unsigned slots = opts.slots ? opts.slots : DEFAULT_SLOTS;
+    if (slots > 64)
+        slots = 64;
+    /* a tile must fit one device allocation */
+    uint64_t max_alloc = ctx->dev.info.max_alloc_bytes;
+    if (max_alloc && tile_bytes > max_alloc / 2)
+        tile_bytes = max_alloc / 2;
+
+    const h5cl_kind kind = kind_of(ds->info.dtype);
+    for (;;) {
+        h5cl_plan plan;
+        st = h5cl_plan_make(ctx, ds, &sel, tile_bytes, &plan);
+        if (st != H5CL_OK)
+            return st;
+        h5cl_stats *out;
+        if (stats_alloc(&sel, opts.axis, kind, &out) != H5CL_OK)
+            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
+                             "out of memory for the result states");
+        stats_op so;
+        memset(&so, 0, sizeof so);
+        so.ctx = ctx;
+        so.ds = ds;
+        so.kind = kind;
+        so.axis = opts.axis;
+        so.out = out;
+        h5cl_op op = {&so, op_setup, op_enqueue, op_merge, op_teardown};
+        out->summary.tile_bytes = plan.max_tile_elems * plan.elem_size;
+        if (plan.ntiles == 0) {
+            out->summary.zero_copy = ctx->dev.info.host_unified_memory;
+            *stats_ret = out;
+            return h5cl_ok(ctx);
+        }
+        st = h5cl_pipeline_run(ctx, ds, &plan, slots, &op, &opts,
+                               &out->summary);
+        if (st == H5CL_OK) {
+            *stats_ret = out;
+            return h5cl_ok(ctx);
+        }
+        h5cl_stats_free(out);
+        /* out of device memory: shrink the tile and try again */
+        if (st != H5CL_ERR_DEVICE_MEMORY || tile_bytes / 2 < MIN_TILE_BYTES)
+            return st;
+        tile_bytes /= 2;
+    }
+}
+
+void h5cl_stats_free(h5cl_stats *s)
+{
+    if (!s)
+        return;
+    free(s->states);
+    free(s);
+}
+
+size_t h5cl_stats_count(const h5cl_stats *s)
+{
+    return s ? s->n : 0;
+}
+
+int h5cl_stats_shape(const h5cl_stats *s, uint64_t *dims)
+{
+    if (!s)
+        return -1;
+    for (int d = 0; dims && d < s->rank; d++)
+        dims[d] = s->dims[d];
+    return s->rank;
+}
+
+const h5cl_stats_state *h5cl_stats_get(const h5cl_stats *s, size_t i)
+{
+    return s && i < s->n ? &s->states[i] : NULL;
+}
+
+const h5cl_run_summary *h5cl_stats_summary(const h5cl_stats *s)
+{
+    return s ? &s->summary : NULL;
+}

@@ -1,0 +1,24 @@
+/* Kernel programs: the sources embedded at build time, building them with
+ * options derived from the device, and the on-disk binary cache. */
+#ifndef H5CL_PROGRAM_H
+#define H5CL_PROGRAM_H
+
+#include "common.h"
+
+typedef struct h5cl_kernel_source {
+    const char *name; /* file name without .cl */
+    const char *text;
+    size_t length;
+} h5cl_kernel_source;
+
+/* Generated from the .cl files in kernels/ by kernels/embed.sh; ends with
+ * a NULL name. */
+extern const h5cl_kernel_source h5cl_kernel_sources[];
+
+/* The statistics program for one element type, built once per context
+ * (loaded from the disk cache when possible).  Owned by ctx. */
+int h5cl_program_get(h5cl_ctx *ctx, h5cl_dtype dtype, cl_program *prog_ret);
+/* Releases every program ctx holds. */
+void h5cl_program_release_all(h5cl_ctx *ctx);
+
+#endif

@@ -1,0 +1,92 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hdf5io.h"
+#include "reader.h"
+
+struct h5cl_reader {
+    h5cl_dataset *ds;
+    hid_t fspace; /* the file dataspace, re-selected per tile */
+};
+
+int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
+{
+    *rd_ret = NULL;
+    h5cl_reader *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+    rd->ds = ds;
+    h5cl_h5_lock();
+    rd->fspace = ds->scalar ? H5S_ALL : H5Dget_space(ds->dset);
+    h5cl_h5_unlock();
+    if (rd->fspace < 0) {
+        free(rd);
+        return h5cl_fail(ctx, H5CL_ERR_HDF5, "H5Dget_space failed on %s in %s",
+                         ds->info.path, ds->info.file);
+    }
+    *rd_ret = rd;
+    return H5CL_OK;
+}
+
+static void box_text(const h5cl_box *b, char *buf, size_t len)
+{
+    size_t used = 0;
+    for (int d = 0; d < b->rank && used < len; d++) {
+        int n = snprintf(buf + used, len - used, "%s%llu:%llu", d ? "," : "",
+                         (unsigned long long)b->start[d],
+                         (unsigned long long)(b->start[d] + b->count[d]));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+int h5cl_reader_read(h5cl_reader *rd, const h5cl_box *box, void *dst,
+                     char *err, size_t errlen)
+{
+    const h5cl_dataset *ds = rd->ds;
+    hsize_t n = h5cl_box_elems(box);
+    const char *call = "H5Screate_simple";
+    h5cl_h5_lock();
+    h5cl_h5_quiet(); /* per thread in thread-safe HDF5 builds */
+    hid_t mspace = H5Screate_simple(1, &n, NULL);
+    herr_t rc = mspace < 0 ? -1 : 0;
+    if (rc >= 0 && !ds->scalar) {
+        hsize_t start[H5CL_MAX_RANK], count[H5CL_MAX_RANK];
+        for (int d = 0; d < box->rank; d++) {
+            start[d] = box->start[d];
+            count[d] = box->count[d];
+        }
+        call = "H5Sselect_hyperslab";
+        rc = H5Sselect_hyperslab(rd->fspace, H5S_SELECT_SET, start, NULL,
+                                 count, NULL);
+    }
+    if (rc >= 0) {
+        call = "H5Dread";
+        rc = H5Dread(ds->dset, ds->memtype, ds->scalar ? H5S_ALL : mspace,
+                     rd->fspace, H5P_DEFAULT, dst);
+    }
+    if (rc < 0) {
+        char detail[512], where[256];
+        h5cl_h5_describe(detail, sizeof detail);
+        box_text(box, where, sizeof where);
+        snprintf(err, errlen, "%s failed reading [%s] of %s in %s: %s", call,
+                 where, ds->info.path, ds->info.file, detail);
+    }
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    h5cl_h5_unlock();
+    return rc < 0 ? H5CL_ERR_HDF5 : H5CL_OK;
+}
+
+void h5cl_reader_close(h5cl_reader *rd)
+{
+    if (!rd)
+        return;
+    if (rd->fspace != H5S_ALL) {
+        h5cl_h5_lock();
+        H5Sclose(rd->fspace);
+        h5cl_h5_unlock();
+    }
+    free(rd);
+}
