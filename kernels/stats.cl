@@ -46,36 +46,24 @@ typedef ulong SUMT;
 #define IS_NAN(x) 0
 #endif
 
-/* Extrema and index vectors of the contiguous path: narrow integers are
- * widened to 32 bits so that lane indices (int) fit beside them. */
+/* Extrema vectors of the contiguous path: narrow integers are widened to
+ * 32 bits (exact, and min/max of char8 would be no faster). */
 #if T_SIZE == 8
 typedef TV MV;
 typedef T MS;
-typedef long8 IV;
-typedef long IS;
 #define TO_MV(v) (v)
-#define TO_IV(v) convert_long8(v)
 #elif T_KIND == 0
 typedef float8 MV;
 typedef float MS;
-typedef int8 IV;
-typedef int IS;
 #define TO_MV(v) (v)
 #elif T_KIND == 1
 typedef int8 MV;
 typedef int MS;
-typedef int8 IV;
-typedef int IS;
 #define TO_MV(v) convert_int8(v)
 #else
 typedef uint8 MV;
 typedef uint MS;
-typedef int8 IV;
-typedef int IS;
 #define TO_MV(v) convert_uint8(v)
-#endif
-#if T_SIZE != 8
-#define TO_IV(v) convert_int8(v)
 #endif
 
 /* A finished partial: what work-groups merge and write. */
@@ -92,6 +80,7 @@ typedef struct part {
 /* Running accumulators of one work-item: sums of x - K for a shift K. */
 typedef struct acc {
     ulong n, nan, imn, imx;
+    int kset; /* K chosen */
     ACC K, s1, s2, c1, c2;
     MINT mn, mx;
 #if T_KIND != 0
@@ -103,6 +92,7 @@ typedef struct acc {
 static void acc_init(acc *a)
 {
     a->n = a->nan = 0;
+    a->kset = 0;
     a->imn = a->imx = NONE;
     a->K = a->s1 = a->s2 = a->c1 = a->c2 = 0;
     a->mn = a->mx = 0;
@@ -146,8 +136,10 @@ static void acc_one(acc *a, T x, ulong idx)
         return;
     }
     MINT m = (MINT)x;
-    if (a->n == 0)
+    if (!a->kset) {
         a->K = (ACC)x;
+        a->kset = 1;
+    }
     a->n++;
     ACC d = (ACC)x - a->K;
     acc_add(&a->s1, &a->c1, d);
@@ -258,159 +250,185 @@ static void part_store(__global ulong *out, const part *p)
 }
 
 #if CONTIGUOUS
-/* Elements [b, e) with 8-wide loads; lanes share the shift K so their
- * shifted sums simply add. */
-static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
-{
-    ulong nv = (e - b) / 8;
-    if (nv >= 2) {
-        TV x0 = vload8(0, in + b);
-        T k0 = x0.s0;
-        if (IS_NAN(k0))
-            k0 = 0;
-        ACC K = (ACC)k0;
-        TV kv = (TV)k0;
-        MV mn = TO_MV(x0), mx = mn;
-        IV imn = (IV)0, imx = (IV)0, nan = (IV)0;
+#define BLOCK 256 /* vectors per block: 2048 elements */
+
 #if HAS_FP64
-        double8 s1 = 0, s2 = 0;
+typedef double8 ACCV;
+#define TO_ACCV(v) convert_double8(v)
 #else
-        float8 s1 = 0, s2 = 0, c1 = 0, c2 = 0;
+typedef float8 ACCV;
+#define TO_ACCV(v) convert_float8(v)
 #endif
-#if T_KIND != 0
-        SUMT is = 0;
-        int ovf = 0;
-#endif
-        for (ulong v = 0; v < nv; v++) {
-            TV x = vload8(v, in + b);
-#if T_KIND == 0
-            IV isn = TO_IV(isnan(x));
-            nan -= isn;
-            x = select(x, kv, isn);
-            MV mx8 = x;
-            IV lt = TO_IV(mx8 < mn) | (TO_IV(isnan(mn)) & ~isn);
-            IV gt = TO_IV(mx8 > mx) | (TO_IV(isnan(mx)) & ~isn);
-            /* replaced NaNs must not become extrema */
-            lt &= ~isn;
-            gt &= ~isn;
-#else
-            MV mx8 = TO_MV(x);
-            IV lt = TO_IV(mx8 < mn);
-            IV gt = TO_IV(mx8 > mx);
-#endif
-            mn = select(mn, mx8, lt);
-            imn = select(imn, (IV)(v), lt);
-            mx = select(mx, mx8, gt);
-            imx = select(imx, (IV)(v), gt);
-#if HAS_FP64
-            double8 d = convert_double8(x) - K;
-            s1 += d;
-            s2 += d * d;
-#else
-            float8 d = convert_float8(x) - K;
-            float8 y = d - c1, t = s1 + y;
-            c1 = (t - s1) - y;
-            s1 = t;
-            y = d * d - c2;
-            t = s2 + y;
-            c2 = (t - s2) - y;
-            s2 = t;
-#endif
-#if T_KIND != 0
 #if T_KIND == 1
-            long xs[8];
-            vstore8(convert_long8(x), 0, xs);
-#else
-            ulong xs[8];
-            vstore8(convert_ulong8(x), 0, xs);
+typedef long8 SUMV;
+#define TO_SUMV(v) convert_long8(v)
+#elif T_KIND == 2
+typedef ulong8 SUMV;
+#define TO_SUMV(v) convert_ulong8(v)
 #endif
-#if T_SIZE == 8
-            /* per-element overflow checks only where overflow can happen */
-            for (int l = 0; l < 8; l++)
-                isum_add(&is, &ovf, xs[l]);
-#else
-            is += xs[0] + xs[1] + xs[2] + xs[3] + xs[4] + xs[5] + xs[6] + xs[7];
-#endif
-#endif
-        }
-        /* fold the lanes: lane l of vector v is element b + 8v + l */
-        ACC s1a[8], s2a[8];
-#if HAS_FP64
-        vstore8(s1, 0, s1a);
-        vstore8(s2, 0, s2a);
-#else
-        vstore8(s1 - c1, 0, s1a);
-        vstore8(s2 - c2, 0, s2a);
-#endif
-        MS mna[8], mxa[8];
-        IS imna[8], imxa[8], nana[8];
-        vstore8(mn, 0, mna);
-        vstore8(mx, 0, mxa);
-        vstore8(imn, 0, imna);
-        vstore8(imx, 0, imxa);
-        vstore8(nan, 0, nana);
-        ACC S1 = 0, S2 = 0;
-        ulong nanc = 0;
-        for (int l = 0; l < 8; l++) {
-            S1 += s1a[l];
-            S2 += s2a[l];
-            nanc += (ulong)nana[l];
-            MINT lv = (MINT)mna[l], rv = (MINT)mxa[l];
-            ulong gi = b + (ulong)imna[l] * 8 + l;
-            ulong gr = b + (ulong)imxa[l] * 8 + l;
-            if (!IS_NAN(lv) &&
-                (a->imn == NONE || lv < a->mn || (lv == a->mn && gi < a->imn))) {
-                a->mn = lv;
-                a->imn = gi;
-            }
-            if (!IS_NAN(rv) &&
-                (a->imx == NONE || rv > a->mx || (rv == a->mx && gr < a->imx))) {
-                a->mx = rv;
-                a->imx = gr;
-            }
-        }
-        ulong nn = nv * 8 - nanc;
-        a->n = nn;
-        a->nan = nanc;
-        a->K = K;
-        a->s1 = S1;
-        a->s2 = S2;
-#if T_KIND != 0
-        a->isum = is;
-        a->ovf = ovf;
-#endif
-        b += nv * 8;
-    }
-    /* the tail, or a segment too short for vectors */
-    if (a->n == 0 && a->nan == 0) {
-        for (ulong i = b; i < e; i++)
-            acc_one(a, in[i], i);
-    } else {
-        /* keep the shift of the vector part */
-        for (ulong i = b; i < e; i++) {
-            T x = in[i];
-            if (IS_NAN(x)) {
-                a->nan++;
-                continue;
-            }
-            MINT m = (MINT)x;
-            ACC d = (ACC)x - a->K;
-            a->n++;
-            acc_add(&a->s1, &a->c1, d);
-            acc_add(&a->s2, &a->c2, d * d);
-#if T_KIND != 0
-            isum_add(&a->isum, &a->ovf, (SUMT)x);
-#endif
-            if (a->imn == NONE || m < a->mn) {
+
+static ACC hsum(ACCV v)
+{
+    ACC l[8];
+    vstore8(v, 0, l);
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+static MINT hmin(MV v)
+{
+    MS l[8];
+    vstore8(v, 0, l);
+    MS m = l[0];
+    for (int i = 1; i < 8; i++)
+        m = min(m, l[i]);
+    return (MINT)m;
+}
+
+static MINT hmax(MV v)
+{
+    MS l[8];
+    vstore8(v, 0, l);
+    MS m = l[0];
+    for (int i = 1; i < 8; i++)
+        m = max(m, l[i]);
+    return (MINT)m;
+}
+
+/* Puts the first index in [b, e) holding value m into a's extremum if it
+ * beats it (ties go to the smaller index). */
+static void settle_min(acc *a, __global const T *in, ulong b, ulong e, MINT m)
+{
+    for (ulong i = b; i < e; i++)
+        if ((MINT)in[i] == m) {
+            if (a->imn == NONE || m < a->mn || (m == a->mn && i < a->imn)) {
                 a->mn = m;
                 a->imn = i;
             }
-            if (a->imx == NONE || m > a->mx) {
+            return;
+        }
+}
+
+static void settle_max(acc *a, __global const T *in, ulong b, ulong e, MINT m)
+{
+    for (ulong i = b; i < e; i++)
+        if ((MINT)in[i] == m) {
+            if (a->imx == NONE || m > a->mx || (m == a->mx && i < a->imx)) {
                 a->mx = m;
                 a->imx = i;
             }
+            return;
+        }
+}
+
+/* Elements [b, e) of one work-item.  The fast path keeps only shifted sums
+ * and extrema per 8 lanes, block by block, and remembers which block held
+ * the best extremum; the exact first index is found by rescanning that
+ * block at the end.  A block whose sums turn NaN (it holds NaN, or +inf and
+ * -inf) is redone element by element, which handles NaNs exactly. */
+static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
+{
+    if (!a->kset) {
+        T k0 = in[b];
+        a->K = IS_NAN(k0) ? (ACC)0 : (ACC)k0;
+        a->kset = 1;
+    }
+    const ACC K = a->K;
+    const ulong nv = (e - b) / 8;
+    __global const T *p = in + b;
+    ACCV s1 = 0, s2 = 0;
+#if !HAS_FP64
+    ACCV c1 = 0, c2 = 0;
+#endif
+#if T_KIND != 0
+    SUMV is = 0;
+    SUMV ovf = 0;
+#endif
+    ulong nfast = 0, bmn_at = NONE, bmx_at = NONE;
+    MINT bmn = 0, bmx = 0;
+    for (ulong v0 = 0; v0 < nv; v0 += BLOCK) {
+        const ulong v1 = min(v0 + BLOCK, nv);
+        ACCV t1 = 0, t2 = 0;
+        MV mn = TO_MV(vload8(v0, p)), mx = mn;
+        for (ulong v = v0; v < v1; v++) {
+            TV x = vload8(v, p);
+            ACCV d = TO_ACCV(x) - K;
+            t1 += d;
+            t2 += d * d;
+            MV m = TO_MV(x);
+            mn = min(mn, m);
+            mx = max(mx, m);
+#if T_KIND != 0
+            SUMV xs = TO_SUMV(x);
+#if T_SIZE == 8
+            SUMV r = is + xs;
+#if T_KIND == 1
+            ovf |= (is ^ r) & (xs ^ r); /* sign bit set on overflow */
+#else
+            ovf |= as_ulong8(r < is);
+#endif
+            is = r;
+#else
+            is += xs; /* a lane cannot overflow: segments are < 2^31 */
+#endif
+#endif
+        }
+#if T_KIND == 0
+        if (any(isnan(t1 + t2))) {
+            for (ulong i = b + v0 * 8; i < b + v1 * 8; i++)
+                acc_one(a, in[i], i);
+            continue;
+        }
+#endif
+#if HAS_FP64
+        s1 += t1;
+        s2 += t2;
+#else
+        ACCV y = t1 - c1, t = s1 + y;
+        c1 = (t - s1) - y;
+        s1 = t;
+        y = t2 - c2;
+        t = s2 + y;
+        c2 = (t - s2) - y;
+        s2 = t;
+#endif
+        nfast += (v1 - v0) * 8;
+        MINT lo = hmin(mn), hi = hmax(mx);
+        if (bmn_at == NONE || lo < bmn) {
+            bmn = lo;
+            bmn_at = v0;
+        }
+        if (bmx_at == NONE || hi > bmx) {
+            bmx = hi;
+            bmx_at = v0;
         }
     }
+    a->n += nfast;
+#if HAS_FP64
+    a->s1 += hsum(s1);
+    a->s2 += hsum(s2);
+#else
+    acc_add(&a->s1, &a->c1, hsum(s1 - c1));
+    acc_add(&a->s2, &a->c2, hsum(s2 - c2));
+#endif
+#if T_KIND != 0
+    SUMT lanes[8];
+    vstore8(is, 0, lanes);
+    for (int l = 0; l < 8; l++)
+        isum_add(&a->isum, &a->ovf, lanes[l]);
+#if T_SIZE == 8
+#if T_KIND == 1
+    a->ovf |= any(ovf < 0);
+#else
+    a->ovf |= any(as_long8(ovf) != 0);
+#endif
+#endif
+#endif
+    if (bmn_at != NONE)
+        settle_min(a, in, b + bmn_at * 8, b + min(bmn_at + BLOCK, nv) * 8, bmn);
+    if (bmx_at != NONE)
+        settle_max(a, in, b + bmx_at * 8, b + min(bmx_at + BLOCK, nv) * 8, bmx);
+    for (ulong i = b + nv * 8; i < e; i++)
+        acc_one(a, in[i], i);
 }
 #endif
 

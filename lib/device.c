@@ -318,3 +318,27 @@ void h5cl_device_close(h5cl_device *dev)
     dev->comp = dev->xfer = NULL;
     dev->context = NULL;
 }
+
+static int env_choice(const char *name, const char *yes, const char *no)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return -1;
+    if (strcasecmp(v, yes) == 0 || strcmp(v, "1") == 0)
+        return 1;
+    if (strcasecmp(v, no) == 0 || strcmp(v, "0") == 0)
+        return 0;
+    return -1;
+}
+
+int h5cl_device_contiguous(const h5cl_device *dev)
+{
+    int forced = env_choice("H5CL_PATTERN", "contiguous", "interleaved");
+    return forced >= 0 ? forced : dev->info.type == H5CL_DEVICE_CPU;
+}
+
+int h5cl_device_zero_copy(const h5cl_device *dev)
+{
+    int forced = env_choice("H5CL_ZERO_COPY", "yes", "no");
+    return forced >= 0 ? forced : dev->info.host_unified_memory;
+}

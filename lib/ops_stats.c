@@ -114,7 +114,7 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
         size_t kwg = 1;
         clGetKernelWorkGroupInfo(so->kernel, dev->id, CL_KERNEL_WORK_GROUP_SIZE,
                                  sizeof kwg, &kwg, NULL);
-        if (dev->info.type == H5CL_DEVICE_CPU) {
+        if (h5cl_device_contiguous(dev)) {
             /* one contiguous segment per work-item, a few per core */
             so->local = 1;
             so->max_groups = 4 * (dev->info.compute_units ? dev->info.compute_units : 1);
@@ -490,7 +490,7 @@ int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
         h5cl_op op = {&so, op_setup, op_enqueue, op_merge, op_teardown};
         out->summary.tile_bytes = plan.max_tile_elems * plan.elem_size;
         if (plan.ntiles == 0) {
-            out->summary.zero_copy = ctx->dev.info.host_unified_memory;
+            out->summary.zero_copy = h5cl_device_zero_copy(&ctx->dev);
             *stats_ret = out;
             return h5cl_ok(ctx);
         }

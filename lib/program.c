@@ -193,9 +193,7 @@ static void build_options(const h5cl_ctx *ctx, h5cl_dtype dt, char *buf,
     int kind = dt >= H5CL_FLOAT32 ? H5CL_KIND_FLOAT
                : (dt % 2 == 0)    ? H5CL_KIND_SIGNED
                                   : H5CL_KIND_UNSIGNED;
-    /* CPU devices (PoCL) run each work-item's loop to completion: each
-     * work-item takes one contiguous segment.  GPUs interleave. */
-    int contiguous = in->type == H5CL_DEVICE_CPU;
+    int contiguous = h5cl_device_contiguous(&ctx->dev);
     snprintf(buf, len,
              "-cl-std=CL1.2 -DT=%s -DT_KIND=%d -DT_SIZE=%u -DHAS_FP64=%d "
              "-DCONTIGUOUS=%d",
