@@ -42,7 +42,7 @@ SO := $(B)/libh5cl.so
 SONAME := libh5cl.so.$(SOMAJOR)
 SOFULL := libh5cl.so.$(VERSION)
 
-.PHONY: all deps demo test check memcheck bench install uninstall clean format kernels-check
+.PHONY: all deps demo test check memcheck bench install uninstall clean format kernels-check gpu-bundle
 all: $(B)/libh5cl.a $(SO) $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl.pc
 
 $(B)/gen/kernels_gen.c: $(KERNELS) kernels/embed.sh
@@ -105,6 +105,10 @@ kernels-check: $(B)/h5cl
 
 deps:
 	@sh tools/deps.sh
+
+# Binaries plus their shared libraries, for a bare GPU machine.
+gpu-bundle: all $(B)/h5cl-tests
+	sh tools/gpu-bundle.sh $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl-tests
 
 test: deps
 	@$(MAKE) --no-print-directory check

@@ -36,35 +36,46 @@ typedef float ACC;
 #if T_KIND == 0
 typedef ACC MINT; /* extrema held exactly: float -> double is exact    */
 #define IS_NAN(x) isnan(x)
+#define IS_FINITE(x) isfinite(x)
 #elif T_KIND == 1
 typedef long MINT;
 typedef long SUMT;
 #define IS_NAN(x) 0
+#define IS_FINITE(x) 1
 #else
 typedef ulong MINT;
 typedef ulong SUMT;
 #define IS_NAN(x) 0
+#define IS_FINITE(x) 1
 #endif
 
-/* Extrema vectors of the contiguous path: narrow integers are widened to
- * 32 bits (exact, and min/max of char8 would be no faster). */
+/* Vectors of the contiguous path.  Eight elements are processed per step;
+ * 64-bit quantities (sums, and 64-bit data) use two 4-wide halves, since
+ * 8-wide 64-bit vectors are not native on AVX2 and make PoCL's compiler
+ * warn about the vector ABI.  Narrow integers are widened to 32 bits for
+ * the extrema (exact, and as fast). */
+#define H CAT(T, 4)
 #if T_SIZE == 8
-typedef TV MV;
+typedef H MV;
 typedef T MS;
-#define TO_MV(v) (v)
+#define MVW 4
 #elif T_KIND == 0
 typedef float8 MV;
 typedef float MS;
+#define MVW 8
 #define TO_MV(v) (v)
 #elif T_KIND == 1
 typedef int8 MV;
 typedef int MS;
+#define MVW 8
 #define TO_MV(v) convert_int8(v)
 #else
 typedef uint8 MV;
 typedef uint MS;
+#define MVW 8
 #define TO_MV(v) convert_uint8(v)
 #endif
+#define VSTORE_MV CAT(vstore, MVW)
 
 /* A finished partial: what work-groups merge and write. */
 typedef struct part {
@@ -137,7 +148,8 @@ static void acc_one(acc *a, T x, ulong idx)
     }
     MINT m = (MINT)x;
     if (!a->kset) {
-        a->K = (ACC)x;
+        /* an infinite shift would turn every x - K into NaN */
+        a->K = IS_FINITE(x) ? (ACC)x : (ACC)0;
         a->kset = 1;
     }
     a->n++;
@@ -174,7 +186,10 @@ static part acc_finish(const acc *a)
         ACC n = (ACC)a->n;
         ACC s1 = a->s1 - a->c1;
         p.mean = a->K + s1 / n;
-        p.m2 = fmax((a->s2 - a->c2) - s1 * s1 / n, (ACC)0);
+        /* rounding can leave a tiny negative; NaN (from inf) must stay */
+        p.m2 = (a->s2 - a->c2) - s1 * s1 / n;
+        if (p.m2 < 0)
+            p.m2 = 0;
         p.fsum = n * a->K;
         p.fsumc = s1;
     } else {
@@ -252,47 +267,57 @@ static void part_store(__global ulong *out, const part *p)
 #if CONTIGUOUS
 #define BLOCK 256 /* vectors per block: 2048 elements */
 
+/* Sums run in two 4-wide halves: 8-wide doubles are not native on AVX2
+ * and make PoCL's compiler warn about the vector ABI. */
 #if HAS_FP64
-typedef double8 ACCV;
-#define TO_ACCV(v) convert_double8(v)
+typedef double4 ACCV;
+#define TO_ACCV(v) convert_double4(v)
 #else
-typedef float8 ACCV;
-#define TO_ACCV(v) convert_float8(v)
+typedef float4 ACCV;
+#define TO_ACCV(v) convert_float4(v)
 #endif
 #if T_KIND == 1
-typedef long8 SUMV;
-#define TO_SUMV(v) convert_long8(v)
+typedef long4 SUMV;
+#define TO_SUMV(v) convert_long4(v)
 #elif T_KIND == 2
-typedef ulong8 SUMV;
-#define TO_SUMV(v) convert_ulong8(v)
+typedef ulong4 SUMV;
+#define TO_SUMV(v) convert_ulong4(v)
 #endif
 
-static ACC hsum(ACCV v)
+static ACC hsum(ACCV lo, ACCV hi)
 {
-    ACC l[8];
-    vstore8(v, 0, l);
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    ACCV v = lo + hi;
+    return (v.s0 + v.s1) + (v.s2 + v.s3);
 }
 
 static MINT hmin(MV v)
 {
-    MS l[8];
-    vstore8(v, 0, l);
+    MS l[MVW];
+    VSTORE_MV(v, 0, l);
     MS m = l[0];
-    for (int i = 1; i < 8; i++)
+    for (int i = 1; i < MVW; i++)
         m = min(m, l[i]);
     return (MINT)m;
 }
 
 static MINT hmax(MV v)
 {
-    MS l[8];
-    vstore8(v, 0, l);
+    MS l[MVW];
+    VSTORE_MV(v, 0, l);
     MS m = l[0];
-    for (int i = 1; i < 8; i++)
+    for (int i = 1; i < MVW; i++)
         m = max(m, l[i]);
     return (MINT)m;
 }
+
+#if !HAS_FP64
+static void kahan4(ACCV *s, ACCV *c, ACCV y)
+{
+    ACCV t = y - *c, u = *s + t;
+    *c = (u - *s) - t;
+    *s = u;
+}
+#endif
 
 /* Puts the first index in [b, e) holding value m into a's extremum if it
  * beats it (ties go to the smaller index). */
@@ -329,67 +354,81 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 {
     if (!a->kset) {
         T k0 = in[b];
-        a->K = IS_NAN(k0) ? (ACC)0 : (ACC)k0;
+        a->K = IS_FINITE(k0) ? (ACC)k0 : (ACC)0;
         a->kset = 1;
     }
     const ACC K = a->K;
     const ulong nv = (e - b) / 8;
     __global const T *p = in + b;
-    ACCV s1 = 0, s2 = 0;
+    ACCV s1l = 0, s1h = 0, s2l = 0, s2h = 0;
 #if !HAS_FP64
-    ACCV c1 = 0, c2 = 0;
+    ACCV c1l = 0, c1h = 0, c2l = 0, c2h = 0;
 #endif
 #if T_KIND != 0
-    SUMV is = 0;
-    SUMV ovf = 0;
+    SUMV isl = 0, ish = 0, ovf = 0;
 #endif
     ulong nfast = 0, bmn_at = NONE, bmx_at = NONE;
     MINT bmn = 0, bmx = 0;
     for (ulong v0 = 0; v0 < nv; v0 += BLOCK) {
         const ulong v1 = min(v0 + BLOCK, nv);
-        ACCV t1 = 0, t2 = 0;
+        ACCV t1l = 0, t1h = 0, t2l = 0, t2h = 0;
+#if T_SIZE == 8
+        MV mn = vload4(2 * v0, p), mx = mn;
+#else
         MV mn = TO_MV(vload8(v0, p)), mx = mn;
+#endif
         for (ulong v = v0; v < v1; v++) {
+#if T_SIZE == 8
+            H xl = vload4(2 * v, p), xh = vload4(2 * v + 1, p);
+            mn = min(mn, min(xl, xh));
+            mx = max(mx, max(xl, xh));
+#else
             TV x = vload8(v, p);
-            ACCV d = TO_ACCV(x) - K;
-            t1 += d;
-            t2 += d * d;
             MV m = TO_MV(x);
             mn = min(mn, m);
             mx = max(mx, m);
-#if T_KIND != 0
-            SUMV xs = TO_SUMV(x);
-#if T_SIZE == 8
-            SUMV r = is + xs;
-#if T_KIND == 1
-            ovf |= (is ^ r) & (xs ^ r); /* sign bit set on overflow */
-#else
-            ovf |= as_ulong8(r < is);
+            H xl = x.lo, xh = x.hi;
 #endif
-            is = r;
+            ACCV dl = TO_ACCV(xl) - K, dh = TO_ACCV(xh) - K;
+            t1l += dl;
+            t1h += dh;
+            t2l += dl * dl;
+            t2h += dh * dh;
+#if T_KIND != 0
+            SUMV sl = TO_SUMV(xl), sh = TO_SUMV(xh);
+#if T_SIZE == 8
+            SUMV rl = isl + sl, rh = ish + sh;
+#if T_KIND == 1
+            /* the sign bit is set where an addition overflowed */
+            ovf |= ((isl ^ rl) & (sl ^ rl)) | ((ish ^ rh) & (sh ^ rh));
 #else
-            is += xs; /* a lane cannot overflow: segments are < 2^31 */
+            ovf |= as_ulong4(rl < isl) | as_ulong4(rh < ish);
+#endif
+            isl = rl;
+            ish = rh;
+#else
+            isl += sl; /* a lane cannot overflow: segments are < 2^31 */
+            ish += sh;
 #endif
 #endif
         }
 #if T_KIND == 0
-        if (any(isnan(t1 + t2))) {
+        if (any(isnan((t1l + t1h) + (t2l + t2h)))) {
             for (ulong i = b + v0 * 8; i < b + v1 * 8; i++)
                 acc_one(a, in[i], i);
             continue;
         }
 #endif
 #if HAS_FP64
-        s1 += t1;
-        s2 += t2;
+        s1l += t1l;
+        s1h += t1h;
+        s2l += t2l;
+        s2h += t2h;
 #else
-        ACCV y = t1 - c1, t = s1 + y;
-        c1 = (t - s1) - y;
-        s1 = t;
-        y = t2 - c2;
-        t = s2 + y;
-        c2 = (t - s2) - y;
-        s2 = t;
+        kahan4(&s1l, &c1l, t1l);
+        kahan4(&s1h, &c1h, t1h);
+        kahan4(&s2l, &c2l, t2l);
+        kahan4(&s2h, &c2h, t2h);
 #endif
         nfast += (v1 - v0) * 8;
         MINT lo = hmin(mn), hi = hmax(mx);
@@ -404,22 +443,23 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
     }
     a->n += nfast;
 #if HAS_FP64
-    a->s1 += hsum(s1);
-    a->s2 += hsum(s2);
+    a->s1 += hsum(s1l, s1h);
+    a->s2 += hsum(s2l, s2h);
 #else
-    acc_add(&a->s1, &a->c1, hsum(s1 - c1));
-    acc_add(&a->s2, &a->c2, hsum(s2 - c2));
+    acc_add(&a->s1, &a->c1, hsum(s1l - c1l, s1h - c1h));
+    acc_add(&a->s2, &a->c2, hsum(s2l - c2l, s2h - c2h));
 #endif
 #if T_KIND != 0
     SUMT lanes[8];
-    vstore8(is, 0, lanes);
+    vstore4(isl, 0, lanes);
+    vstore4(ish, 0, lanes + 4);
     for (int l = 0; l < 8; l++)
         isum_add(&a->isum, &a->ovf, lanes[l]);
 #if T_SIZE == 8
 #if T_KIND == 1
     a->ovf |= any(ovf < 0);
 #else
-    a->ovf |= any(as_long8(ovf) != 0);
+    a->ovf |= any(as_long4(ovf) != 0);
 #endif
 #endif
 #endif

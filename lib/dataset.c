@@ -521,6 +521,11 @@ int h5cl_selection_parse(h5cl_ctx *ctx, const h5cl_dataset *ds,
     }
     if (!text || !*text)
         return H5CL_OK;
+    if (in->rank == 0)
+        return h5cl_fail(ctx, H5CL_ERR_SELECTION,
+                         "selection \"%s\": %s in %s is a scalar and has no "
+                         "dimensions to select",
+                         text, in->path, in->file);
     const char *p = text;
     int d = 0;
     while (1) {
@@ -579,8 +584,9 @@ int h5cl_dataset_selection(const h5cl_dataset *ds, const char *select,
     int st = h5cl_selection_parse(ds->ctx, ds, select, &sel);
     if (st != H5CL_OK)
         return st;
-    *rank_ret = sel.rank;
-    for (int d = 0; d < sel.rank; d++)
+    /* a scalar streams as one element of shape [1], but has rank 0 */
+    *rank_ret = ds->info.rank;
+    for (int d = 0; d < ds->info.rank; d++)
         dims_ret[d] = sel.count[d];
     return h5cl_ok(ds->ctx);
 }

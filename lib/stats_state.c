@@ -185,9 +185,12 @@ double h5cl_stats_state_mean(const h5cl_stats_state *st)
     if (!st || st->count == 0)
         return NAN;
     if (st->kind == H5CL_KIND_FLOAT) {
-        /* the compensated sum is the more accurate where it is finite */
+        /* the compensated sum is the more accurate where it is finite; an
+         * infinite sum with a finite running mean means the sum overflowed,
+         * otherwise the data held infinities and the sum tells their sign */
         double s = st->sum.f + st->sum_comp;
-        return isfinite(s) ? s / (double)st->count : st->mean;
+        return isfinite(s) || !isfinite(st->mean) ? s / (double)st->count
+                                                  : st->mean;
     }
     if (st->overflow)
         return st->mean;
