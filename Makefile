@@ -115,6 +115,7 @@ test: deps
 
 check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache $(B)/h5cl-tests
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache sh tools/cli-check.sh $(B)/h5cl
 
 memcheck: all $(B)/h5cl-tests
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache CK_FORK=no \

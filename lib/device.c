@@ -220,6 +220,33 @@ static long match_spec(const dev_entry *list, size_t n, const char *spec)
     return -1;
 }
 
+/* On a CPU device the kernels and the reader thread share the cores: one
+ * core left to the reader keeps HDF5's copy at full speed while the kernel
+ * (faster per core than the copy) runs on the rest.  Measured on 2 cores
+ * with PoCL: see bench/RESULTS.md.  H5CL_CPU_UNITS=N sets the count; a
+ * device that cannot be partitioned is used whole. */
+static void reserve_reader_core(h5cl_device *dev)
+{
+    if (dev->info.type != H5CL_DEVICE_CPU)
+        return;
+    unsigned cu = dev->info.compute_units;
+    const char *env = getenv("H5CL_CPU_UNITS");
+    unsigned want = env && *env ? (unsigned)strtoul(env, NULL, 10)
+                                : (cu > 1 ? cu - 1 : cu);
+    if (want == 0 || want >= cu)
+        return;
+    cl_device_partition_property props[] = {
+        CL_DEVICE_PARTITION_BY_COUNTS, (cl_device_partition_property)want,
+        CL_DEVICE_PARTITION_BY_COUNTS_LIST_END, 0};
+    cl_device_id sub;
+    cl_uint n = 0;
+    if (clCreateSubDevices(dev->id, props, 1, &sub, &n) != CL_SUCCESS || n != 1)
+        return;
+    dev->id = sub;
+    dev->sub_device = 1;
+    dev->info.compute_units = want;
+}
+
 static int open_entry(h5cl_ctx *ctx, const dev_entry *e)
 {
     h5cl_device *dev = &ctx->dev;
@@ -239,18 +266,19 @@ static int open_entry(h5cl_ctx *ctx, const dev_entry *e)
     dev->mem_base_align_bytes = align_bits / 8 ? align_bits / 8 : 128;
     dev->max_work_group_size = e->info.max_work_group_size;
 
+    reserve_reader_core(dev);
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
                                      (cl_context_properties)e->platform, 0};
-    dev->context = clCreateContext(props, 1, &e->id, NULL, NULL, &err);
+    dev->context = clCreateContext(props, 1, &dev->id, NULL, NULL, &err);
     if (!dev->context) {
         ctx->device_open = 0;
         return h5cl_fail_cl(ctx, err, "clCreateContext", "opening the device");
     }
     const char *qname = "clCreateCommandQueue";
-    dev->xfer = clCreateCommandQueue(dev->context, e->id,
+    dev->xfer = clCreateCommandQueue(dev->context, dev->id,
                                      CL_QUEUE_PROFILING_ENABLE, &err);
     if (dev->xfer)
-        dev->comp = clCreateCommandQueue(dev->context, e->id,
+        dev->comp = clCreateCommandQueue(dev->context, dev->id,
                                          CL_QUEUE_PROFILING_ENABLE, &err);
     if (!dev->xfer || !dev->comp) {
         h5cl_fail_cl(ctx, err, qname, "creating command queues");
@@ -315,8 +343,11 @@ void h5cl_device_close(h5cl_device *dev)
         clReleaseCommandQueue(dev->xfer);
     if (dev->context)
         clReleaseContext(dev->context);
+    if (dev->sub_device)
+        clReleaseDevice(dev->id);
     dev->comp = dev->xfer = NULL;
     dev->context = NULL;
+    dev->sub_device = 0;
 }
 
 static int env_choice(const char *name, const char *yes, const char *no)
