@@ -115,6 +115,9 @@ test: deps
 
 check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache $(B)/h5cl-tests
+	@echo "== again with the GPU code paths (interleaved kernels, pinned uploads)"
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache H5CL_PATTERN=interleaved H5CL_ZERO_COPY=0 \
+	    $(B)/h5cl-tests
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache sh tools/cli-check.sh $(B)/h5cl
 
 memcheck: all $(B)/h5cl-tests

@@ -264,8 +264,12 @@ H5CL_API void h5cl_run_options_init(h5cl_run_options *opts);
  * merge is associative), serialisable to a fixed little-endian byte form.
  *
  * kind says how sum/min/max are held: H5CL_KIND_FLOAT in .f, SIGNED in .i,
- * UNSIGNED in .u.  Integer sums are exact; `overflow` is set when one does
- * not fit 64 bits (the sum is then not meaningful).  count excludes NaNs.
+ * UNSIGNED in .u.  Integer sums are exact: the total is sum + sum_hi * 2^64,
+ * with `sum` wrapped into the 64-bit type (int64 for signed, uint64 for
+ * unsigned data) and `sum_hi` counting the wraps, so partial sums may leave
+ * the 64-bit range on the way back into it.  `overflow` is set exactly when
+ * sum_hi != 0, i.e. when the total does not fit the 64-bit type.  A state
+ * built by hand with sum_hi = 0 holds just `sum`.  count excludes NaNs.
  * mean and m2 (sum of squared deviations) are merged with Chan's formula.
  * argmin/argmax are flat C-order indices of the first occurrence within the
  * selection (for per-axis statistics: the index along the reduced axis).
@@ -284,11 +288,12 @@ typedef union h5cl_scalar {
 
 typedef struct h5cl_stats_state {
     int32_t kind;        /* h5cl_kind                                     */
-    int32_t overflow;    /* integer sum left the 64-bit range             */
+    int32_t overflow;    /* integer total does not fit 64 bits            */
     uint64_t count;      /* values counted (NaNs excluded)                */
     uint64_t nan_count;
     h5cl_scalar sum;
     double sum_comp;     /* float kind: compensation term of sum          */
+    int64_t sum_hi;      /* integer kinds: wraps of 2^64 beyond `sum`     */
     double mean;
     double m2;
     h5cl_scalar min;
@@ -314,7 +319,8 @@ H5CL_API int h5cl_stats_state_deserialize(const unsigned char *buf,
                                           h5cl_stats_state *st_ret);
 
 /* Derived figures.  Each returns NaN where undefined (no values; var of
- * fewer than ddof+1 values). */
+ * fewer than ddof+1 values).  Integer sums and means come from the exact
+ * 128-bit sum, rounded once to double. */
 H5CL_API double h5cl_stats_state_sum(const h5cl_stats_state *st);
 H5CL_API double h5cl_stats_state_mean(const h5cl_stats_state *st);
 H5CL_API double h5cl_stats_state_var(const h5cl_stats_state *st,

@@ -12,10 +12,14 @@
  *
  * Every work-group writes one partial record of REC_WORDS 64-bit words
  * (layout shared with lib/ops_stats.c):
- *   0 count  1 nan_count  2 argmin  3 argmax  4 overflow  5 sum  6 sum_comp
+ *   0 count  1 nan_count  2 argmin  3 argmax  4 unused  5 sum
+ *   6 sum_comp (floats) or the high word of the 128-bit sum (integers)
  *   7 mean  8 m2  9 min  10 max  11 unused
  * Floating fields are the bits of a double (HAS_FP64) or of a float in the
  * low 32 bits; integer sums and extrema are the bits of a long or ulong.
+ * Integer sums are exact 128-bit sums (low word wrapping, high word
+ * counting carries), so an intermediate sum may leave the 64-bit range as
+ * long as the total comes back into it, as with numpy's int64 sums.
  */
 #if HAS_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -84,20 +88,20 @@ typedef struct part {
     MINT mn, mx;
 #if T_KIND != 0
     SUMT isum;
+    long isum_hi;
 #endif
-    int ovf;
 } part;
 
 /* Running accumulators of one work-item: sums of x - K for a shift K. */
 typedef struct acc {
     ulong n, nan, imn, imx;
-    int kset; /* K chosen */
+    int kset; /* K chosen: the first finite value */
     ACC K, s1, s2, c1, c2;
     MINT mn, mx;
 #if T_KIND != 0
     SUMT isum;
+    long isum_hi;
 #endif
-    int ovf;
 } acc;
 
 static void acc_init(acc *a)
@@ -109,8 +113,8 @@ static void acc_init(acc *a)
     a->mn = a->mx = 0;
 #if T_KIND != 0
     a->isum = 0;
+    a->isum_hi = 0;
 #endif
-    a->ovf = 0;
 }
 
 /* Adds y to the sum s; without fp64 keeps Kahan's compensation c. */
@@ -127,17 +131,18 @@ static void acc_add(ACC *s, ACC *c, ACC y)
 }
 
 #if T_KIND != 0
-/* Exact 64-bit sum with overflow detection. */
-static void isum_add(SUMT *s, int *ovf, SUMT x)
+/* (hi, lo) += x as 128-bit integers; x is sign-extended for signed data. */
+static void isum_add(SUMT *lo, long *hi, SUMT x, long x_hi)
 {
-    SUMT r = *s + x;
-#if T_KIND == 1
-    *ovf |= ((*s ^ r) & (x ^ r)) < 0;
-#else
-    *ovf |= r < *s;
-#endif
-    *s = r;
+    ulong l = (ulong)*lo, r = l + (ulong)x;
+    *hi += x_hi + (r < l ? 1 : 0);
+    *lo = (SUMT)r;
 }
+#if T_KIND == 1
+#define SIGN_HI(x) ((x) < 0 ? -1L : 0L)
+#else
+#define SIGN_HI(x) 0L
+#endif
 #endif
 
 static void acc_one(acc *a, T x, ulong idx)
@@ -147,9 +152,11 @@ static void acc_one(acc *a, T x, ulong idx)
         return;
     }
     MINT m = (MINT)x;
-    if (!a->kset) {
-        /* an infinite shift would turn every x - K into NaN */
-        a->K = IS_FINITE(x) ? (ACC)x : (ACC)0;
+    /* the shift is the first finite value: close to the data, so the
+     * shifted sums do not cancel; infinities before it give inf or NaN
+     * whatever the shift */
+    if (!a->kset && IS_FINITE(x)) {
+        a->K = (ACC)x;
         a->kset = 1;
     }
     a->n++;
@@ -157,7 +164,7 @@ static void acc_one(acc *a, T x, ulong idx)
     acc_add(&a->s1, &a->c1, d);
     acc_add(&a->s2, &a->c2, d * d);
 #if T_KIND != 0
-    isum_add(&a->isum, &a->ovf, (SUMT)x);
+    isum_add(&a->isum, &a->isum_hi, (SUMT)x, SIGN_HI(x));
 #endif
     if (a->imn == NONE || m < a->mn) {
         a->mn = m;
@@ -178,9 +185,9 @@ static part acc_finish(const acc *a)
     p.imx = a->imx;
     p.mn = a->mn;
     p.mx = a->mx;
-    p.ovf = a->ovf;
 #if T_KIND != 0
     p.isum = a->isum;
+    p.isum_hi = a->isum_hi;
 #endif
     if (a->n) {
         ACC n = (ACC)a->n;
@@ -212,9 +219,8 @@ static void part_merge(part *a, const part *b)
         a->imx = b->imx;
     }
     a->nan += b->nan;
-    a->ovf |= b->ovf;
 #if T_KIND != 0
-    isum_add(&a->isum, &a->ovf, b->isum);
+    isum_add(&a->isum, &a->isum_hi, b->isum, b->isum_hi);
 #endif
     if (b->n == 0)
         return;
@@ -233,10 +239,14 @@ static void part_merge(part *a, const part *b)
     a->n += b->n;
     /* Neumaier: keep the rounding error of the big sums */
     ACC t = a->fsum + b->fsum;
-    if (fabs(a->fsum) >= fabs(b->fsum))
-        a->fsumc += (a->fsum - t) + b->fsum;
-    else
-        a->fsumc += (b->fsum - t) + a->fsum;
+    /* an infinite sum has no rounding error to keep (and inf - inf would
+     * poison the compensation) */
+    if (isfinite(t)) {
+        if (fabs(a->fsum) >= fabs(b->fsum))
+            a->fsumc += (a->fsum - t) + b->fsum;
+        else
+            a->fsumc += (b->fsum - t) + a->fsum;
+    }
     a->fsumc += b->fsumc;
     a->fsum = t;
 }
@@ -247,7 +257,7 @@ static void part_store(__global ulong *out, const part *p)
     out[1] = p->nan;
     out[2] = p->imn;
     out[3] = p->imx;
-    out[4] = (ulong)p->ovf;
+    out[4] = 0;
 #if T_KIND == 0
     out[5] = ACC_BITS(p->fsum);
     out[6] = ACC_BITS(p->fsumc);
@@ -255,7 +265,7 @@ static void part_store(__global ulong *out, const part *p)
     out[10] = ACC_BITS(p->mx);
 #else
     out[5] = (ulong)p->isum;
-    out[6] = 0;
+    out[6] = (ulong)p->isum_hi;
     out[9] = (ulong)p->mn;
     out[10] = (ulong)p->mx;
 #endif
@@ -279,9 +289,11 @@ typedef float4 ACCV;
 #if T_KIND == 1
 typedef long4 SUMV;
 #define TO_SUMV(v) convert_long4(v)
+#define as_SUMV(v) as_long4(v)
 #elif T_KIND == 2
 typedef ulong4 SUMV;
 #define TO_SUMV(v) convert_ulong4(v)
+#define as_SUMV(v) as_ulong4(v)
 #endif
 
 static ACC hsum(ACCV lo, ACCV hi)
@@ -353,9 +365,15 @@ static void settle_max(acc *a, __global const T *in, ulong b, ulong e, MINT m)
 static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 {
     if (!a->kset) {
-        T k0 = in[b];
-        a->K = IS_FINITE(k0) ? (ACC)k0 : (ACC)0;
-        a->kset = 1;
+        ulong i = b;
+#if T_KIND == 0
+        while (i < e && !isfinite(in[i]))
+            i++;
+#endif
+        if (i < e) {
+            a->K = (ACC)in[i];
+            a->kset = 1;
+        }
     }
     const ACC K = a->K;
     const ulong nv = (e - b) / 8;
@@ -365,7 +383,10 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
     ACCV c1l = 0, c1h = 0, c2l = 0, c2h = 0;
 #endif
 #if T_KIND != 0
-    SUMV isl = 0, ish = 0, ovf = 0;
+    SUMV isl = 0, ish = 0;
+#if T_SIZE == 8
+    long4 hil = 0, hih = 0; /* carries: the high words of 128-bit lanes */
+#endif
 #endif
     ulong nfast = 0, bmn_at = NONE, bmx_at = NONE;
     MINT bmn = 0, bmx = 0;
@@ -397,15 +418,16 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 #if T_KIND != 0
             SUMV sl = TO_SUMV(xl), sh = TO_SUMV(xh);
 #if T_SIZE == 8
-            SUMV rl = isl + sl, rh = ish + sh;
+            ulong4 ul = as_ulong4(isl), uh = as_ulong4(ish);
+            ulong4 rl = ul + as_ulong4(sl), rh = uh + as_ulong4(sh);
+            hil -= as_long4(rl < ul); /* a true comparison is -1 */
+            hih -= as_long4(rh < uh);
 #if T_KIND == 1
-            /* the sign bit is set where an addition overflowed */
-            ovf |= ((isl ^ rl) & (sl ^ rl)) | ((ish ^ rh) & (sh ^ rh));
-#else
-            ovf |= as_ulong4(rl < isl) | as_ulong4(rh < ish);
+            hil += sl >> 63; /* sign extension: -1 for negatives */
+            hih += sh >> 63;
 #endif
-            isl = rl;
-            ish = rh;
+            isl = as_SUMV(rl);
+            ish = as_SUMV(rh);
 #else
             isl += sl; /* a lane cannot overflow: segments are < 2^31 */
             ish += sh;
@@ -451,17 +473,18 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 #endif
 #if T_KIND != 0
     SUMT lanes[8];
+    long his[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     vstore4(isl, 0, lanes);
     vstore4(ish, 0, lanes + 4);
-    for (int l = 0; l < 8; l++)
-        isum_add(&a->isum, &a->ovf, lanes[l]);
 #if T_SIZE == 8
-#if T_KIND == 1
-    a->ovf |= any(ovf < 0);
+    vstore4(hil, 0, his);
+    vstore4(hih, 0, his + 4);
 #else
-    a->ovf |= any(as_long4(ovf) != 0);
+    for (int l = 0; l < 8; l++)
+        his[l] = SIGN_HI(lanes[l]); /* lanes of narrow data fit 64 bits */
 #endif
-#endif
+    for (int l = 0; l < 8; l++)
+        isum_add(&a->isum, &a->isum_hi, lanes[l], his[l]);
 #endif
     if (bmn_at != NONE)
         settle_min(a, in, b + bmn_at * 8, b + min(bmn_at + BLOCK, nv) * 8, bmn);

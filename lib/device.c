@@ -253,7 +253,7 @@ static int open_entry(h5cl_ctx *ctx, const dev_entry *e)
     cl_int err;
     memset(dev, 0, sizeof *dev);
     dev->platform = e->platform;
-    dev->id = e->id;
+    dev->id = dev->root_id = e->id;
     dev->info = e->info;
     ctx->device_open = 1; /* lets error messages name the device */
 
@@ -316,7 +316,7 @@ int h5cl_device_open(h5cl_ctx *ctx, const char *spec)
         return ctx->status;
     }
     if (ctx->device_open) {
-        int same = ctx->dev.id == list[i].id;
+        int same = ctx->dev.root_id == list[i].id;
         free(list);
         if (same)
             return H5CL_OK;

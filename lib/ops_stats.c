@@ -10,6 +10,7 @@
 #include "hdf5io.h"
 #include "pipeline.h"
 #include "program.h"
+#include "stats_state.h"
 
 #define REC_WORDS 12 /* layout documented in kernels/stats.cl */
 #define REC_BYTES (REC_WORDS * sizeof(cl_ulong))
@@ -267,15 +268,15 @@ static void decode(const cl_ulong *w, h5cl_kind kind, int fp64,
     st->nan_count = w[1];
     st->argmin = w[2];
     st->argmax = w[3];
-    st->overflow = w[4] != 0;
-    st->sum.u = w[5];
-    st->min.u = w[9];
-    st->max.u = w[10];
     if (kind == H5CL_KIND_FLOAT) {
         st->sum.f = ACCF(w[5]);
         st->sum_comp = ACCF(w[6]);
         st->min.f = ACCF(w[9]);
         st->max.f = ACCF(w[10]);
+    } else {
+        h5cl_stats_state_set_sum128(st, w[5], (int64_t)w[6]);
+        st->min.u = w[9];
+        st->max.u = w[10];
     }
     st->mean = ACCF(w[7]);
     st->m2 = ACCF(w[8]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "stats_state.h"
 
 void h5cl_stats_state_init(h5cl_stats_state *st, h5cl_kind kind)
 {
@@ -41,12 +42,49 @@ static int take_max(const h5cl_stats_state *a, const h5cl_stats_state *b)
     }
 }
 
+typedef __int128 i128;
+
+/* The exact integer sum: the 64-bit value plus sum_hi wraps of 2^64. */
+static i128 get128(const h5cl_stats_state *st)
+{
+    i128 lo = st->kind == H5CL_KIND_SIGNED ? (i128)st->sum.i : (i128)st->sum.u;
+    return lo + (i128)st->sum_hi * ((i128)1 << 64);
+}
+
+/* Stores an exact sum (|v| < 2^127) as a wrapped 64-bit value and a count
+ * of wraps; overflow is set when there is any wrap. */
+static void put128(h5cl_stats_state *st, i128 v)
+{
+    i128 lo;
+    if (st->kind == H5CL_KIND_SIGNED) {
+        st->sum.i = (int64_t)(uint64_t)(unsigned __int128)v;
+        lo = st->sum.i;
+    } else {
+        st->sum.u = (uint64_t)(unsigned __int128)v;
+        lo = st->sum.u;
+    }
+    st->sum_hi = (int64_t)((v - lo) / ((i128)1 << 64));
+    st->overflow = st->sum_hi != 0;
+}
+
+/* a->sum += b->sum exactly, in 128 bits (2^64 elements of 64-bit data
+ * cannot reach 2^127). */
+static void add128(h5cl_stats_state *a, const h5cl_stats_state *b)
+{
+    put128(a, get128(a) + get128(b));
+}
+
+void h5cl_stats_state_set_sum128(h5cl_stats_state *st, uint64_t lo,
+                                 int64_t hi)
+{
+    put128(st, (i128)((unsigned __int128)(uint64_t)hi << 64 | lo));
+}
+
 int h5cl_stats_state_merge(h5cl_stats_state *a, const h5cl_stats_state *b)
 {
     if (!a || !b || a->kind != b->kind)
         return H5CL_ERR_INVALID_ARGUMENT;
     a->nan_count += b->nan_count;
-    a->overflow |= b->overflow;
     if (b->count == 0)
         return H5CL_OK;
     if (take_min(a, b)) {
@@ -57,23 +95,17 @@ int h5cl_stats_state_merge(h5cl_stats_state *a, const h5cl_stats_state *b)
         a->max = b->max;
         a->argmax = b->argmax;
     }
-    switch (a->kind) {
-    case H5CL_KIND_SIGNED:
-        if (__builtin_add_overflow(a->sum.i, b->sum.i, &a->sum.i))
-            a->overflow = 1;
-        break;
-    case H5CL_KIND_UNSIGNED:
-        if (__builtin_add_overflow(a->sum.u, b->sum.u, &a->sum.u))
-            a->overflow = 1;
-        break;
-    default: {
-        /* Neumaier: the compensation keeps what the big sum rounded off */
+    if (a->kind == H5CL_KIND_FLOAT) {
+        /* Neumaier: the compensation keeps what the big sum rounded off;
+         * an infinite sum has none (and inf - inf would poison it) */
         double s = a->sum.f, t = s + b->sum.f;
-        double c = fabs(s) >= fabs(b->sum.f) ? (s - t) + b->sum.f
-                                              : (b->sum.f - t) + s;
-        a->sum_comp += c + b->sum_comp;
+        if (isfinite(t))
+            a->sum_comp += fabs(s) >= fabs(b->sum.f) ? (s - t) + b->sum.f
+                                                      : (b->sum.f - t) + s;
+        a->sum_comp += b->sum_comp;
         a->sum.f = t;
-    }
+    } else {
+        add128(a, b);
     }
     if (a->count == 0) {
         a->mean = b->mean;
@@ -88,7 +120,8 @@ int h5cl_stats_state_merge(h5cl_stats_state *a, const h5cl_stats_state *b)
     return H5CL_OK;
 }
 
-/* ---- serialised form: 8-byte header then eleven 64-bit words, LE ---- */
+/* ---- serialised form: 8-byte header then eleven 64-bit words, LE; the
+ * last word is sum_hi ---- */
 
 static const unsigned char state_magic[4] = {'H', '5', 'S', 'T'};
 #define STATE_VERSION 1
@@ -131,7 +164,7 @@ void h5cl_stats_state_serialize(const h5cl_stats_state *st, unsigned char *b)
     const uint64_t w[11] = {st->count,      st->nan_count,  st->sum.u,
                             dbits(st->sum_comp), dbits(st->mean), dbits(st->m2),
                             st->min.u,      st->max.u,      st->argmin,
-                            st->argmax,     0};
+                            st->argmax,     (uint64_t)st->sum_hi};
     for (int i = 0; i < 11; i++)
         put64(b + 8 + 8 * i, w[i]);
 }
@@ -141,8 +174,7 @@ int h5cl_stats_state_deserialize(const unsigned char *b, size_t n,
 {
     if (!b || !st || n < H5CL_STATS_STATE_BYTES ||
         memcmp(b, state_magic, 4) != 0 || b[4] != STATE_VERSION ||
-        b[5] != 0 || b[6] > H5CL_KIND_UNSIGNED || b[7] > 1 ||
-        get64(b + 8 + 80) != 0)
+        b[5] != 0 || b[6] > H5CL_KIND_UNSIGNED || b[7] > 1)
         return H5CL_ERR_BAD_STATE;
     h5cl_stats_state s;
     memset(&s, 0, sizeof s);
@@ -158,6 +190,10 @@ int h5cl_stats_state_deserialize(const unsigned char *b, size_t n,
     s.max.u = get64(b + 64);
     s.argmin = get64(b + 72);
     s.argmax = get64(b + 80);
+    s.sum_hi = (int64_t)get64(b + 88);
+    if (s.kind == H5CL_KIND_FLOAT ? s.sum_hi != 0
+                                  : s.overflow != (s.sum_hi != 0))
+        return H5CL_ERR_BAD_STATE; /* inconsistent integer sum */
     if (s.count > 0 && !(s.m2 >= 0) && !isinf(s.m2) && !isnan(s.mean))
         return H5CL_ERR_BAD_STATE; /* a negative M2 never comes from data */
     *st = s;
@@ -170,14 +206,9 @@ double h5cl_stats_state_sum(const h5cl_stats_state *st)
 {
     if (!st)
         return NAN;
-    switch (st->kind) {
-    case H5CL_KIND_SIGNED:
-        return st->overflow ? NAN : (double)st->sum.i;
-    case H5CL_KIND_UNSIGNED:
-        return st->overflow ? NAN : (double)st->sum.u;
-    default:
+    if (st->kind == H5CL_KIND_FLOAT)
         return st->sum.f + st->sum_comp;
-    }
+    return (double)get128(st); /* exact sum, rounded once */
 }
 
 double h5cl_stats_state_mean(const h5cl_stats_state *st)
@@ -192,11 +223,7 @@ double h5cl_stats_state_mean(const h5cl_stats_state *st)
         return isfinite(s) || !isfinite(st->mean) ? s / (double)st->count
                                                   : st->mean;
     }
-    if (st->overflow)
-        return st->mean;
-    if (st->kind == H5CL_KIND_SIGNED)
-        return (double)((long double)st->sum.i / (long double)st->count);
-    return (double)((long double)st->sum.u / (long double)st->count);
+    return (double)((long double)get128(st) / (long double)st->count);
 }
 
 double h5cl_stats_state_var(const h5cl_stats_state *st, unsigned ddof)

@@ -1,0 +1,12 @@
+/* Internal helpers of the statistics state beside its public API. */
+#ifndef H5CL_STATS_STATE_H
+#define H5CL_STATS_STATE_H
+
+#include "h5cl.h"
+
+/* Sets an integer state's exact sum from its two's complement 128-bit
+ * form (hi:lo, as the kernels produce it), and its overflow flag. */
+void h5cl_stats_state_set_sum128(h5cl_stats_state *st, uint64_t lo,
+                                 int64_t hi);
+
+#endif

@@ -1,0 +1,480 @@
+/*
+ * Runs: the progress callback (monotonic, totals, cancelling), h5cl_cancel
+ * from another thread mid-run and before a run, the run summary, the
+ * Chrome trace file, worker threads gone when a run returns, contexts used
+ * concurrently from separate threads, and many runs on one context.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "check_util.h"
+
+/* A 1-D float64 dataset of n elements (contiguous or chunked). */
+static h5cl_dataset *make(h5cl_ctx *ctx, tu_array *a, uint64_t n, int chunked,
+                          const char *file, uint64_t seed)
+{
+    tu_write_opts w;
+    tu_rng r;
+    tu_rng_seed(&r, seed);
+    tu_array_init(a, H5CL_FLOAT64, 1, &n);
+    tu_fill_random(a, &r, 0.01);
+    tu_plant_extrema(a, &r);
+    tu_write_opts_init(&w);
+    if (chunked) {
+        w.layout = H5CL_LAYOUT_CHUNKED;
+        w.chunk[0] = 512;
+    }
+    tu_write(tu_path(file), "/x", a, &w);
+    return tu_open(ctx, tu_path(file), "/x");
+}
+
+/* ---- progress ------------------------------------------------------------- */
+
+typedef struct progress_log {
+    uint64_t calls, last_done, total, last_bytes;
+    int bad_order, bad_total;
+    uint64_t cancel_at; /* return non-zero when tiles_done reaches it */
+    uint64_t calls_after_cancel;
+    int cancelled;
+} progress_log;
+
+static int on_progress(uint64_t done, uint64_t total, uint64_t bytes, void *user)
+{
+    progress_log *p = user;
+    if (p->cancelled)
+        p->calls_after_cancel++;
+    if (p->calls && (done <= p->last_done || bytes < p->last_bytes))
+        p->bad_order = 1;
+    if (p->calls && total != p->total)
+        p->bad_total = 1;
+    if (done > total)
+        p->bad_total = 1;
+    p->calls++;
+    p->last_done = done;
+    p->last_bytes = bytes;
+    p->total = total;
+    if (p->cancel_at && done >= p->cancel_at) {
+        p->cancelled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+START_TEST(test_progress)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 20000, _i, "p.h5", 1);
+    h5cl_run_options o;
+    progress_log p;
+    const h5cl_run_summary *s;
+    h5cl_stats *st;
+    memset(&p, 0, sizeof p);
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 8000;
+    o.slots = 2;
+    o.progress = on_progress;
+    o.progress_user = &p;
+    st = tu_compute(ds, &o, "progress");
+    s = h5cl_stats_summary(st);
+    ck_assert_msg(p.calls == s->tiles, "%llu progress calls for %llu tiles",
+                  (unsigned long long)p.calls, (unsigned long long)s->tiles);
+    ck_assert_msg(!p.bad_order, "tiles_done or bytes_done went backwards");
+    ck_assert_msg(!p.bad_total, "tiles_total changed or was exceeded");
+    ck_assert_uint_eq(p.last_done, s->tiles);
+    ck_assert_uint_eq(p.total, s->tiles);
+    ck_assert_uint_eq(p.last_bytes, s->bytes);
+    ck_assert_uint_eq(s->bytes, 20000 * 8);
+    ck_assert_uint_ge(s->tiles, 20);
+    tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "with progress");
+}
+END_TEST
+
+START_TEST(test_progress_cancel)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 20000, _i, "pc.h5", 2);
+    h5cl_run_options o;
+    progress_log p;
+    h5cl_stats *st = (h5cl_stats *)&st;
+    int rc;
+    memset(&p, 0, sizeof p);
+    p.cancel_at = 3;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 4000;
+    o.slots = 3;
+    o.progress = on_progress;
+    o.progress_user = &p;
+    rc = h5cl_stats_compute(ds, &o, &st);
+    ck_assert_msg(rc == H5CL_ERR_CANCELLED, "callback cancel: %s", h5cl_errname(rc));
+    ck_assert_ptr_null(st);
+    ck_assert_int_eq(h5cl_ctx_errcode(tu_ctx), H5CL_ERR_CANCELLED);
+    ck_assert_msg(p.calls_after_cancel == 0, "progress called %llu times after cancelling",
+                  (unsigned long long)p.calls_after_cancel);
+    ck_assert_uint_lt(p.calls, 40);
+    /* the context and the dataset still work */
+    o.progress = NULL;
+    tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "after callback cancel");
+}
+END_TEST
+
+/* ---- h5cl_cancel from another thread ------------------------------------- */
+
+typedef struct canceller {
+    h5cl_ctx *ctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started; /* the run reported a tile   */
+    int sent;    /* h5cl_cancel has been called */
+    uint64_t calls_after_sent;
+} canceller;
+
+static void *cancel_thread(void *arg)
+{
+    canceller *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (!c->started)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+    h5cl_cancel(c->ctx);
+    pthread_mutex_lock(&c->mu);
+    c->sent = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* After the second tile, hold the run until the other thread has called
+ * h5cl_cancel (at most 10 s), so the cancel lands mid-run. */
+static int hold_for_cancel(uint64_t done, uint64_t total, uint64_t bytes, void *user)
+{
+    canceller *c = user;
+    struct timespec until;
+    (void)total;
+    (void)bytes;
+    pthread_mutex_lock(&c->mu);
+    if (c->sent)
+        c->calls_after_sent++;
+    if (done >= 2 && !c->started) {
+        c->started = 1;
+        pthread_cond_broadcast(&c->cv);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        while (!c->sent)
+            if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0)
+                break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+START_TEST(test_cancel_from_thread)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 200000, _i, "c.h5", 3);
+    h5cl_run_options o;
+    canceller c;
+    pthread_t th;
+    h5cl_stats *st = (h5cl_stats *)&st;
+    int rc;
+    double t0;
+    memset(&c, 0, sizeof c);
+    c.ctx = tu_ctx;
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    ck_assert_int_eq(pthread_create(&th, NULL, cancel_thread, &c), 0);
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 1000; /* 1600 tiles */
+    o.slots = 3;
+    o.progress = hold_for_cancel;
+    o.progress_user = &c;
+    t0 = tu_now();
+    rc = h5cl_stats_compute(ds, &o, &st);
+    if (!c.started) { /* never reached tile 2: release the thread */
+        pthread_mutex_lock(&c.mu);
+        c.started = 1;
+        pthread_cond_broadcast(&c.cv);
+        pthread_mutex_unlock(&c.mu);
+    }
+    pthread_join(th, NULL);
+    ck_assert_msg(c.sent, "the cancel was never sent");
+    ck_assert_msg(rc == H5CL_ERR_CANCELLED, "h5cl_cancel mid-run: %s (%.2f s)",
+                  h5cl_errname(rc), tu_now() - t0);
+    ck_assert_ptr_null(st);
+    ck_assert_msg(c.calls_after_sent < 20, "%llu tiles merged after the cancel",
+                  (unsigned long long)c.calls_after_sent);
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.cv);
+    /* a new run on the same context succeeds */
+    o.progress = NULL;
+    o.tile_bytes = 100000;
+    tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "after h5cl_cancel");
+}
+END_TEST
+
+/* The flag is cleared when the next run starts: an early cancel is moot. */
+START_TEST(test_cancel_before_run)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 5000, 1, "cb.h5", 4);
+    h5cl_run_options o;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 4000;
+    h5cl_cancel(tu_ctx);
+    tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "after an early cancel");
+}
+END_TEST
+
+/* ---- summary and trace ---------------------------------------------------- */
+
+static void check_summary(const h5cl_run_summary *s, uint64_t nbytes, uint64_t tile_bytes,
+                          unsigned slots)
+{
+    double busiest = 0, total = 0;
+    int k;
+    ck_assert_uint_eq(s->bytes, nbytes);
+    ck_assert_uint_gt(s->tiles, 0);
+    ck_assert_uint_gt(s->tile_bytes, 0);
+    ck_assert_msg(s->tiles * s->tile_bytes >= nbytes, "%llu tiles of %llu bytes < %llu",
+                  (unsigned long long)s->tiles, (unsigned long long)s->tile_bytes,
+                  (unsigned long long)nbytes);
+    if (tile_bytes) /* shrunk, or grown to one chunk (4 KiB) at most */
+        ck_assert_uint_le(s->tile_bytes, tile_bytes > 4096 ? tile_bytes : 4096);
+    ck_assert_msg(s->slots >= 1 && s->slots <= (slots ? slots : 3), "slots %u", s->slots);
+    ck_assert_msg(s->seconds > 0 && isfinite(s->seconds), "seconds %g", s->seconds);
+    for (k = 0; k < H5CL_STAGE_COUNT; k++) {
+        ck_assert_msg(s->stage_seconds[k] >= 0 && s->stage_seconds[k] <= s->seconds * 1.05 + 1e-3,
+                      "stage %s busy %g s of %g s", h5cl_stage_name((h5cl_stage)k),
+                      s->stage_seconds[k], s->seconds);
+        if (s->stage_seconds[k] > busiest)
+            busiest = s->stage_seconds[k];
+        total += s->stage_seconds[k];
+    }
+    ck_assert_msg(s->stage_seconds[H5CL_STAGE_READ] > 0, "read stage took no time");
+    ck_assert_msg(s->stage_seconds[H5CL_STAGE_KERNEL] > 0, "kernel stage took no time");
+    ck_assert(total > 0);
+    ck_assert_msg(isfinite(s->overlap) && s->overlap >= 0.95, "overlap %g", s->overlap);
+    ck_assert_msg(fabs(s->overlap - s->seconds / busiest) <= 0.02 * s->overlap,
+                  "overlap %g is not wall %g / busiest stage %g", s->overlap, s->seconds,
+                  busiest);
+    ck_assert(s->zero_copy == 0 || s->zero_copy == 1);
+}
+
+START_TEST(test_summary)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 100000, _i, "s.h5", 5);
+    h5cl_run_options o;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 64 * 1024;
+    o.slots = 2;
+    check_summary(h5cl_stats_summary(tu_compute(ds, &o, "summary")), 800000, o.tile_bytes, 2);
+    o.tile_bytes = 1000;
+    o.slots = 5;
+    check_summary(h5cl_stats_summary(tu_compute(ds, &o, "summary")), 800000, o.tile_bytes, 5);
+    check_summary(h5cl_stats_summary(tu_compute(ds, NULL, "summary")), 800000, 0, 0);
+}
+END_TEST
+
+static int count_occurrences(const char *text, const char *needle)
+{
+    int n = 0;
+    const char *p = text;
+    while ((p = strstr(p, needle)) != NULL) {
+        n++;
+        p += strlen(needle);
+    }
+    return n;
+}
+
+START_TEST(test_trace)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 30000, 1, "t.h5", 6);
+    h5cl_run_options o;
+    const h5cl_run_summary *s;
+    const char *path = tu_path("trace.json");
+    char *text, *p;
+    size_t n;
+    int k;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 8192;
+    o.slots = 2;
+    o.trace_path = path;
+    s = h5cl_stats_summary(tu_compute(ds, &o, "trace"));
+    text = tu_read_file(path, &n);
+    ck_assert_msg(text != NULL, "no trace file at %s", path);
+    for (p = text; *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'; p++)
+        ;
+    ck_assert_msg(*p == '[' || *p == '{', "trace begins with '%c'", *p);
+    ck_assert_msg(tu_json_valid(text, n), "trace is not valid JSON: %.300s", text);
+    ck_assert_msg(strstr(text, "traceEvents") != NULL || strstr(text, "\"ph\"") != NULL,
+                  "no trace events");
+    ck_assert_msg(count_occurrences(text, "\"ph\"") >= (int)s->tiles,
+                  "%d events for %llu tiles", count_occurrences(text, "\"ph\""),
+                  (unsigned long long)s->tiles);
+    for (k = 0; k < H5CL_STAGE_COUNT; k++) {
+        const char *stage = h5cl_stage_name((h5cl_stage)k);
+        if (k == H5CL_STAGE_UPLOAD && s->zero_copy)
+            continue;
+        ck_assert_msg(strstr(text, stage) != NULL, "stage \"%s\" missing from the trace",
+                      stage);
+    }
+    /* a second run overwrites it with a complete file */
+    o.tile_bytes = 100000;
+    tu_compute(ds, &o, "trace again");
+    text = tu_read_file(path, &n);
+    ck_assert(text != NULL && tu_json_valid(text, n));
+}
+END_TEST
+
+/* ---- threads ---------------------------------------------------------------- */
+
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(test_workers_end_with_run)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 50000, 1, "w.h5", 7);
+    h5cl_run_options o;
+    int before, after, k;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 4096;
+    o.slots = 4;
+    tu_release(tu_compute(ds, &o, "warm-up")); /* the runtime's own threads start */
+    before = count_threads();
+    if (before < 0)
+        return;
+    for (k = 0; k < 3; k++)
+        tu_release(tu_compute(ds, &o, "run"));
+    after = count_threads();
+    ck_assert_msg(after <= before, "%d threads before the runs, %d after", before, after);
+}
+END_TEST
+
+typedef struct worker {
+    const char *file;
+    const tu_array *a;
+    h5cl_stats_state state;
+    int rc;
+    char msg[256];
+} worker;
+
+static void *worker_run(void *arg)
+{
+    worker *w = arg;
+    h5cl_ctx *ctx = NULL;
+    h5cl_dataset *ds = NULL;
+    h5cl_stats *st = NULL;
+    h5cl_run_options o;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 2048;
+    w->rc = h5cl_ctx_create(&ctx);
+    if (w->rc == H5CL_OK)
+        w->rc = h5cl_dataset_open(ctx, w->file, "/x", &ds);
+    if (w->rc == H5CL_OK)
+        w->rc = h5cl_stats_compute(ds, &o, &st);
+    if (w->rc == H5CL_OK)
+        w->state = *h5cl_stats_get(st, 0);
+    else if (ctx)
+        snprintf(w->msg, sizeof w->msg, "%s", h5cl_ctx_errmsg(ctx));
+    h5cl_stats_free(st);
+    h5cl_dataset_close(ds);
+    h5cl_ctx_destroy(ctx);
+    return NULL;
+}
+
+START_TEST(test_concurrent_contexts)
+{
+    /* the fourth thread reads the first one's file */
+    tu_array a[4];
+    worker w[4];
+    pthread_t th[4];
+    const char *files[4] = {"c0.h5", "c1.h5", "c2.h5", "c0.h5"};
+    int k;
+    for (k = 0; k < 4; k++) {
+        if (k < 3)
+            make(tu_ctx, &a[k], 30000 + 1000 * (uint64_t)k, k % 2, files[k], 10 + (uint64_t)k);
+        else
+            a[k] = a[0];
+        memset(&w[k], 0, sizeof w[k]);
+        w[k].file = tu_path(files[k]);
+        w[k].a = &a[k];
+    }
+    for (k = 0; k < 4; k++)
+        ck_assert_int_eq(pthread_create(&th[k], NULL, worker_run, &w[k]), 0);
+    for (k = 0; k < 4; k++)
+        pthread_join(th[k], NULL);
+    for (k = 0; k < 4; k++) {
+        size_t n;
+        int r;
+        uint64_t od[H5CL_MAX_RANK];
+        ck_assert_msg(w[k].rc == H5CL_OK, "thread %d: %s: %s", k, h5cl_errname(w[k].rc),
+                      w[k].msg);
+        tu_check_state(&w[k].state, tu_reference(&a[k], NULL, -1, &n, &r, od),
+                       tu_tolerance(&tu_dev), files[k]);
+    }
+}
+END_TEST
+
+/* Many runs with varied options on one context and dataset. */
+START_TEST(test_many_runs)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 7001, 1, "m.h5", 8);
+    h5cl_run_options o;
+    int k;
+    for (k = 0; k < 24; k++) {
+        char what[64];
+        h5cl_run_options_init(&o);
+        o.tile_bytes = (uint64_t)(k % 6) * 1500;
+        o.slots = (unsigned)(k % 4);
+        snprintf(what, sizeof what, "run %d", k);
+        tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), what);
+    }
+}
+END_TEST
+
+Suite *run_suite(void)
+{
+    Suite *s = suite_create("run");
+    TCase *tc = tcase_create("progress");
+    tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);
+    tcase_set_timeout(tc, TU_TIMEOUT);
+    tcase_add_loop_test(tc, test_progress, 0, 2);
+    tcase_add_loop_test(tc, test_progress_cancel, 0, 2);
+    tcase_add_loop_test(tc, test_cancel_from_thread, 0, 2);
+    tcase_add_test(tc, test_cancel_before_run);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("summary");
+    tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);
+    tcase_set_timeout(tc, TU_TIMEOUT);
+    tcase_add_loop_test(tc, test_summary, 0, 2);
+    tcase_add_test(tc, test_trace);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("threads");
+    tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);
+    tcase_set_timeout(tc, TU_TIMEOUT);
+    tcase_add_test(tc, test_workers_end_with_run);
+    tcase_add_test(tc, test_concurrent_contexts);
+    tcase_add_test(tc, test_many_runs);
+    suite_add_tcase(s, tc);
+    return s;
+}
