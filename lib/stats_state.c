@@ -223,7 +223,10 @@ double h5cl_stats_state_mean(const h5cl_stats_state *st)
         return isfinite(s) || !isfinite(st->mean) ? s / (double)st->count
                                                   : st->mean;
     }
-    return (double)((long double)get128(st) / (long double)st->count);
+    /* quotient and remainder: exact without long double (which valgrind
+     * and some ABIs only give as double) */
+    i128 total = get128(st), n = (i128)st->count;
+    return (double)(total / n) + (double)(total % n) / (double)st->count;
 }
 
 double h5cl_stats_state_var(const h5cl_stats_state *st, unsigned ddof)

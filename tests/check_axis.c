@@ -371,7 +371,7 @@ END_TEST
 Suite *axis_suite(void)
 {
     Suite *s = suite_create("axis");
-    TCase *tc = tcase_create("select");
+    TCase *tc = tcase_create("selection");
     tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);
     tcase_set_timeout(tc, TU_TIMEOUT);
     tcase_add_loop_test(tc, test_selection_stats, 0, 2);

@@ -499,7 +499,7 @@ END_TEST
 Suite *device_suite(void)
 {
     Suite *s = suite_create("device");
-    TCase *tc = tcase_create("select");
+    TCase *tc = tcase_create("devices");
     tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
     tcase_set_timeout(tc, TU_TIMEOUT);
     tcase_add_test(tc, test_list_devices);

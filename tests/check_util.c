@@ -689,6 +689,19 @@ static void tu_visit(const tu_array *a, const tu_sel *s, int axis,
     }
 }
 
+/* Neumaier summation: *s + *c carries the sum.  Natively long double has a
+ * 64-bit significand; under valgrind it is a double, and this keeps the
+ * reference well inside the tolerances there too. */
+static void tu_add(long double *s, long double *c, long double x)
+{
+    long double t = *s + x;
+    if (fabsl(*s) >= fabsl(x))
+        *c += (*s - t) + x;
+    else
+        *c += (x - t) + *s;
+    *s = t;
+}
+
 static void tu_pass1(const tu_array *a, uint64_t src, tu_ref *r, uint64_t pos,
                      void *user)
 {
@@ -699,7 +712,7 @@ static void tu_pass1(const tu_array *a, uint64_t src, tu_ref *r, uint64_t pos,
             r->nan_count++;
             return;
         }
-        r->fsum += v;
+        tu_add(&r->fsum, &r->fcomp, v);
         r->abssum += fabsl((long double)v);
         if (r->count == 0 || v < r->min.f) {
             r->min.f = v;
@@ -712,7 +725,7 @@ static void tu_pass1(const tu_array *a, uint64_t src, tu_ref *r, uint64_t pos,
     } else if (r->kind == H5CL_KIND_SIGNED) {
         int64_t v = tu_get_i(a, src);
         r->isum += v;
-        r->fsum += (long double)v;
+        tu_add(&r->fsum, &r->fcomp, (long double)v);
         r->abssum += fabsl((long double)v);
         if (r->count == 0 || v < r->min.i) {
             r->min.i = v;
@@ -725,7 +738,7 @@ static void tu_pass1(const tu_array *a, uint64_t src, tu_ref *r, uint64_t pos,
     } else {
         uint64_t v = tu_get_u(a, src);
         r->isum += v;
-        r->fsum += (long double)v;
+        tu_add(&r->fsum, &r->fcomp, (long double)v);
         r->abssum += (long double)v;
         if (r->count == 0 || v < r->min.u) {
             r->min.u = v;
@@ -755,7 +768,7 @@ static void tu_pass2(const tu_array *a, uint64_t src, tu_ref *r, uint64_t pos,
         v = (long double)tu_get_u(a, src);
     }
     d = v - r->mean;
-    r->var += d * d;
+    tu_add(&r->var, &r->fcomp, d * d);
 }
 
 tu_ref *tu_reference(const tu_array *a, const tu_sel *sel, int axis,
@@ -790,6 +803,8 @@ tu_ref *tu_reference(const tu_array *a, const tu_sel *sel, int axis,
         tu_ref *x = &refs[i];
         /* fsum was summed alongside isum: converting the __int128 goes
          * wrong under valgrind, whose long double is a double */
+        x->fsum += x->fcomp;
+        x->fcomp = 0;
         if (x->kind == H5CL_KIND_SIGNED)
             x->overflow = x->isum > INT64_MAX || x->isum < INT64_MIN;
         else if (x->kind == H5CL_KIND_UNSIGNED)
@@ -798,7 +813,7 @@ tu_ref *tu_reference(const tu_array *a, const tu_sel *sel, int axis,
     }
     tu_visit(a, sel, axis, refs, tu_pass2, NULL);
     for (i = 0; i < n; i++)
-        refs[i].var = refs[i].count ? refs[i].var / (long double)refs[i].count
+        refs[i].var = refs[i].count ? (refs[i].var + refs[i].fcomp) / (long double)refs[i].count
                                     : (long double)NAN;
     return refs;
 }

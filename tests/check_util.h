@@ -162,6 +162,7 @@ typedef struct tu_ref {
     int overflow;       /* the integer total leaves the 64-bit type     */
     __int128 isum;      /* integer kinds: the exact total               */
     long double fsum;   /* all kinds                                    */
+    long double fcomp;  /* (internal) compensation while summing        */
     long double abssum; /* sum of |x|: the scale of rounding errors     */
     long double mean;   /* NaN when count == 0                          */
     long double var;    /* ddof 0; NaN when count == 0                  */
