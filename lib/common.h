@@ -20,8 +20,6 @@
 typedef struct h5cl_device {
     cl_platform_id platform;
     cl_device_id id;
-    cl_device_id root_id; /* the device as enumerated                   */
-    int sub_device;      /* id is a partition we made and must release */
     cl_context context;
     cl_command_queue xfer;
     cl_command_queue comp;

@@ -220,40 +220,13 @@ static long match_spec(const dev_entry *list, size_t n, const char *spec)
     return -1;
 }
 
-/* On a CPU device the kernels and the reader thread share the cores: one
- * core left to the reader keeps HDF5's copy at full speed while the kernel
- * (faster per core than the copy) runs on the rest.  Measured on 2 cores
- * with PoCL: see bench/RESULTS.md.  H5CL_CPU_UNITS=N sets the count; a
- * device that cannot be partitioned is used whole. */
-static void reserve_reader_core(h5cl_device *dev)
-{
-    if (dev->info.type != H5CL_DEVICE_CPU)
-        return;
-    unsigned cu = dev->info.compute_units;
-    const char *env = getenv("H5CL_CPU_UNITS");
-    unsigned want = env && *env ? (unsigned)strtoul(env, NULL, 10)
-                                : (cu > 1 ? cu - 1 : cu);
-    if (want == 0 || want >= cu)
-        return;
-    cl_device_partition_property props[] = {
-        CL_DEVICE_PARTITION_BY_COUNTS, (cl_device_partition_property)want,
-        CL_DEVICE_PARTITION_BY_COUNTS_LIST_END, 0};
-    cl_device_id sub;
-    cl_uint n = 0;
-    if (clCreateSubDevices(dev->id, props, 1, &sub, &n) != CL_SUCCESS || n != 1)
-        return;
-    dev->id = sub;
-    dev->sub_device = 1;
-    dev->info.compute_units = want;
-}
-
 static int open_entry(h5cl_ctx *ctx, const dev_entry *e)
 {
     h5cl_device *dev = &ctx->dev;
     cl_int err;
     memset(dev, 0, sizeof *dev);
     dev->platform = e->platform;
-    dev->id = dev->root_id = e->id;
+    dev->id = e->id;
     dev->info = e->info;
     ctx->device_open = 1; /* lets error messages name the device */
 
@@ -266,7 +239,6 @@ static int open_entry(h5cl_ctx *ctx, const dev_entry *e)
     dev->mem_base_align_bytes = align_bits / 8 ? align_bits / 8 : 128;
     dev->max_work_group_size = e->info.max_work_group_size;
 
-    reserve_reader_core(dev);
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
                                      (cl_context_properties)e->platform, 0};
     dev->context = clCreateContext(props, 1, &dev->id, NULL, NULL, &err);
@@ -316,7 +288,7 @@ int h5cl_device_open(h5cl_ctx *ctx, const char *spec)
         return ctx->status;
     }
     if (ctx->device_open) {
-        int same = ctx->dev.root_id == list[i].id;
+        int same = ctx->dev.id == list[i].id;
         free(list);
         if (same)
             return H5CL_OK;
@@ -343,11 +315,8 @@ void h5cl_device_close(h5cl_device *dev)
         clReleaseCommandQueue(dev->xfer);
     if (dev->context)
         clReleaseContext(dev->context);
-    if (dev->sub_device)
-        clReleaseDevice(dev->id);
     dev->comp = dev->xfer = NULL;
     dev->context = NULL;
-    dev->sub_device = 0;
 }
 
 static int env_choice(const char *name, const char *yes, const char *no)

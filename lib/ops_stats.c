@@ -34,6 +34,7 @@ typedef struct stats_op {
     const h5cl_dataset *ds;
     h5cl_kind kind;
     int axis;               /* -1: whole selection */
+    int zero_copy;          /* records land in host memory directly */
     cl_kernel kernel;
     size_t local;           /* work-group size of stats_flat        */
     size_t max_groups;
@@ -110,6 +111,7 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
         return h5cl_fail_cl(ctx, err, "clCreateKernel", kname);
     so->plan = plan;
     so->nslots = slots;
+    so->zero_copy = h5cl_device_zero_copy(dev);
 
     if (so->axis < 0) {
         size_t kwg = 1;
@@ -150,14 +152,21 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
         return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     }
     for (unsigned i = 0; i < slots; i++) {
-        so->dev_recs[i] = clCreateBuffer(dev->context, CL_MEM_WRITE_ONLY,
-                                         so->recs_capacity * REC_BYTES, NULL,
-                                         &err);
-        so->host_recs[i] = malloc(so->recs_capacity * REC_BYTES);
-        if (!so->dev_recs[i] || !so->host_recs[i]) {
+        size_t bytes = (so->recs_capacity * REC_BYTES + 4095) / 4096 * 4096;
+        so->host_recs[i] = aligned_alloc(4096, bytes);
+        if (!so->host_recs[i]) {
             op_teardown(op);
-            if (!so->host_recs)
-                return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+        }
+        /* zero-copy devices write the records straight into host memory,
+         * which saves a read-back command per tile */
+        so->dev_recs[i] = clCreateBuffer(
+            dev->context,
+            so->zero_copy ? CL_MEM_WRITE_ONLY | CL_MEM_USE_HOST_PTR
+                          : CL_MEM_WRITE_ONLY,
+            bytes, so->zero_copy ? so->host_recs[i] : NULL, &err);
+        if (!so->dev_recs[i]) {
+            op_teardown(op);
             return h5cl_fail_cl(ctx, err, "clCreateBuffer",
                                 "allocating partial-result buffers");
         }
@@ -229,11 +238,17 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
         return h5cl_fail(ctx, H5CL_ERR_OPENCL,
                          "clSetKernelArg failed for the statistics kernel");
     so->nrecs[slot] = nrecs;
-    err = clEnqueueNDRangeKernel(q, k, 1, NULL, &global, &local, 1, &ready,
-                                 kernel_ret);
+    err = clEnqueueNDRangeKernel(q, k, 1, NULL, &global, &local, ready ? 1 : 0,
+                                 ready ? &ready : NULL, kernel_ret);
     if (err != CL_SUCCESS)
         return h5cl_fail_cl(ctx, err, "clEnqueueNDRangeKernel",
                             "running the statistics kernel");
+    if (so->zero_copy) {
+        *done_ret = *kernel_ret;
+        return clRetainEvent(*done_ret) == CL_SUCCESS
+                   ? H5CL_OK
+                   : h5cl_fail(ctx, H5CL_ERR_OPENCL, "clRetainEvent failed");
+    }
     err = clEnqueueReadBuffer(q, so->dev_recs[slot], CL_FALSE, 0,
                               nrecs * REC_BYTES, so->host_recs[slot], 1,
                               kernel_ret, done_ret);

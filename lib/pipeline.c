@@ -45,6 +45,9 @@ typedef struct slot {
     double read_t0, read_t1;
     cl_event up_ev, k_ev, done_ev;
     double enq_t; /* host time the tile was enqueued */
+    /* the in-flight tile's read interval: read_t0/t1 belong to the reader,
+     * which may refill the slot before the tile is merged */
+    double tile_read_t0, tile_read_t1;
     int done;   /* done_ev completed */
     int failed; /* a command of this tile ended abnormally */
     struct pipe *pipe;
@@ -289,6 +292,8 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     s->state = SLOT_BUSY;
     pthread_mutex_unlock(&p->mu);
     s->enq_t = h5cl_now() - p->t0;
+    s->tile_read_t0 = s->read_t0;
+    s->tile_read_t1 = s->read_t1;
     if (!p->zero_copy) {
         err = clEnqueueWriteBuffer(ctx->dev.xfer, s->dbuf, CL_FALSE, 0, bytes,
                                    s->host, 0, NULL, &s->up_ev);
@@ -340,14 +345,18 @@ static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
     h5cl_tile_times lt;
     lt.tile = t;
     lt.bytes = tile.elems * p->plan->elem_size;
-    lt.begin[H5CL_STAGE_READ] = s->read_t0;
-    lt.end[H5CL_STAGE_READ] = s->read_t1;
+    lt.begin[H5CL_STAGE_READ] = s->tile_read_t0;
+    lt.end[H5CL_STAGE_READ] = s->tile_read_t1;
     event_span(p, s, s->up_ev, s->enq_t, &lt.begin[H5CL_STAGE_UPLOAD],
                &lt.end[H5CL_STAGE_UPLOAD]);
     event_span(p, s, s->k_ev, m0, &lt.begin[H5CL_STAGE_KERNEL],
                &lt.end[H5CL_STAGE_KERNEL]);
-    event_span(p, s, s->done_ev, m0, &lt.begin[H5CL_STAGE_DOWNLOAD],
-               &lt.end[H5CL_STAGE_DOWNLOAD]);
+    if (s->done_ev == s->k_ev) /* the op read nothing back */
+        lt.begin[H5CL_STAGE_DOWNLOAD] = lt.end[H5CL_STAGE_DOWNLOAD] =
+            lt.end[H5CL_STAGE_KERNEL];
+    else
+        event_span(p, s, s->done_ev, m0, &lt.begin[H5CL_STAGE_DOWNLOAD],
+                   &lt.end[H5CL_STAGE_DOWNLOAD]);
     lt.begin[H5CL_STAGE_MERGE] = m0;
     lt.end[H5CL_STAGE_MERGE] = m1;
     for (int k = 0; k < H5CL_STAGE_COUNT; k++)
