@@ -331,27 +331,19 @@ static void kahan4(ACCV *s, ACCV *c, ACCV y)
 }
 #endif
 
-/* Puts the first index in [b, e) holding value m into a's extremum if it
- * beats it (ties go to the smaller index). */
-static void settle_min(acc *a, __global const T *in, ulong b, ulong e, MINT m)
+/* Puts the first index in [b, e) holding value m into a's minimum (or
+ * maximum) if it beats it; ties go to the smaller index. */
+static void settle(acc *a, __global const T *in, ulong b, ulong e, MINT m,
+                   int is_max)
 {
+    MINT *cur = is_max ? &a->mx : &a->mn;
+    ulong *at = is_max ? &a->imx : &a->imn;
     for (ulong i = b; i < e; i++)
         if ((MINT)in[i] == m) {
-            if (a->imn == NONE || m < a->mn || (m == a->mn && i < a->imn)) {
-                a->mn = m;
-                a->imn = i;
-            }
-            return;
-        }
-}
-
-static void settle_max(acc *a, __global const T *in, ulong b, ulong e, MINT m)
-{
-    for (ulong i = b; i < e; i++)
-        if ((MINT)in[i] == m) {
-            if (a->imx == NONE || m > a->mx || (m == a->mx && i < a->imx)) {
-                a->mx = m;
-                a->imx = i;
+            if (*at == NONE || (is_max ? m > *cur : m < *cur) ||
+                (m == *cur && i < *at)) {
+                *cur = m;
+                *at = i;
             }
             return;
         }
@@ -487,9 +479,9 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
         isum_add(&a->isum, &a->isum_hi, lanes[l], his[l]);
 #endif
     if (bmn_at != NONE)
-        settle_min(a, in, b + bmn_at * 8, b + min(bmn_at + BLOCK, nv) * 8, bmn);
+        settle(a, in, b + bmn_at * 8, b + min(bmn_at + BLOCK, nv) * 8, bmn, 0);
     if (bmx_at != NONE)
-        settle_max(a, in, b + bmx_at * 8, b + min(bmx_at + BLOCK, nv) * 8, bmx);
+        settle(a, in, b + bmx_at * 8, b + min(bmx_at + BLOCK, nv) * 8, bmx, 1);
     for (ulong i = b + nv * 8; i < e; i++)
         acc_one(a, in[i], i);
 }

@@ -258,13 +258,6 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     return H5CL_OK;
 }
 
-static double as_double(cl_ulong bits)
-{
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
-
 static double as_float(cl_ulong bits)
 {
     uint32_t u = (uint32_t)bits;
@@ -277,7 +270,7 @@ static double as_float(cl_ulong bits)
 static void decode(const cl_ulong *w, h5cl_kind kind, int fp64,
                    h5cl_stats_state *st)
 {
-#define ACCF(x) (fp64 ? as_double(x) : as_float(x))
+#define ACCF(x) (fp64 ? h5cl_bits_double(x) : as_float(x))
     h5cl_stats_state_init(st, kind);
     st->count = w[0];
     st->nan_count = w[1];

@@ -73,30 +73,32 @@ typedef struct pipe {
 
 /* ---- event callbacks (run on an OpenCL runtime thread) ---- */
 
-static void CL_CALLBACK on_slot_free(cl_event ev, cl_int status, void *data)
+/* Records a completion under the lock and wakes the reader and the
+ * dispatcher.  tile_done: the tile's result is ready (else: its slot is
+ * free for the reader). */
+static void notify(slot *s, cl_int status, int tile_done)
 {
-    slot *s = data;
     pipe *p = s->pipe;
     pthread_mutex_lock(&p->mu);
     if (status < 0)
         s->failed = 1;
-    s->state = SLOT_FREE;
+    if (tile_done)
+        s->done = 1;
+    else
+        s->state = SLOT_FREE;
     p->callbacks--;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
 
+static void CL_CALLBACK on_slot_free(cl_event ev, cl_int status, void *data)
+{
+    notify(data, status, 0);
+}
+
 static void CL_CALLBACK on_tile_done(cl_event ev, cl_int status, void *data)
 {
-    slot *s = data;
-    pipe *p = s->pipe;
-    pthread_mutex_lock(&p->mu);
-    if (status < 0)
-        s->failed = 1;
-    s->done = 1;
-    p->callbacks--;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    notify(data, status, 1);
 }
 
 static int watch(pipe *p, cl_event ev,

@@ -147,7 +147,7 @@ static uint64_t dbits(double d)
     return u;
 }
 
-static double bitsd(uint64_t u)
+double h5cl_bits_double(uint64_t u)
 {
     double d;
     memcpy(&d, &u, sizeof d);
@@ -183,9 +183,9 @@ int h5cl_stats_state_deserialize(const unsigned char *b, size_t n,
     s.count = get64(b + 8);
     s.nan_count = get64(b + 16);
     s.sum.u = get64(b + 24);
-    s.sum_comp = bitsd(get64(b + 32));
-    s.mean = bitsd(get64(b + 40));
-    s.m2 = bitsd(get64(b + 48));
+    s.sum_comp = h5cl_bits_double(get64(b + 32));
+    s.mean = h5cl_bits_double(get64(b + 40));
+    s.m2 = h5cl_bits_double(get64(b + 48));
     s.min.u = get64(b + 56);
     s.max.u = get64(b + 64);
     s.argmin = get64(b + 72);

@@ -9,4 +9,7 @@
 void h5cl_stats_state_set_sum128(h5cl_stats_state *st, uint64_t lo,
                                  int64_t hi);
 
+/* The double whose bits are u (device records, serialised states). */
+double h5cl_bits_double(uint64_t u);
+
 #endif

@@ -93,6 +93,15 @@ static int lib_error(const h5cl_ctx *ctx, int status)
     return EXIT_RUNTIME;
 }
 
+/* getopt_long's ':' (missing argument) and '?' (unknown option). */
+static int option_error(int c, char **argv)
+{
+    if (c == ':')
+        return usage_error("option '%s' needs an argument", argv[optind - 1]);
+    return optopt ? usage_error("unknown option '-%c'", optopt)
+                  : usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
 static int no_memory(void)
 {
     fprintf(stderr, "h5cl: %s: %s\n", h5cl_errname(H5CL_ERR_NO_MEMORY),
@@ -619,13 +628,8 @@ static int cmd_devices(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'd': device = optarg; break;
         case 'h': fputs(usage_text, stdout); return finish_output(EXIT_OK);
-        case ':':
-            return usage_error("option '%s' needs an argument",
-                               argv[optind - 1]);
         default:
-            return optopt ? usage_error("unknown option '-%c'", optopt)
-                          : usage_error("unknown option '%s'",
-                                        argv[optind - 1]);
+            return option_error(c, argv);
         }
     }
     if (optind < argc)
@@ -941,13 +945,8 @@ static int cmd_info(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case 'q': break; /* nothing to quieten; accepted for scripts */
         case 'h': fputs(usage_text, stdout); return finish_output(EXIT_OK);
-        case ':':
-            return usage_error("option '%s' needs an argument",
-                               argv[optind - 1]);
         default:
-            return optopt ? usage_error("unknown option '-%c'", optopt)
-                          : usage_error("unknown option '%s'",
-                                        argv[optind - 1]);
+            return option_error(c, argv);
         }
     }
     if (optind >= argc)
@@ -1528,13 +1527,8 @@ static int parse_stats_args(int argc, char **argv, stats_opts *o)
         case 'h':
             fputs(usage_text, stdout);
             return -1;
-        case ':':
-            return usage_error("option '%s' needs an argument",
-                               argv[optind - 1]);
         default:
-            return optopt ? usage_error("unknown option '-%c'", optopt)
-                          : usage_error("unknown option '%s'",
-                                        argv[optind - 1]);
+            return option_error(c, argv);
         }
     }
     if (argc - optind < 2)
