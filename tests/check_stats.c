@@ -9,6 +9,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_util.h"
@@ -510,6 +511,62 @@ START_TEST(test_large_offset_variance)
 }
 END_TEST
 
+/* Devices without fp64 accumulate in compensated float.  H5CL_FP64=0 makes
+ * PoCL pose as one, so that path (kernels and the host's decoding of float
+ * records) runs in CI; float64 data is refused there. */
+static void destroy_ctx(void *p)
+{
+    h5cl_ctx_destroy(p);
+}
+
+START_TEST(test_without_fp64)
+{
+    static const h5cl_dtype dts[] = {H5CL_FLOAT32, H5CL_INT32, H5CL_UINT8,
+                                     H5CL_INT64};
+    uint64_t n = 30000;
+    h5cl_ctx *ctx;
+    h5cl_device_info dev;
+    h5cl_run_options o;
+    tu_write_opts w;
+    tu_rng r;
+    char what[96];
+    size_t k;
+    setenv("H5CL_FP64", "0", 1);
+    ck_assert_int_eq(h5cl_ctx_create(&ctx), H5CL_OK);
+    tu_defer(destroy_ctx, ctx);
+    ck_assert_int_eq(h5cl_ctx_device(ctx, &dev), H5CL_OK);
+    ck_assert(!dev.has_fp64);
+    tu_rng_seed(&r, 6464);
+    tu_write_opts_init(&w);
+    for (k = 0; k < sizeof dts / sizeof dts[0]; k++) {
+        tu_array a;
+        char file[32];
+        tu_array_init(&a, dts[k], 1, &n);
+        tu_fill_random(&a, &r, 0.01);
+        tu_plant_extrema(&a, &r);
+        snprintf(file, sizeof file, "nofp64-%zu.h5", k);
+        tu_write(tu_path(file), "/data", &a, &w);
+        snprintf(what, sizeof what, "no fp64, %s", h5cl_dtype_name(dts[k]));
+        opts_init(&o, 8192, 2);
+        tu_compute_check(tu_open(ctx, tu_path(file), "/data"), &o, &a, NULL,
+                         tu_tolerance(&dev), what);
+    }
+    {
+        tu_array a;
+        h5cl_stats *st = NULL;
+        tu_array_init(&a, H5CL_FLOAT64, 1, &n);
+        tu_fill_random(&a, &r, 0);
+        tu_write(tu_path("nofp64-f64.h5"), "/data", &a, &w);
+        ck_assert_int_eq(h5cl_stats_compute(tu_open(ctx, tu_path("nofp64-f64.h5"),
+                                                    "/data"),
+                                            NULL, &st),
+                         H5CL_ERR_UNSUPPORTED_DEVICE);
+        ck_assert(st == NULL);
+        ck_assert(tu_contains_ci(h5cl_ctx_errmsg(ctx), "fp64"));
+    }
+}
+END_TEST
+
 /* ---- 64-bit integers ----------------------------------------------------- */
 
 static const h5cl_stats_state *int_run(h5cl_dtype dt, const void *values, uint64_t n,
@@ -869,6 +926,12 @@ Suite *stats_suite(void)
     tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);
     tcase_set_timeout(tc, TU_TIMEOUT);
     tcase_add_loop_test(tc, test_random, 0, 16);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("nofp64");
+    tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+    tcase_set_timeout(tc, TU_TIMEOUT);
+    tcase_add_test(tc, test_without_fp64);
     suite_add_tcase(s, tc);
     return s;
 }
