@@ -594,7 +594,7 @@ int h5cl_dataset_selection(const h5cl_dataset *ds, const char *select,
 /* ---- tiling ---- */
 
 int h5cl_plan_make(h5cl_ctx *ctx, const h5cl_dataset *ds, const h5cl_box *sel,
-                   uint64_t tile_bytes, h5cl_plan *plan)
+                   uint64_t tile_bytes, int split_chunks, h5cl_plan *plan)
 {
     const h5cl_dataset_info *in = &ds->info;
     memset(plan, 0, sizeof *plan);
@@ -603,8 +603,16 @@ int h5cl_plan_make(h5cl_ctx *ctx, const h5cl_dataset *ds, const h5cl_box *sel,
     const int r = sel->rank;
     uint64_t unit[H5CL_MAX_RANK]; /* chunk, or a virtual chunk of ~tile bytes */
     uint64_t per_tile;            /* units per tile                          */
+    int chunked = in->layout == H5CL_LAYOUT_CHUNKED && in->rank > 0;
+    if (chunked) {
+        uint64_t cb = plan->elem_size;
+        for (int d = 0; d < r; d++)
+            cb *= in->chunk_dims[d] ? in->chunk_dims[d] : 1;
+        if (cb > tile_bytes && (split_chunks || in->filters[0] == '\0'))
+            chunked = 0; /* tile by bytes inside the chunks */
+    }
 
-    if (in->layout == H5CL_LAYOUT_CHUNKED && in->rank > 0) {
+    if (chunked) {
         uint64_t cb = plan->elem_size;
         for (int d = 0; d < r; d++) {
             unit[d] = in->chunk_dims[d] ? in->chunk_dims[d] : 1;
@@ -624,7 +632,6 @@ int h5cl_plan_make(h5cl_ctx *ctx, const h5cl_dataset *ds, const h5cl_box *sel,
     }
     /* whole chunks per tile, filling the fastest dimensions first and only
      * spilling into a slower one once the faster span is complete */
-    const int chunked = in->layout == H5CL_LAYOUT_CHUNKED && in->rank > 0;
     for (int d = r - 1; d >= 0; d--) {
         /* chunked: anchor the grid on the chunk grid; else on the selection */
         uint64_t base = chunked ? sel->start[d] / unit[d] * unit[d]

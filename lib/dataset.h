@@ -32,8 +32,11 @@ int h5cl_selection_parse(h5cl_ctx *ctx, const h5cl_dataset *ds,
                          const char *text, h5cl_box *sel_ret);
 
 /* Tiles: chunk-aligned boxes (whole chunks, several per tile when chunks
- * are small) covering the selection in C order.  Contiguous and compact
- * datasets are tiled by bytes. */
+ * are small) covering the selection in C order, so that no chunk is
+ * decompressed twice.  Contiguous and compact datasets are tiled by bytes,
+ * and so are chunks larger than a tile when they are unfiltered (nothing
+ * to decompress) or when split_chunks is set (retrying with smaller tiles
+ * after the device ran out of memory). */
 typedef struct h5cl_plan {
     h5cl_box sel;
     uint64_t tile_dims[H5CL_MAX_RANK]; /* extent of a full tile           */
@@ -45,7 +48,7 @@ typedef struct h5cl_plan {
 } h5cl_plan;
 
 int h5cl_plan_make(h5cl_ctx *ctx, const h5cl_dataset *ds, const h5cl_box *sel,
-                   uint64_t tile_bytes, h5cl_plan *plan_ret);
+                   uint64_t tile_bytes, int split_chunks, h5cl_plan *plan_ret);
 /* The box of tile t (0 <= t < ntiles). */
 void h5cl_plan_tile(const h5cl_plan *plan, uint64_t t, h5cl_box *box_ret);
 

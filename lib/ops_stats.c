@@ -480,9 +480,10 @@ int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
         tile_bytes = max_alloc / 2;
 
     const h5cl_kind kind = kind_of(ds->info.dtype);
+    int shrunk = 0;
     for (;;) {
         h5cl_plan plan;
-        st = h5cl_plan_make(ctx, ds, &sel, tile_bytes, &plan);
+        st = h5cl_plan_make(ctx, ds, &sel, tile_bytes, shrunk, &plan);
         if (st != H5CL_OK)
             return st;
         h5cl_stats *out;
@@ -509,11 +510,18 @@ int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
             *stats_ret = out;
             return h5cl_ok(ctx);
         }
+        uint64_t out_tile_bytes = out->summary.tile_bytes;
         h5cl_stats_free(out);
         /* out of device memory: shrink the tile and try again */
-        if (st != H5CL_ERR_DEVICE_MEMORY || tile_bytes / 2 < MIN_TILE_BYTES)
+        if (st != H5CL_ERR_DEVICE_MEMORY)
             return st;
+        if (tile_bytes / 2 < MIN_TILE_BYTES) {
+            h5cl_msg_append(ctx, " (tiles shrunk down to %llu bytes)",
+                            (unsigned long long)out_tile_bytes);
+            return st;
+        }
         tile_bytes /= 2;
+        shrunk = 1;
     }
 }
 

@@ -171,6 +171,13 @@ static int slots_create(pipe *p)
     h5cl_ctx *ctx = p->ctx;
     h5cl_device *dev = &ctx->dev;
     cl_int err;
+    /* fault injection for the tests: buffers above this size fail as if
+     * the device were out of memory */
+    const char *lim = getenv("H5CL_TEST_MAX_ALLOC");
+    if (lim && *lim && p->slot_bytes > strtoull(lim, NULL, 10))
+        return h5cl_fail_cl(ctx, CL_MEM_OBJECT_ALLOCATION_FAILURE,
+                            "clCreateBuffer",
+                            "allocating a tile buffer (H5CL_TEST_MAX_ALLOC)");
     for (unsigned i = 0; i < p->nslots; i++) {
         slot *s = &p->slots[i];
         s->pipe = p;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -279,6 +280,46 @@ START_TEST(test_summary)
 }
 END_TEST
 
+/* Out of device memory: the run halves the tile and retries, splitting
+ * even compressed chunks, before it gives up with a message that says so.
+ * H5CL_TEST_MAX_ALLOC makes tile buffers above a size fail. */
+START_TEST(test_device_memory_retry)
+{
+    uint64_t dims[2] = {600, 700};
+    tu_array a;
+    tu_write_opts w;
+    tu_rng r;
+    h5cl_stats *st = NULL;
+    tu_rng_seed(&r, 4242);
+    tu_array_init(&a, H5CL_FLOAT64, 2, dims);
+    tu_fill_random(&a, &r, 0.001);
+    tu_plant_extrema(&a, &r);
+    tu_write_opts_init(&w);
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[0] = 256; /* 256 x 512 doubles: 1 MiB chunks, gzip */
+    w.chunk[1] = 512;
+    w.gzip = 4;
+    tu_write(tu_path("oom.h5"), "/data", &a, &w);
+    h5cl_dataset *ds = tu_open(tu_ctx, tu_path("oom.h5"), "/data");
+
+    setenv("H5CL_TEST_MAX_ALLOC", "300000", 1);
+    tu_compute_check(ds, NULL, &a, NULL, tu_tolerance(&tu_dev), "shrunk tiles");
+    st = tu_compute(ds, NULL, "shrunk tiles");
+    ck_assert_uint_le(h5cl_stats_summary(st)->tile_bytes, 300000);
+    ck_assert_uint_ge(h5cl_stats_summary(st)->tile_bytes, 64 * 1024 / 2);
+
+    setenv("H5CL_TEST_MAX_ALLOC", "1000", 1);
+    st = NULL;
+    ck_assert_int_eq(h5cl_stats_compute(ds, NULL, &st), H5CL_ERR_DEVICE_MEMORY);
+    ck_assert(st == NULL);
+    ck_assert_msg(strstr(h5cl_ctx_errmsg(tu_ctx), "CL_MEM_OBJECT_ALLOCATION_FAILURE") &&
+                      strstr(h5cl_ctx_errmsg(tu_ctx), "shrunk"),
+                  "message: %s", h5cl_ctx_errmsg(tu_ctx));
+    unsetenv("H5CL_TEST_MAX_ALLOC");
+    tu_compute_check(ds, NULL, &a, NULL, tu_tolerance(&tu_dev), "after");
+}
+END_TEST
+
 static int count_occurrences(const char *text, const char *needle)
 {
     int n = 0;
@@ -467,6 +508,7 @@ Suite *run_suite(void)
     tcase_set_timeout(tc, TU_TIMEOUT);
     tcase_add_loop_test(tc, test_summary, 0, 2);
     tcase_add_test(tc, test_trace);
+    tcase_add_test(tc, test_device_memory_retry);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");
