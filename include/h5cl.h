@@ -80,7 +80,9 @@ H5CL_API const char *h5cl_version(void);
     X(ERR_OVERFLOW, -17, "integer sum overflows 64 bits")                     \
     X(ERR_IO, -18, "file input/output failed")                                \
     X(ERR_BAD_STATE, -19, "serialised state is invalid")                      \
-    X(ERR_THREAD, -20, "a worker thread could not be started")
+    X(ERR_THREAD, -20, "a worker thread could not be started")               \
+    X(ERR_TOO_LARGE, -21, "dataset size does not fit 64 bits")               \
+    X(ERR_CORRUPT, -22, "the file's metadata is inconsistent")
 
 #define H5CL_STATUS_ENUM_(name, value, msg) H5CL_##name = value,
 typedef enum h5cl_status { H5CL_STATUS_LIST(H5CL_STATUS_ENUM_) } h5cl_status;

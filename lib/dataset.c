@@ -294,12 +294,21 @@ static int describe(h5cl_dataset *ds, const char *file, const char *path)
                          file);
     in->rank = rank;
     in->element_count = sc == H5S_NULL ? 0 : 1;
+    int too_large = 0;
     for (int d = 0; d < rank; d++) {
         in->dims[d] = dims[d];
-        in->element_count *= dims[d];
+        too_large |= __builtin_mul_overflow(in->element_count, dims[d],
+                                            &in->element_count);
     }
     ds->scalar = sc == H5S_SCALAR;
-    in->nbytes = in->element_count * h5cl_dtype_size(in->dtype);
+    too_large |= __builtin_mul_overflow(in->element_count,
+                                        (uint64_t)h5cl_dtype_size(in->dtype),
+                                        &in->nbytes);
+    if (too_large)
+        return h5cl_fail(ctx, H5CL_ERR_TOO_LARGE,
+                         "dataset %s in %s: its element count or byte size "
+                         "does not fit 64 bits",
+                         path, file);
 
     hid_t dcpl = H5Dget_create_plist(ds->dset);
     if (dcpl < 0)
@@ -310,11 +319,20 @@ static int describe(h5cl_dataset *ds, const char *file, const char *path)
                  : lay == H5D_CONTIGUOUS ? H5CL_LAYOUT_CONTIGUOUS
                  : lay == H5D_CHUNKED    ? H5CL_LAYOUT_CHUNKED
                                          : H5CL_LAYOUT_OTHER;
-    if (lay == H5D_CHUNKED && rank > 0) {
+    if (lay == H5D_CHUNKED) {
+        /* a chunk rank that differs from the dataspace's (e.g. a scalar
+         * with chunks) makes HDF5 1.10 allocate without bound */
         hsize_t cd[H5S_MAX_RANK];
-        if (H5Pget_chunk(dcpl, rank, cd) == rank)
-            for (int d = 0; d < rank; d++)
-                in->chunk_dims[d] = cd[d];
+        int crank = H5Pget_chunk(dcpl, H5S_MAX_RANK, cd);
+        if (crank != rank || rank == 0) {
+            H5Pclose(dcpl);
+            return h5cl_fail(ctx, H5CL_ERR_CORRUPT,
+                             "dataset %s in %s is corrupt: chunks of rank %d "
+                             "on a dataspace of rank %d",
+                             path, file, crank, rank);
+        }
+        for (int d = 0; d < rank; d++)
+            in->chunk_dims[d] = cd[d];
     }
     describe_filters(dcpl, in->filters, sizeof in->filters);
     H5Pclose(dcpl);

@@ -26,7 +26,7 @@ END_TEST
 
 START_TEST(test_status_unknown)
 {
-    static const int unknown[] = {1, 7, -21, -999, INT_MAX, INT_MIN};
+    static const int unknown[] = {1, 7, -99, -999, INT_MAX, INT_MIN};
     size_t i;
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = h5cl_strerror(unknown[i]), *n = h5cl_errname(unknown[i]);
@@ -217,6 +217,30 @@ START_TEST(test_unsupported_types)
 }
 END_TEST
 
+/* A shape whose element count (2^62 x 8) or byte size leaves 64 bits is
+ * refused at open, not wrapped into a small or zero size. */
+START_TEST(test_too_large)
+{
+    const char *f = tu_path("huge.h5");
+    hsize_t dims[2] = {(hsize_t)1 << 62, 8}, chunk[2] = {1, 8};
+    hid_t fid = H5Fcreate(f, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(2, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t d;
+    const char *msg;
+    ck_assert(fid >= 0 && space >= 0 && dcpl >= 0);
+    ck_assert(H5Pset_chunk(dcpl, 2, chunk) >= 0);
+    d = H5Dcreate2(fid, "/huge", H5T_NATIVE_INT32, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert(d >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(fid);
+    msg = open_fails(f, "/huge", H5CL_ERR_TOO_LARGE);
+    ck_assert_msg(strstr(msg, "/huge") != NULL, "message: %s", msg);
+}
+END_TEST
+
 START_TEST(test_invalid_arguments)
 {
     h5cl_dataset *ds = (h5cl_dataset *)&ds;
@@ -337,6 +361,7 @@ Suite *errors_suite(void)
     tcase_add_test(tc, test_directory_as_file);
     tcase_add_test(tc, test_dataset_not_found_suggests);
     tcase_add_test(tc, test_unsupported_types);
+    tcase_add_test(tc, test_too_large);
     tcase_add_test(tc, test_invalid_arguments);
     tcase_add_test(tc, test_message_cleared_on_success);
     tcase_add_test(tc, test_bad_device_spec);
