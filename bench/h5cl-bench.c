@@ -1476,16 +1476,6 @@ struct results {
     char rss_error[ERRLEN];
 };
 
-static const char *device_type_name(h5cl_device_type t)
-{
-    switch (t) {
-    case H5CL_DEVICE_GPU: return "gpu";
-    case H5CL_DEVICE_ACCELERATOR: return "accelerator";
-    case H5CL_DEVICE_CPU: return "cpu";
-    default: return "other";
-    }
-}
-
 /* Finds or makes the data file.  Sets res->file and res->generated. */
 static int bench_prepare_file(const struct bench_cfg *cfg,
                               struct results *res, char *err)
@@ -1780,7 +1770,7 @@ static void json_row(const struct bench_cfg *cfg, const struct results *res,
     fputs(",\"driver\":", f);
     json_str(f, res->have_dev ? res->dev.driver_version : "");
     fputs(",\"device_type\":", f);
-    json_str(f, res->have_dev ? device_type_name(res->dev.type) : "");
+    json_str(f, res->have_dev ? h5cl_device_type_name(res->dev.type) : "");
     fputs(",\"file\":", f);
     json_str(f, res->file);
     fprintf(f, ",\"file_bytes\":%" PRIu64, res->file_bytes);
@@ -1892,7 +1882,7 @@ static void print_table(const struct bench_cfg *cfg,
     if (res->have_dev)
         printf("device   : %s [%s, %s], driver %s, %u compute units\n",
                res->dev.device_name, res->dev.platform_name,
-               device_type_name(res->dev.type), res->dev.driver_version,
+               h5cl_device_type_name(res->dev.type), res->dev.driver_version,
                res->dev.compute_units);
     else
         printf("device   : (not opened)\n");

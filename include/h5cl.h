@@ -129,6 +129,9 @@ typedef enum h5cl_device_type {
     H5CL_DEVICE_CPU
 } h5cl_device_type;
 
+/* "gpu", "accelerator", "cpu" or "other". */
+H5CL_API const char *h5cl_device_type_name(h5cl_device_type type);
+
 typedef struct h5cl_device_info {
     unsigned platform_index;
     unsigned device_index;
@@ -204,6 +207,9 @@ typedef enum h5cl_layout {
     H5CL_LAYOUT_CHUNKED,
     H5CL_LAYOUT_OTHER
 } h5cl_layout;
+
+/* "compact", "contiguous", "chunked" or "other". */
+H5CL_API const char *h5cl_layout_name(h5cl_layout layout);
 
 typedef struct h5cl_dataset_info {
     char file[1024];

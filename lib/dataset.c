@@ -17,6 +17,20 @@ const char *h5cl_dtype_name(h5cl_dtype dt)
     return (unsigned)dt < H5CL_DTYPE_COUNT ? dtype_names[dt] : "unknown";
 }
 
+const char *h5cl_layout_name(h5cl_layout l)
+{
+    switch (l) {
+    case H5CL_LAYOUT_COMPACT:
+        return "compact";
+    case H5CL_LAYOUT_CONTIGUOUS:
+        return "contiguous";
+    case H5CL_LAYOUT_CHUNKED:
+        return "chunked";
+    default:
+        return "other";
+    }
+}
+
 size_t h5cl_dtype_size(h5cl_dtype dt)
 {
     static const size_t sizes[H5CL_DTYPE_COUNT] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8};

@@ -172,7 +172,7 @@ int h5cl_ctx_list_devices(h5cl_ctx *ctx, h5cl_device_info *info,
     return h5cl_ok(ctx);
 }
 
-static const char *type_word(h5cl_device_type t)
+const char *h5cl_device_type_name(h5cl_device_type t)
 {
     switch (t) {
     case H5CL_DEVICE_GPU:
@@ -214,7 +214,7 @@ static long match_spec(const dev_entry *list, size_t n, const char *spec)
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if (strcasecmp(spec, type_word(list[i].info.type)) == 0)
+        if (strcasecmp(spec, h5cl_device_type_name(list[i].info.type)) == 0)
             return (long)i;
     if (strcasecmp(spec, "gpu") == 0 || strcasecmp(spec, "cpu") == 0 ||
         strcasecmp(spec, "accelerator") == 0)
@@ -286,7 +286,7 @@ int h5cl_device_open(h5cl_ctx *ctx, const char *spec)
             h5cl_msg_append(ctx, "\n  %u:%u %s \"%s\" (%s)",
                             list[k].info.platform_index,
                             list[k].info.device_index,
-                            type_word(list[k].info.type),
+                            h5cl_device_type_name(list[k].info.type),
                             list[k].info.device_name,
                             list[k].info.platform_name);
         free(list);

@@ -72,6 +72,14 @@ START_TEST(test_stage_names_version_options)
     ck_assert_ptr_nonnull(h5cl_stage_name(H5CL_STAGE_COUNT));
     ck_assert_ptr_nonnull(h5cl_stage_name((h5cl_stage)-3));
     ck_assert_str_eq(h5cl_version(), H5CL_VERSION_STRING);
+    ck_assert_str_eq(h5cl_device_type_name(H5CL_DEVICE_GPU), "gpu");
+    ck_assert_str_eq(h5cl_device_type_name(H5CL_DEVICE_ACCELERATOR), "accelerator");
+    ck_assert_str_eq(h5cl_device_type_name(H5CL_DEVICE_CPU), "cpu");
+    ck_assert_str_eq(h5cl_device_type_name((h5cl_device_type)77), "other");
+    ck_assert_str_eq(h5cl_layout_name(H5CL_LAYOUT_COMPACT), "compact");
+    ck_assert_str_eq(h5cl_layout_name(H5CL_LAYOUT_CONTIGUOUS), "contiguous");
+    ck_assert_str_eq(h5cl_layout_name(H5CL_LAYOUT_CHUNKED), "chunked");
+    ck_assert_str_eq(h5cl_layout_name((h5cl_layout)-1), "other");
     memset(&o, 0x5C, sizeof o);
     h5cl_run_options_init(&o);
     ck_assert_uint_eq(o.struct_size, sizeof o);

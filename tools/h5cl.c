@@ -253,30 +253,6 @@ static const char *fmt_approx(char *buf, size_t n, double v, int digits)
     return buf;
 }
 
-static const char *device_type_name(h5cl_device_type t)
-{
-    switch (t) {
-    case H5CL_DEVICE_GPU: return "gpu";
-    case H5CL_DEVICE_ACCELERATOR: return "accelerator";
-    case H5CL_DEVICE_CPU: return "cpu";
-    default: return "other";
-    }
-}
-
-static const char *layout_name(h5cl_layout l)
-{
-    switch (l) {
-    case H5CL_LAYOUT_COMPACT: return "compact";
-    case H5CL_LAYOUT_CONTIGUOUS: return "contiguous";
-    case H5CL_LAYOUT_CHUNKED: return "chunked";
-    default: return "other";
-    }
-}
-
-/* Stage names as the JSON keys spell them, in h5cl_stage order. */
-static const char *const stage_keys[H5CL_STAGE_COUNT] = {
-    "read", "upload", "kernel", "download", "merge"};
-
 /* "2 x 3 x 4", or "scalar" for rank 0. */
 static void print_dims(FILE *f, int rank, const uint64_t *dims)
 {
@@ -521,7 +497,7 @@ static void print_device_human(const h5cl_device_info *d)
     char mem[32], alloc[32];
 
     printf("%c %u:%u  %-11s %s\n", d->is_default ? '*' : ' ',
-           d->platform_index, d->device_index, device_type_name(d->type),
+           d->platform_index, d->device_index, h5cl_device_type_name(d->type),
            d->device_name);
     printf("        platform       %s\n", d->platform_name);
     printf("        vendor         %s\n", d->vendor);
@@ -548,7 +524,7 @@ static void json_device(jw *w, const h5cl_device_info *d)
     jw_key(w, "default");
     jw_bool(w, d->is_default);
     jw_key(w, "type");
-    jw_string(w, device_type_name(d->type));
+    jw_string(w, h5cl_device_type_name(d->type));
     jw_key(w, "name");
     jw_string(w, d->device_name);
     jw_key(w, "platform");
@@ -763,7 +739,7 @@ static void json_dataset_info(jw *w, const h5cl_dataset_info *d)
     jw_key(w, "shape");
     jw_dims(w, d->rank, d->dims);
     jw_key(w, "layout");
-    jw_string(w, layout_name(d->layout));
+    jw_string(w, h5cl_layout_name(d->layout));
     jw_key(w, "chunks");
     if (d->layout == H5CL_LAYOUT_CHUNKED)
         jw_dims(w, d->rank, d->chunk_dims);
@@ -790,7 +766,7 @@ static void print_dataset_info(const h5cl_dataset_info *d)
     printf("\n");
     printf("dtype          %s (%s-endian)\n", h5cl_dtype_name(d->dtype),
            d->big_endian ? "big" : "little");
-    printf("layout         %s\n", layout_name(d->layout));
+    printf("layout         %s\n", h5cl_layout_name(d->layout));
     if (d->layout == H5CL_LAYOUT_CHUNKED) {
         printf("chunks         ");
         print_dims(stdout, d->rank, d->chunk_dims);
@@ -909,7 +885,7 @@ static int info_list(h5cl_ctx *ctx, const char *file, int json)
         }
         printf("%-30s %-8s ", l.paths[i], h5cl_dtype_name(d.dtype));
         print_dims(stdout, d.rank, d.dims);
-        printf("  %s", layout_name(d.layout));
+        printf("  %s", h5cl_layout_name(d.layout));
         if (d.layout == H5CL_LAYOUT_CHUNKED) {
             printf(" (");
             print_dims(stdout, d.rank, d.chunk_dims);
@@ -1286,11 +1262,11 @@ static void print_summary_human(const stats_view *v)
 
         if (t > busiest)
             busiest = t, k = i;
-        printf("  %-9s %9.3f s  %6.1f%%\n", stage_keys[i], t,
+        printf("  %-9s %9.3f s  %6.1f%%\n", h5cl_stage_name((h5cl_stage)i), t,
                s->seconds > 0.0 ? 100.0 * t / s->seconds : 0.0);
     }
     printf("overlap     %.2f (wall / busiest stage, %s; 1.00 is perfect)\n",
-           s->overlap, busiest > 0.0 ? stage_keys[k] : "-");
+           s->overlap, busiest > 0.0 ? h5cl_stage_name((h5cl_stage)k) : "-");
     if (v->o->trace)
         printf("trace       %s\n", v->o->trace);
 }
@@ -1347,7 +1323,7 @@ static void print_stats_human(const stats_view *v)
     printf("\n");
     printf("device      %u:%u %s (%s)\n", v->dev.platform_index,
            v->dev.device_index, v->dev.device_name,
-           device_type_name(v->dev.type));
+           h5cl_device_type_name(v->dev.type));
     if (v->axis >= 0) {
         printf("axis        %d reduced; result shape ", v->axis);
         print_dims(stdout, v->res_rank, v->res_dims);
@@ -1442,11 +1418,11 @@ static void print_stats_json(const stats_view *v)
     jw_key(&w, "device_index");
     jw_string(&w, id);
     jw_key(&w, "device_type");
-    jw_string(&w, device_type_name(v->dev.type));
+    jw_string(&w, h5cl_device_type_name(v->dev.type));
     jw_key(&w, "stages");
     jw_open(&w, '{', 0);
     for (f = 0; f < H5CL_STAGE_COUNT; f++) {
-        jw_key(&w, stage_keys[f]);
+        jw_key(&w, h5cl_stage_name((h5cl_stage)f));
         jw_double(&w, s->stage_seconds[f]);
     }
     jw_close(&w, '}');
