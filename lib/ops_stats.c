@@ -291,17 +291,19 @@ static void decode(const cl_ulong *w, h5cl_kind kind, int fp64,
 #undef ACCF
 }
 
-/* Flat C-order index within the selection of element `local` of a tile. */
-static uint64_t to_selection_index(const h5cl_box *sel, const h5cl_box *tile,
-                                   uint64_t local)
+/* The flat C-order index, within the selection and over dimensions
+ * [d0, d1), of the element whose flat index within the tile over those
+ * dimensions is `local`. */
+static uint64_t sel_index(const h5cl_box *sel, const h5cl_box *tile, int d0,
+                          int d1, uint64_t local)
 {
     uint64_t coord[H5CL_MAX_RANK];
-    for (int d = tile->rank - 1; d >= 0; d--) {
+    for (int d = d1 - 1; d >= d0; d--) {
         coord[d] = local % tile->count[d];
         local /= tile->count[d];
     }
     uint64_t g = 0;
-    for (int d = 0; d < tile->rank; d++)
+    for (int d = d0; d < d1; d++)
         g = g * sel->count[d] + (tile->start[d] - sel->start[d] + coord[d]);
     return g;
 }
@@ -322,8 +324,8 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
             h5cl_stats_state_merge(&acc, &part);
         }
         if (acc.count) {
-            acc.argmin = to_selection_index(sel, &tile->box, acc.argmin);
-            acc.argmax = to_selection_index(sel, &tile->box, acc.argmax);
+            acc.argmin = sel_index(sel, &tile->box, 0, sel->rank, acc.argmin);
+            acc.argmax = sel_index(sel, &tile->box, 0, sel->rank, acc.argmax);
         }
         return h5cl_stats_state_merge(&so->out->states[0], &acc);
     }
@@ -336,24 +338,9 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     for (int d = ax + 1; d < sel->rank; d++)
         sel_I *= sel->count[d];
     for (uint64_t o = 0; o < O; o++) {
-        /* global outer index of tile row o */
-        uint64_t rem = o, go = 0;
-        uint64_t oc[H5CL_MAX_RANK];
-        for (int d = ax - 1; d >= 0; d--) {
-            oc[d] = rem % tile->box.count[d];
-            rem /= tile->box.count[d];
-        }
-        for (int d = 0; d < ax; d++)
-            go = go * sel->count[d] + (tile->box.start[d] - sel->start[d] + oc[d]);
+        const uint64_t go = sel_index(sel, &tile->box, 0, ax, o);
         for (uint64_t i = 0; i < I; i++) {
-            uint64_t r2 = i, gi = 0;
-            uint64_t ic[H5CL_MAX_RANK];
-            for (int d = sel->rank - 1; d > ax; d--) {
-                ic[d] = r2 % tile->box.count[d];
-                r2 /= tile->box.count[d];
-            }
-            for (int d = ax + 1; d < sel->rank; d++)
-                gi = gi * sel->count[d] + (tile->box.start[d] - sel->start[d] + ic[d]);
+            const uint64_t gi = sel_index(sel, &tile->box, ax + 1, sel->rank, i);
             decode(recs + (o * I + i) * REC_WORDS, so->kind, fp64, &part);
             if (part.count) {
                 part.argmin += axis_off;
