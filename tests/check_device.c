@@ -46,30 +46,9 @@ static size_t list(h5cl_ctx *ctx, h5cl_device_info *info)
     return n;
 }
 
-/* A variable set for this test only (the runner may not fork). */
-static char saved_env[2][256];
-static int saved_env_set;
-
-static void restore_device_env(void *p)
-{
-    (void)p;
-    if (saved_env_set)
-        setenv("H5CL_DEVICE", saved_env[0], 1);
-    else
-        unsetenv("H5CL_DEVICE");
-}
-
 static void set_device_env(const char *value)
 {
-    const char *old = getenv("H5CL_DEVICE");
-    saved_env_set = old != NULL;
-    if (old)
-        snprintf(saved_env[0], sizeof saved_env[0], "%s", old);
-    tu_defer(restore_device_env, NULL);
-    if (value)
-        setenv("H5CL_DEVICE", value, 1);
-    else
-        unsetenv("H5CL_DEVICE");
+    tu_setenv("H5CL_DEVICE", value);
 }
 
 static void assert_same_device(const h5cl_device_info *got, const h5cl_device_info *want,
@@ -302,26 +281,9 @@ END_TEST
 
 /* ---- programs and their cache ------------------------------------------ */
 
-static char saved_cache[1024];
-static int saved_cache_set;
-
-static void restore_cache_env(void *p)
-{
-    (void)p;
-    if (saved_cache_set)
-        setenv("H5CL_CACHE_DIR", saved_cache, 1);
-    else
-        unsetenv("H5CL_CACHE_DIR");
-}
-
 static void set_cache_env(const char *dir)
 {
-    const char *old = getenv("H5CL_CACHE_DIR");
-    saved_cache_set = old != NULL;
-    if (old)
-        snprintf(saved_cache, sizeof saved_cache, "%s", old);
-    tu_defer(restore_cache_env, NULL);
-    setenv("H5CL_CACHE_DIR", dir, 1);
+    tu_setenv("H5CL_CACHE_DIR", dir);
 }
 
 typedef void (*file_fn)(const char *path, off_t size, void *user);

@@ -280,6 +280,7 @@ START_TEST(test_summary)
 }
 END_TEST
 
+
 /* Out of device memory: the run halves the tile and retries, splitting
  * even compressed chunks, before it gives up with a message that says so.
  * H5CL_TEST_MAX_ALLOC makes tile buffers above a size fail. */
@@ -302,20 +303,20 @@ START_TEST(test_device_memory_retry)
     tu_write(tu_path("oom.h5"), "/data", &a, &w);
     h5cl_dataset *ds = tu_open(tu_ctx, tu_path("oom.h5"), "/data");
 
-    setenv("H5CL_TEST_MAX_ALLOC", "300000", 1);
+    tu_setenv("H5CL_TEST_MAX_ALLOC", "300000");
     tu_compute_check(ds, NULL, &a, NULL, tu_tolerance(&tu_dev), "shrunk tiles");
     st = tu_compute(ds, NULL, "shrunk tiles");
     ck_assert_uint_le(h5cl_stats_summary(st)->tile_bytes, 300000);
     ck_assert_uint_ge(h5cl_stats_summary(st)->tile_bytes, 64 * 1024 / 2);
 
-    setenv("H5CL_TEST_MAX_ALLOC", "1000", 1);
+    tu_setenv("H5CL_TEST_MAX_ALLOC", "1000");
     st = NULL;
     ck_assert_int_eq(h5cl_stats_compute(ds, NULL, &st), H5CL_ERR_DEVICE_MEMORY);
     ck_assert(st == NULL);
     ck_assert_msg(strstr(h5cl_ctx_errmsg(tu_ctx), "CL_MEM_OBJECT_ALLOCATION_FAILURE") &&
                       strstr(h5cl_ctx_errmsg(tu_ctx), "shrunk"),
                   "message: %s", h5cl_ctx_errmsg(tu_ctx));
-    unsetenv("H5CL_TEST_MAX_ALLOC");
+    tu_setenv("H5CL_TEST_MAX_ALLOC", NULL);
     tu_compute_check(ds, NULL, &a, NULL, tu_tolerance(&tu_dev), "after");
 }
 END_TEST

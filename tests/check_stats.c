@@ -519,6 +519,7 @@ static void destroy_ctx(void *p)
     h5cl_ctx_destroy(p);
 }
 
+
 START_TEST(test_without_fp64)
 {
     static const h5cl_dtype dts[] = {H5CL_FLOAT32, H5CL_INT32, H5CL_UINT8,
@@ -531,7 +532,7 @@ START_TEST(test_without_fp64)
     tu_rng r;
     char what[96];
     size_t k;
-    setenv("H5CL_FP64", "0", 1);
+    tu_setenv("H5CL_FP64", "0");
     ck_assert_int_eq(h5cl_ctx_create(&ctx), H5CL_OK);
     tu_defer(destroy_ctx, ctx);
     ck_assert_int_eq(h5cl_ctx_device(ctx, &dev), H5CL_OK);

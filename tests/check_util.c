@@ -72,6 +72,38 @@ void *tu_alloc(size_t nbytes)
     return p;
 }
 
+typedef struct saved_env {
+    char *name;
+    char *value; /* NULL: was unset */
+} saved_env;
+
+static void restore_env(void *p)
+{
+    saved_env *e = p;
+    if (e->value)
+        setenv(e->name, e->value, 1);
+    else
+        unsetenv(e->name);
+    free(e->name);
+    free(e->value);
+    free(e);
+}
+
+void tu_setenv(const char *name, const char *value)
+{
+    const char *old = getenv(name);
+    saved_env *e = calloc(1, sizeof *e);
+    ck_assert(e != NULL);
+    e->name = strdup(name);
+    e->value = old ? strdup(old) : NULL;
+    ck_assert(e->name != NULL && (!old || e->value != NULL));
+    tu_defer(restore_env, e);
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
 /* ---- temporary directories -------------------------------------------- */
 
 static int rm_entry(const char *path, const struct stat *sb, int flag,

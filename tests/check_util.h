@@ -60,6 +60,10 @@ void tu_defer(void (*fn)(void *), void *p);
 /* Runs and forgets the cleanup registered for p. */
 void tu_release(void *p);
 void *tu_alloc(size_t nbytes); /* zeroed, freed at teardown */
+/* Sets (value NULL: unsets) an environment variable for this test only:
+ * the previous value comes back at teardown, since the runner may not
+ * fork (CK_FORK=no, as make memcheck runs it). */
+void tu_setenv(const char *name, const char *value);
 
 /* ---- PRNG (splitmix64) ---------------------------------------------- */
 
