@@ -375,6 +375,18 @@ code, out, err = run(["devices"])
 if code != 0 or "*" not in out:
     fail("devices text", "exit %d, no '*' default: %s" % (code, out + err))
 
+# no OpenCL platform at all: the ICD loader finds no vendor file
+checks += 1
+empty = os.path.join(WORK, "no-icd")
+os.makedirs(empty, exist_ok=True)
+p = subprocess.run([BIN, "devices"], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE,
+                   env=dict(os.environ, OCL_ICD_VENDORS=empty), timeout=60)
+err = p.stderr.decode("utf-8", "replace")
+if p.returncode != 1 or "H5CL_ERR_NO_PLATFORM" not in err \
+        or "pocl-opencl-icd" not in err:
+    fail("no platform", "exit %d: %s" % (p.returncode, err))
+
 # ---------------------------------------------------------------- errors
 MISSING = os.path.join(WORK, "missing.h5")
 NOT = os.path.join(WORK, "not.h5")
