@@ -263,6 +263,7 @@ typedef struct h5cl_run_options {
     const char *trace_path; /* Chrome trace-event JSON written if set     */
     h5cl_progress_fn progress;
     void *progress_user;
+    int timeline;         /* keep per-tile stage times (h5cl_stats_timeline) */
 } h5cl_run_options;
 
 H5CL_API void h5cl_run_options_init(h5cl_run_options *opts);
@@ -366,6 +367,17 @@ typedef struct h5cl_run_summary {
     int zero_copy;            /* kernels read host slots in place        */
 } h5cl_run_summary;
 
+/* One tile's pipeline stages, in seconds since the run started (the same
+ * clock for every lane; device times are related to it per tile).  A stage
+ * that did no work for the tile (upload on zero-copy devices) has
+ * begin == end. */
+typedef struct h5cl_tile_timing {
+    uint64_t tile;
+    uint64_t bytes;
+    double begin[H5CL_STAGE_COUNT];
+    double end[H5CL_STAGE_COUNT];
+} h5cl_tile_timing;
+
 /* Streams the dataset (or the selection in opts) through the device and
  * computes all statistics in one pass.  opts may be NULL for defaults.
  * With opts->axis >= 0 the axis is reduced and the result holds one state
@@ -386,6 +398,11 @@ H5CL_API int h5cl_stats_shape(const h5cl_stats *stats, uint64_t *dims);
 H5CL_API const h5cl_stats_state *h5cl_stats_get(const h5cl_stats *stats,
                                                 size_t i);
 H5CL_API const h5cl_run_summary *h5cl_stats_summary(const h5cl_stats *stats);
+/* The per-tile timeline of the run, in tile order, when it ran with
+ * opts->timeline set: returns the number of tiles and points *times_ret at
+ * them (owned by stats).  Returns 0 (and NULL) without a timeline. */
+H5CL_API size_t h5cl_stats_timeline(const h5cl_stats *stats,
+                                    const h5cl_tile_timing **times_ret);
 
 /* Selection shape of a dataset for given options, as the run would use it:
  * writes the rank and dims.  Useful to size buffers and check a selection

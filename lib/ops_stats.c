@@ -27,6 +27,8 @@ struct h5cl_stats {
     int rank;
     uint64_t dims[H5CL_MAX_RANK];
     h5cl_run_summary summary;
+    h5cl_tile_timing *times; /* per tile, when asked for */
+    size_t ntimes;
 };
 
 typedef struct stats_op {
@@ -492,8 +494,9 @@ int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
             return h5cl_ok(ctx);
         }
         st = h5cl_pipeline_run(ctx, ds, &plan, slots, &op, &opts,
-                               &out->summary);
+                               &out->summary, &out->times);
         if (st == H5CL_OK) {
+            out->ntimes = out->times ? (size_t)plan.ntiles : 0;
             *stats_ret = out;
             return h5cl_ok(ctx);
         }
@@ -517,6 +520,7 @@ void h5cl_stats_free(h5cl_stats *s)
     if (!s)
         return;
     free(s->states);
+    free(s->times);
     free(s);
 }
 
@@ -542,4 +546,12 @@ const h5cl_stats_state *h5cl_stats_get(const h5cl_stats *s, size_t i)
 const h5cl_run_summary *h5cl_stats_summary(const h5cl_stats *s)
 {
     return s ? &s->summary : NULL;
+}
+
+size_t h5cl_stats_timeline(const h5cl_stats *s,
+                           const h5cl_tile_timing **times_ret)
+{
+    if (times_ret)
+        *times_ret = s ? s->times : NULL;
+    return s ? s->ntimes : 0;
 }

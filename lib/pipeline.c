@@ -330,7 +330,7 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
 }
 
 static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
-                       h5cl_run_summary *sum, h5cl_tile_times *tt)
+                       h5cl_run_summary *sum, h5cl_tile_timing *tt)
 {
     h5cl_ctx *ctx = p->ctx;
     unsigned si = (unsigned)(t % p->nslots);
@@ -351,7 +351,7 @@ static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
     if (st != H5CL_OK)
         return st;
 
-    h5cl_tile_times lt;
+    h5cl_tile_timing lt;
     lt.tile = t;
     lt.bytes = tile.elems * p->plan->elem_size;
     lt.begin[H5CL_STAGE_READ] = s->tile_read_t0;
@@ -407,7 +407,7 @@ static void wait_ready(pipe *p, uint64_t next_enq, uint64_t next_ret,
 }
 
 static int dispatch(pipe *p, h5cl_op *op, const h5cl_run_options *opts,
-                    h5cl_run_summary *sum, h5cl_tile_times *times)
+                    h5cl_run_summary *sum, h5cl_tile_timing *times)
 {
     const uint64_t n = p->plan->ntiles;
     uint64_t next_enq = 0, next_ret = 0, bytes_done = 0;
@@ -471,8 +471,10 @@ static void drain(pipe *p, pthread_t *reader)
 
 int h5cl_pipeline_run(h5cl_ctx *ctx, h5cl_dataset *ds, const h5cl_plan *plan,
                       unsigned slots, h5cl_op *op,
-                      const h5cl_run_options *opts, h5cl_run_summary *sum)
+                      const h5cl_run_options *opts, h5cl_run_summary *sum,
+                      h5cl_tile_timing **times_ret)
 {
+    *times_ret = NULL;
     pipe p;
     memset(&p, 0, sizeof p);
     pthread_mutex_init(&p.mu, NULL);
@@ -490,15 +492,15 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, h5cl_dataset *ds, const h5cl_plan *plan,
     p.t0 = h5cl_now();
     sum->zero_copy = p.zero_copy;
 
-    h5cl_tile_times *times = NULL;
+    h5cl_tile_timing *times = NULL;
     pthread_t reader;
     int reader_started = 0, op_ready = 0;
     int st = H5CL_OK;
-    if (opts->trace_path && plan->ntiles) {
+    if ((opts->trace_path || opts->timeline) && plan->ntiles) {
         times = calloc((size_t)plan->ntiles, sizeof *times);
         if (!times)
             st = h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
-                           "out of memory for the trace of %llu tiles",
+                           "out of memory for the timeline of %llu tiles",
                            (unsigned long long)plan->ntiles);
     }
     if (st == H5CL_OK) {
@@ -535,10 +537,14 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, h5cl_dataset *ds, const h5cl_plan *plan,
         sum->tiles = plan->ntiles;
         sum->slots = slots;
         sum->bytes = h5cl_box_elems(&plan->sel) * plan->elem_size;
-        if (times)
+        if (opts->trace_path)
             st = h5cl_trace_write(ctx, opts->trace_path, times,
                                   (size_t)plan->ntiles, sum,
                                   ctx->dev.info.device_name, ds->info.path);
+    }
+    if (st == H5CL_OK && opts->timeline) {
+        *times_ret = times;
+        times = NULL;
     }
     if (op_ready)
         op->teardown(op);

@@ -32,24 +32,18 @@ struct h5cl_op {
 };
 
 /* Streams every tile of plan through op with `slots` host slots.  Fills
- * summary (timings, overlap); writes a trace if opts->trace_path. */
+ * summary (timings, overlap); writes a trace if opts->trace_path; with
+ * opts->timeline hands the per-tile times (plan->ntiles of them, to be
+ * freed by the caller) to *times_ret, else sets it to NULL. */
 int h5cl_pipeline_run(h5cl_ctx *ctx, h5cl_dataset *ds, const h5cl_plan *plan,
                       unsigned slots, h5cl_op *op,
                       const h5cl_run_options *opts,
-                      h5cl_run_summary *summary);
-
-/* One tile's stage intervals in seconds since the run started; stages
- * without work (e.g. upload when zero-copy) may be empty intervals. */
-typedef struct h5cl_tile_times {
-    uint64_t tile;
-    uint64_t bytes;
-    double begin[H5CL_STAGE_COUNT];
-    double end[H5CL_STAGE_COUNT];
-} h5cl_tile_times;
+                      h5cl_run_summary *summary,
+                      h5cl_tile_timing **times_ret);
 
 /* Writes a Chrome/Perfetto trace-event JSON file, one lane per stage. */
 int h5cl_trace_write(h5cl_ctx *ctx, const char *path,
-                     const h5cl_tile_times *times, size_t n,
+                     const h5cl_tile_timing *times, size_t n,
                      const h5cl_run_summary *summary, const char *device,
                      const char *dataset);
 

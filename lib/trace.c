@@ -26,7 +26,7 @@ static void json_string(FILE *f, const char *s)
 }
 
 int h5cl_trace_write(h5cl_ctx *ctx, const char *path,
-                     const h5cl_tile_times *times, size_t n,
+                     const h5cl_tile_timing *times, size_t n,
                      const h5cl_run_summary *sum, const char *device,
                      const char *dataset)
 {

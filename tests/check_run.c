@@ -281,6 +281,53 @@ START_TEST(test_summary)
 END_TEST
 
 
+/* The per-tile timeline: one entry per tile in order, only when asked
+ * for, every interval well formed, and no tile computed before it was
+ * read.  The stage sums match the summary's busy times. */
+START_TEST(test_timeline)
+{
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 40000, 1, "tl.h5", 7);
+    h5cl_run_options o;
+    const h5cl_tile_timing *t = NULL;
+    const h5cl_run_summary *s;
+    h5cl_stats *st;
+    double busy[H5CL_STAGE_COUNT] = {0};
+    size_t n, i;
+    int k;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 16384;
+    o.slots = 3;
+    st = tu_compute(ds, &o, "no timeline");
+    ck_assert_uint_eq(h5cl_stats_timeline(st, &t), 0);
+    ck_assert_ptr_null(t);
+    ck_assert_uint_eq(h5cl_stats_timeline(NULL, &t), 0);
+    o.timeline = 1;
+    st = tu_compute(ds, &o, "timeline");
+    s = h5cl_stats_summary(st);
+    n = h5cl_stats_timeline(st, &t);
+    ck_assert_uint_eq(n, s->tiles);
+    ck_assert_uint_gt(n, 5);
+    ck_assert_ptr_nonnull(t);
+    for (i = 0; i < n; i++) {
+        ck_assert_uint_eq(t[i].tile, i);
+        ck_assert_uint_gt(t[i].bytes, 0);
+        for (k = 0; k < H5CL_STAGE_COUNT; k++) {
+            ck_assert_msg(t[i].end[k] >= t[i].begin[k] && t[i].begin[k] >= 0,
+                          "tile %zu stage %d: [%g, %g]", i, k, t[i].begin[k], t[i].end[k]);
+            busy[k] += t[i].end[k] - t[i].begin[k];
+        }
+        ck_assert_msg(t[i].begin[H5CL_STAGE_KERNEL] >= t[i].end[H5CL_STAGE_READ],
+                      "tile %zu: kernel at %g before its read ended at %g", i,
+                      t[i].begin[H5CL_STAGE_KERNEL], t[i].end[H5CL_STAGE_READ]);
+    }
+    for (k = 0; k < H5CL_STAGE_COUNT; k++)
+        ck_assert_msg(fabs(busy[k] - s->stage_seconds[k]) <= 1e-9 + 1e-9 * busy[k],
+                      "stage %d: timeline %g s, summary %g s", k, busy[k],
+                      s->stage_seconds[k]);
+}
+END_TEST
+
 /* Out of device memory: the run halves the tile and retries, splitting
  * even compressed chunks, before it gives up with a message that says so.
  * H5CL_TEST_MAX_ALLOC makes tile buffers above a size fail. */
@@ -510,6 +557,7 @@ Suite *run_suite(void)
     tcase_add_loop_test(tc, test_summary, 0, 2);
     tcase_add_test(tc, test_trace);
     tcase_add_test(tc, test_device_memory_retry);
+    tcase_add_test(tc, test_timeline);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");
