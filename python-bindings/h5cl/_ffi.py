@@ -1,0 +1,544 @@
+"""The one module that touches ctypes: loading libh5cl, struct mirrors of the
+public header, and a prototype (argtypes/restype/errcheck) for every function.
+
+Everything else in the package goes through the names defined here.
+"""
+
+import ctypes
+import ctypes.util
+import os
+
+from . import errors
+
+# ---------------------------------------------------------------------------
+# Loading the library
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_SONAMES = ("libh5cl.so", "libh5cl.so.0")
+
+
+def _candidates():
+    """Where the library is looked for, in order: (description, path)."""
+    env = os.environ.get("H5CL_LIBRARY")
+    if env:
+        yield "$H5CL_LIBRARY", env
+    for name in _SONAMES:
+        yield "package folder", os.path.join(_HERE, name)
+    build = os.path.normpath(os.path.join(_HERE, os.pardir, os.pardir, "build"))
+    for name in _SONAMES:
+        yield "source tree build folder", os.path.join(build, name)
+    found = ctypes.util.find_library("h5cl")
+    if found:
+        yield "system path (find_library)", found
+    yield "system path", "libh5cl.so.0"
+
+
+def _load():
+    tried = []
+    for what, path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            tried.append("%s: %s (missing)" % (what, path))
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append("%s: %s (%s)" % (what, path, e))
+    raise ImportError(
+        "h5cl: cannot load libh5cl. Build it with `make` in the source tree, "
+        "install it, or set H5CL_LIBRARY to its path. Looked in:\n  "
+        + "\n  ".join(tried))
+
+
+lib, library_path = _load()
+
+# ---------------------------------------------------------------------------
+# Constants mirrored from include/h5cl.h
+
+MAX_RANK = 32
+STAGE_COUNT = 5
+STATS_STATE_BYTES = 96
+KIND_FLOAT, KIND_SIGNED, KIND_UNSIGNED = 0, 1, 2
+
+# h5cl_dtype enum order
+DTYPE_NAMES = ("int8", "uint8", "int16", "uint16", "int32", "uint32",
+               "int64", "uint64", "float32", "float64")
+
+# ---------------------------------------------------------------------------
+# Opaque handle types, one per C handle
+
+
+class CtxPtr(ctypes.c_void_p):
+    pass
+
+
+class DatasetPtr(ctypes.c_void_p):
+    """An h5cl_dataset*; carries .ctx (its CtxPtr) so errors get the message."""
+
+
+class StatsPtr(ctypes.c_void_p):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# Structures, field order and types exactly as in the header
+
+
+class DeviceInfo(ctypes.Structure):
+    _fields_ = [
+        ("platform_index", ctypes.c_uint),
+        ("device_index", ctypes.c_uint),
+        ("type", ctypes.c_int),  # h5cl_device_type
+        ("platform_name", ctypes.c_char * 128),
+        ("device_name", ctypes.c_char * 128),
+        ("vendor", ctypes.c_char * 128),
+        ("driver_version", ctypes.c_char * 64),
+        ("opencl_version", ctypes.c_char * 64),
+        ("has_fp64", ctypes.c_int),
+        ("host_unified_memory", ctypes.c_int),
+        ("compute_units", ctypes.c_uint),
+        ("global_mem_bytes", ctypes.c_uint64),
+        ("max_alloc_bytes", ctypes.c_uint64),
+        ("max_work_group_size", ctypes.c_size_t),
+        ("is_default", ctypes.c_int),
+    ]
+
+
+class DatasetInfo(ctypes.Structure):
+    _fields_ = [
+        ("file", ctypes.c_char * 1024),
+        ("path", ctypes.c_char * 1024),
+        ("dtype", ctypes.c_int),  # h5cl_dtype
+        ("big_endian", ctypes.c_int),
+        ("rank", ctypes.c_int),
+        ("dims", ctypes.c_uint64 * MAX_RANK),
+        ("layout", ctypes.c_int),  # h5cl_layout
+        ("chunk_dims", ctypes.c_uint64 * MAX_RANK),
+        ("filters", ctypes.c_char * 256),
+        ("element_count", ctypes.c_uint64),
+        ("nbytes", ctypes.c_uint64),
+        ("storage_bytes", ctypes.c_uint64),
+    ]
+
+
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64,
+                               ctypes.c_uint64, ctypes.c_void_p)
+VISIT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                            ctypes.c_void_p)
+
+
+class RunOptions(ctypes.Structure):
+    # `timeline` is the newest field; a library older than it sets a smaller
+    # struct_size in h5cl_run_options_init() and never reads it.
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("tile_bytes", ctypes.c_uint64),
+        ("slots", ctypes.c_uint),
+        ("axis", ctypes.c_int),
+        ("select", ctypes.c_char_p),
+        ("trace_path", ctypes.c_char_p),
+        ("progress", PROGRESS_FN),
+        ("progress_user", ctypes.c_void_p),
+        ("timeline", ctypes.c_int),
+    ]
+
+
+class Scalar(ctypes.Union):
+    _fields_ = [("f", ctypes.c_double), ("i", ctypes.c_int64),
+                ("u", ctypes.c_uint64)]
+
+
+class StatsState(ctypes.Structure):
+    _fields_ = [
+        ("kind", ctypes.c_int32),
+        ("overflow", ctypes.c_int32),
+        ("count", ctypes.c_uint64),
+        ("nan_count", ctypes.c_uint64),
+        ("sum", Scalar),
+        ("sum_comp", ctypes.c_double),
+        ("sum_hi", ctypes.c_int64),
+        ("mean", ctypes.c_double),
+        ("m2", ctypes.c_double),
+        ("min", Scalar),
+        ("max", Scalar),
+        ("argmin", ctypes.c_uint64),
+        ("argmax", ctypes.c_uint64),
+    ]
+
+
+class RunSummary(ctypes.Structure):
+    _fields_ = [
+        ("bytes", ctypes.c_uint64),
+        ("tiles", ctypes.c_uint64),
+        ("tile_bytes", ctypes.c_uint64),
+        ("slots", ctypes.c_uint),
+        ("seconds", ctypes.c_double),
+        ("stage_seconds", ctypes.c_double * STAGE_COUNT),
+        ("overlap", ctypes.c_double),
+        ("zero_copy", ctypes.c_int),
+    ]
+
+
+class TileTiming(ctypes.Structure):
+    _fields_ = [
+        ("tile", ctypes.c_uint64),
+        ("bytes", ctypes.c_uint64),
+        ("begin", ctypes.c_double * STAGE_COUNT),
+        ("end", ctypes.c_double * STAGE_COUNT),
+    ]
+
+
+# Sizes on LP64 (x86_64, aarch64 Linux), computed by hand from the header and
+# checked by tests/test_ffi.py against a C compiler where one exists.
+EXPECTED_SIZES = {
+    DeviceInfo: 568,
+    DatasetInfo: 2864,
+    RunOptions: 64,  # 56 before `timeline`
+    StatsState: 96,
+    RunSummary: 96,
+    TileTiming: 96,
+}
+
+
+def _check_sizes():
+    if ctypes.sizeof(ctypes.c_void_p) != 8 or ctypes.sizeof(ctypes.c_long) != 8:
+        return  # not LP64: the table does not apply
+    for cls, size in EXPECTED_SIZES.items():
+        if ctypes.sizeof(cls) != size:
+            raise ImportError("h5cl: ctypes mirror %s is %d bytes, expected %d;"
+                              " the bindings do not match the header"
+                              % (cls.__name__, ctypes.sizeof(cls), size))
+
+
+_check_sizes()
+
+# ---------------------------------------------------------------------------
+# Prototypes
+
+
+def _message_for(args):
+    """The context's detailed message for a failed call with these args."""
+    for a in args:
+        ctx = a if isinstance(a, CtxPtr) else getattr(a, "ctx", None)
+        if isinstance(ctx, CtxPtr) and ctx.value:
+            msg = lib.h5cl_ctx_errmsg(ctx)
+            if msg:
+                return msg.decode("utf-8", "replace")
+    return None
+
+
+def _errcheck_status(result, func, args):
+    if result < 0:
+        raise errors.from_status(result, _message_for(args))
+    return result
+
+
+def _proto(name, restype, argtypes, status=False, optional=False):
+    """Declares one function; status=True raises on a negative return."""
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        if optional:
+            return None
+        raise ImportError("h5cl: %s lacks %s; rebuild the library"
+                          % (library_path, name))
+    fn.restype = restype
+    fn.argtypes = argtypes
+    if status:
+        fn.errcheck = _errcheck_status
+    return fn
+
+
+_c = ctypes
+P = ctypes.POINTER
+_int, _cstr = _c.c_int, _c.c_char_p
+
+h5cl_version = _proto("h5cl_version", _cstr, [])
+h5cl_strerror = _proto("h5cl_strerror", _cstr, [_int])
+h5cl_errname = _proto("h5cl_errname", _cstr, [_int])
+h5cl_dtype_name = _proto("h5cl_dtype_name", _cstr, [_int])
+h5cl_dtype_size = _proto("h5cl_dtype_size", _c.c_size_t, [_int])
+h5cl_device_type_name = _proto("h5cl_device_type_name", _cstr, [_int])
+h5cl_layout_name = _proto("h5cl_layout_name", _cstr, [_int])
+h5cl_stage_name = _proto("h5cl_stage_name", _cstr, [_int])
+
+h5cl_ctx_create = _proto("h5cl_ctx_create", _int, [P(CtxPtr)], status=True)
+h5cl_ctx_destroy = _proto("h5cl_ctx_destroy", None, [CtxPtr])
+h5cl_ctx_errmsg = _proto("h5cl_ctx_errmsg", _cstr, [CtxPtr])
+h5cl_ctx_errcode = _proto("h5cl_ctx_errcode", _int, [CtxPtr])
+h5cl_ctx_list_devices = _proto(
+    "h5cl_ctx_list_devices", _int,
+    [CtxPtr, P(DeviceInfo), _c.c_size_t, P(_c.c_size_t)], status=True)
+h5cl_ctx_use_device = _proto("h5cl_ctx_use_device", _int, [CtxPtr, _cstr],
+                             status=True)
+h5cl_ctx_device = _proto("h5cl_ctx_device", _int, [CtxPtr, P(DeviceInfo)],
+                         status=True)
+h5cl_ctx_build_programs = _proto("h5cl_ctx_build_programs", _int, [CtxPtr],
+                                 status=True)
+h5cl_cancel = _proto("h5cl_cancel", None, [CtxPtr])
+
+h5cl_dataset_open = _proto("h5cl_dataset_open", _int,
+                           [CtxPtr, _cstr, _cstr, P(DatasetPtr)], status=True)
+h5cl_dataset_close = _proto("h5cl_dataset_close", None, [DatasetPtr])
+h5cl_dataset_get_info = _proto("h5cl_dataset_get_info", _int,
+                               [DatasetPtr, P(DatasetInfo)], status=True)
+h5cl_file_list_datasets = _proto("h5cl_file_list_datasets", _int,
+                                 [CtxPtr, _cstr, VISIT_FN, _c.c_void_p],
+                                 status=True)
+h5cl_dataset_selection = _proto(
+    "h5cl_dataset_selection", _int,
+    [DatasetPtr, _cstr, P(_int), P(_c.c_uint64)], status=True)
+
+h5cl_run_options_init = _proto("h5cl_run_options_init", None, [P(RunOptions)])
+
+h5cl_stats_state_init = _proto("h5cl_stats_state_init", None,
+                               [P(StatsState), _int])
+h5cl_stats_state_merge = _proto("h5cl_stats_state_merge", _int,
+                                [P(StatsState), P(StatsState)], status=True)
+h5cl_stats_state_serialize = _proto("h5cl_stats_state_serialize", None,
+                                    [P(StatsState), P(_c.c_ubyte)])
+h5cl_stats_state_deserialize = _proto(
+    "h5cl_stats_state_deserialize", _int,
+    [P(_c.c_ubyte), _c.c_size_t, P(StatsState)], status=True)
+h5cl_stats_state_sum = _proto("h5cl_stats_state_sum", _c.c_double,
+                              [P(StatsState)])
+h5cl_stats_state_mean = _proto("h5cl_stats_state_mean", _c.c_double,
+                               [P(StatsState)])
+h5cl_stats_state_var = _proto("h5cl_stats_state_var", _c.c_double,
+                              [P(StatsState), _c.c_uint])
+h5cl_stats_state_std = _proto("h5cl_stats_state_std", _c.c_double,
+                              [P(StatsState), _c.c_uint])
+h5cl_stats_state_min = _proto("h5cl_stats_state_min", _c.c_double,
+                              [P(StatsState)])
+h5cl_stats_state_max = _proto("h5cl_stats_state_max", _c.c_double,
+                              [P(StatsState)])
+
+h5cl_stats_compute = _proto("h5cl_stats_compute", _int,
+                            [DatasetPtr, P(RunOptions), P(StatsPtr)],
+                            status=True)
+h5cl_stats_free = _proto("h5cl_stats_free", None, [StatsPtr])
+h5cl_stats_count = _proto("h5cl_stats_count", _c.c_size_t, [StatsPtr])
+h5cl_stats_shape = _proto("h5cl_stats_shape", _int,
+                          [StatsPtr, P(_c.c_uint64)])
+h5cl_stats_get = _proto("h5cl_stats_get", P(StatsState),
+                        [StatsPtr, _c.c_size_t])
+h5cl_stats_summary = _proto("h5cl_stats_summary", P(RunSummary), [StatsPtr])
+# Newer than 0.1.0: None when the loaded library lacks it.
+h5cl_stats_timeline = _proto("h5cl_stats_timeline", _c.c_size_t,
+                             [StatsPtr, P(P(TileTiming))], optional=True)
+
+HAS_TIMELINE = h5cl_stats_timeline is not None
+
+
+def text(b):
+    """C string (bytes or None) to str."""
+    return b.decode("utf-8", "replace") if b else ""
+
+
+def stage_names():
+    return [text(h5cl_stage_name(i)) for i in range(STAGE_COUNT)]
+
+
+def _status_names():
+    """{code: "H5CL_ERR_..."} for every status the library knows."""
+    unknown = h5cl_errname(-1000000)
+    names = {}
+    for code in range(0, -1000, -1):
+        name = h5cl_errname(code)
+        if name == unknown:
+            break
+        names[code] = text(name)
+    return names
+
+
+STATUS_NAMES = _status_names()
+errors.install(STATUS_NAMES, lambda code: text(h5cl_strerror(code)))
+
+
+# ---------------------------------------------------------------------------
+# Thin Python-level wrappers: the rest of the package calls these and never
+# sees a ctypes object other than the opaque handles.
+
+
+def _struct_dict(s):
+    out = {}
+    for name, _ in s._fields_:
+        v = getattr(s, name)
+        if isinstance(v, bytes):
+            v = text(v)
+        elif isinstance(v, ctypes.Array):
+            v = list(v)
+        out[name] = v
+    return out
+
+
+def ctx_create():
+    ctx = CtxPtr()
+    h5cl_ctx_create(ctypes.byref(ctx))
+    return ctx
+
+
+def ctx_destroy(ctx):
+    h5cl_ctx_destroy(ctx)
+
+
+def cancel(ctx):
+    h5cl_cancel(ctx)
+
+
+def list_devices(ctx):
+    n = ctypes.c_size_t(0)
+    h5cl_ctx_list_devices(ctx, None, 0, ctypes.byref(n))
+    arr = (DeviceInfo * max(n.value, 1))()
+    h5cl_ctx_list_devices(ctx, arr, n.value, ctypes.byref(n))
+    out = []
+    for i in range(n.value):
+        d = _struct_dict(arr[i])
+        d["type"] = text(h5cl_device_type_name(arr[i].type))
+        out.append(d)
+    return out
+
+
+def use_device(ctx, spec):
+    h5cl_ctx_use_device(ctx, spec.encode() if spec is not None else None)
+
+
+def ctx_device(ctx):
+    info = DeviceInfo()
+    h5cl_ctx_device(ctx, ctypes.byref(info))
+    d = _struct_dict(info)
+    d["type"] = text(h5cl_device_type_name(info.type))
+    return d
+
+
+def build_programs(ctx):
+    h5cl_ctx_build_programs(ctx)
+
+
+def dataset_open(ctx, file, path):
+    ds = DatasetPtr()
+    ds.ctx = ctx
+    h5cl_dataset_open(ctx, os.fsencode(file), path.encode(), ctypes.byref(ds))
+    return ds
+
+
+def dataset_close(ds):
+    h5cl_dataset_close(ds)
+
+
+def dataset_info(ds):
+    info = DatasetInfo()
+    h5cl_dataset_get_info(ds, ctypes.byref(info))
+    d = _struct_dict(info)
+    r = info.rank
+    d["dims"] = tuple(int(x) for x in info.dims[:r])
+    d["chunk_dims"] = tuple(int(x) for x in info.chunk_dims[:r])
+    d["dtype"] = DTYPE_NAMES[info.dtype] if 0 <= info.dtype < 10 else "unknown"
+    d["layout"] = text(h5cl_layout_name(info.layout))
+    return d
+
+
+def selection_shape(ds, select):
+    rank = ctypes.c_int(0)
+    dims = (ctypes.c_uint64 * MAX_RANK)()
+    h5cl_dataset_selection(ds, select.encode() if select else None,
+                           ctypes.byref(rank), dims)
+    return tuple(int(x) for x in dims[:rank.value])
+
+
+def list_datasets(ctx, file):
+    """[(path, supported)] in the library's order (depth-first, by name)."""
+    found = []
+
+    def visit(path, supported, user):
+        found.append((text(path), bool(supported)))
+        return 0
+
+    cb = VISIT_FN(visit)
+    h5cl_file_list_datasets(ctx, os.fsencode(file), cb, None)
+    return found
+
+
+def make_progress(fn):
+    """C progress callback around fn(tiles_done, tiles_total, bytes_done)
+    -> truthy to cancel.  Keep the returned object alive during the run."""
+    def tramp(done, total, nbytes, user):
+        return 1 if fn(done, total, nbytes) else 0
+    return PROGRESS_FN(tramp)
+
+
+def stats_compute(ds, axis=-1, select=None, tile_bytes=0, slots=0,
+                  progress=None, timeline=False, trace_path=None):
+    """Runs h5cl_stats_compute; progress is a make_progress() object.
+    Blocks (the GIL is released); returns a StatsPtr to free."""
+    opts = RunOptions()
+    h5cl_run_options_init(ctypes.byref(opts))
+    opts.axis = axis
+    opts.select = select.encode() if select else None
+    opts.tile_bytes = tile_bytes
+    opts.slots = slots
+    opts.trace_path = os.fsencode(trace_path) if trace_path else None
+    if progress is not None:
+        opts.progress = progress
+    if timeline and HAS_TIMELINE:
+        opts.timeline = 1
+    st = StatsPtr()
+    h5cl_stats_compute(ds, ctypes.byref(opts), ctypes.byref(st))
+    return st
+
+
+def stats_free(st):
+    h5cl_stats_free(st)
+
+
+def stats_read(st):
+    """(shape, raw state bytes (count * 96), summary dict, timeline) of a
+    result; timeline is None when the library has none."""
+    n = h5cl_stats_count(st)
+    dims = (ctypes.c_uint64 * MAX_RANK)()
+    rank = h5cl_stats_shape(st, dims)
+    shape = tuple(int(x) for x in dims[:max(rank, 0)])
+    size = ctypes.sizeof(StatsState)
+    chunks = []
+    if n:
+        first = ctypes.addressof(h5cl_stats_get(st, 0).contents)
+        last = ctypes.addressof(h5cl_stats_get(st, n - 1).contents)
+        if last - first == (n - 1) * size:  # one array: copy at once
+            chunks.append(ctypes.string_at(first, n * size))
+        else:
+            for i in range(n):
+                chunks.append(ctypes.string_at(
+                    ctypes.addressof(h5cl_stats_get(st, i).contents), size))
+    summ = h5cl_stats_summary(st)
+    summary = _struct_dict(summ.contents) if summ else {}
+    timeline = None
+    if HAS_TIMELINE:
+        ptr = P(TileTiming)()
+        k = h5cl_stats_timeline(st, ctypes.byref(ptr))
+        names = stage_names()
+        timeline = {"tile": [], "bytes": []}
+        for s in names:
+            timeline[s + "_begin"] = []
+            timeline[s + "_end"] = []
+        for i in range(k if ptr else 0):
+            t = ptr[i]
+            timeline["tile"].append(int(t.tile))
+            timeline["bytes"].append(int(t.bytes))
+            for j, s in enumerate(names):
+                timeline[s + "_begin"].append(float(t.begin[j]))
+                timeline[s + "_end"].append(float(t.end[j]))
+    return shape, b"".join(chunks), summary, timeline
+
+
+def state_figures(raw, ddof=0):
+    """The C library's own derived figures of one serialised-in-memory state
+    (96 raw struct bytes): used to cross-check the vectorised numpy path."""
+    s = StatsState.from_buffer_copy(raw)
+    p = ctypes.byref(s)
+    return {"sum": h5cl_stats_state_sum(p), "mean": h5cl_stats_state_mean(p),
+            "var": h5cl_stats_state_var(p, ddof),
+            "std": h5cl_stats_state_std(p, ddof),
+            "min": h5cl_stats_state_min(p), "max": h5cl_stats_state_max(p)}
+
+
+def version():
+    return text(h5cl_version())

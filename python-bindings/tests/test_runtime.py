@@ -1,0 +1,165 @@
+"""Errors, cancellation, lifetimes, timeline."""
+import _thread
+import os
+import threading
+
+import h5py
+import numpy as np
+import pytest
+
+import h5cl
+from h5cl import _ffi, errors
+
+
+@pytest.fixture
+def big(tmp_path):
+    p = tmp_path / "big.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("x", data=np.arange(2_000_000, dtype=np.float32),
+                         chunks=(4096,))
+        f["s"] = np.array([b"a", b"b"])
+        f["y"] = np.arange(12.0).reshape(3, 4)
+    return p
+
+
+def test_every_status_has_a_class():
+    assert len(_ffi.STATUS_NAMES) == 23
+    for code, name in _ffi.STATUS_NAMES.items():
+        if code:
+            cls = errors.class_for(code)
+            assert cls is not errors.H5clError and cls.name == name
+
+
+def test_error_cases(tmp_path, big):
+    with pytest.raises(h5cl.FileNotFound) as e:
+        h5cl.open(tmp_path / "missing.h5")
+    assert isinstance(e.value, FileNotFoundError) and e.value.code == -8
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5" * 100)
+    with pytest.raises(h5cl.NotHDF5):
+        h5cl.open(tmp_path / "junk.h5")
+    with h5cl.open(big) as f:
+        with pytest.raises(h5cl.DatasetNotFound) as e:
+            f["/xx"]
+        assert isinstance(e.value, KeyError) and "/x" in str(e.value)
+        assert e.value.name == "H5CL_ERR_DATASET_NOT_FOUND"
+        with pytest.raises(h5cl.UnsupportedType) as e:
+            f["s"]
+        assert isinstance(e.value, TypeError)
+        with pytest.raises(h5cl.AxisError):
+            f["y"].stats(axis=2)
+        with pytest.raises(IndexError):
+            f["y"].mean(axis=-3)
+        with pytest.raises(ValueError):
+            f["y"].var(ddof=-1)
+    with pytest.raises(h5cl.DeviceError) as e:
+        h5cl.open(big, device="no-such-device-xyz")
+    assert isinstance(e.value, h5cl.DeviceNotFound) and str(e.value)
+
+
+def test_cancel_from_progress_callback(big):
+    with h5cl.open(big) as f:
+        d = f["x"]
+        calls = []
+        with pytest.raises(h5cl.Cancelled):
+            d.stats(progress=lambda *a: calls.append(a) or len(calls) >= 3,
+                    tile_bytes=16384)
+        assert len(calls) == 3 and calls[-1][1] > 3
+
+        def boom(*a):
+            raise RuntimeError("stop here")
+        with pytest.raises(RuntimeError, match="stop here"):
+            d.stats(progress=boom, tile_bytes=16384)
+        assert d.sum() == np.arange(2_000_000, dtype=np.float64).sum()
+
+
+def test_cancel_from_thread(big):
+    with h5cl.open(big) as f:
+        d = f["x"]
+        ctx = f._ctx
+        slow = lambda *a: threading.Event().wait(0.002) and False  # noqa: E731
+        t = threading.Timer(0.2, _ffi.cancel, (ctx,))
+        t.start()
+        with pytest.raises(h5cl.Cancelled):
+            d.stats(progress=slow, tile_bytes=16384)
+        t.join()
+        assert d.count if False else d.stats().count == 2_000_000
+
+
+def test_keyboard_interrupt(big):
+    with h5cl.open(big) as f:
+        d = f["x"]
+        slow = lambda *a: threading.Event().wait(0.002) and False  # noqa: E731
+        t = threading.Timer(0.2, _thread.interrupt_main)
+        t.start()
+        with pytest.raises(KeyboardInterrupt):
+            d.stats(progress=slow, tile_bytes=16384)
+        t.join()
+        assert d[:10].sum() == 45.0
+
+
+def _fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_open_close_cycles_no_leak(big):
+    with h5cl.open(big) as f:  # device and programs loaded once
+        f["y"].sum()
+    before = _fds()
+    for i in range(60):
+        f = h5cl.open(big)
+        d = f["y"]
+        v = d[1:].mean()
+        if i % 2:
+            f.close()
+            f.close()
+            with pytest.raises(ValueError):
+                d.sum()
+            with pytest.raises(ValueError):
+                f["y"]
+        del f, d
+    assert _fds() <= before + 2
+    assert v == np.arange(4.0, 12.0).mean()
+
+
+def test_view_keeps_file_alive(big):
+    d = h5cl.open(big)["y"][1]
+    assert d.mean(axis=0) == 5.5  # axis 0 of the view is the file's axis 1
+    assert d.argmax() == 3
+    assert d.shape == (4,)
+
+
+@pytest.mark.skipif(not _ffi.HAS_TIMELINE,
+                    reason="the loaded libh5cl has no h5cl_stats_timeline")
+def test_timeline(big):
+    with h5cl.open(big) as f:
+        x = f["x"]
+        s = x.stats(tile_bytes=65536)
+        run = s.run
+        assert run.bytes == 8_000_000 and run.tiles > 1 and run.seconds > 0
+        assert set(run.stage_seconds) == {"read", "upload", "kernel",
+                                          "download", "merge"}
+        t = run.timeline()
+        assert t["tile"] == list(range(run.tiles))
+        assert sum(t["bytes"]) == run.bytes
+        for lane in run.stage_seconds:
+            for b, e in zip(t[lane + "_begin"], t[lane + "_end"]):
+                assert 0 <= b <= e <= run.seconds + 1e-3
+        for i in range(run.tiles):  # data flows read -> ... -> merge
+            assert t["read_end"][i] <= t["merge_end"][i] + 1e-9
+        assert x.last_run is run
+
+
+def test_plot_timeline(big):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    if not _ffi.HAS_TIMELINE:
+        pytest.skip("no h5cl_stats_timeline in the library")
+    with h5cl.open(big) as f:
+        ax = f["x"].stats(tile_bytes=65536).run.plot_timeline()
+        assert len(ax.get_yticklabels()) == 5
+        plt.close("all")
+
+
+def test_progress_bar_runs(big):
+    pytest.importorskip("tqdm")
+    with h5cl.open(big) as f:
+        assert f["x"].stats(progress=True, tile_bytes=1 << 20).count == 2_000_000
