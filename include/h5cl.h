@@ -26,6 +26,9 @@
  * Threads
  *   - A context, and everything made from it, is used by one thread at a
  *     time.  Separate contexts may run concurrently in separate threads.
+ *     A run started on a context that is already running in another thread
+ *     fails with H5CL_ERR_BUSY and leaves the context untouched (its last
+ *     message is not replaced).
  *   - h5cl_cancel() is the one call that is safe from another thread (or a
  *     signal handler) while a run is in progress.
  *   - The worker threads a run starts have all ended when the run returns.
@@ -82,7 +85,8 @@ H5CL_API const char *h5cl_version(void);
     X(ERR_BAD_STATE, -19, "serialised state is invalid")                      \
     X(ERR_THREAD, -20, "a worker thread could not be started")               \
     X(ERR_TOO_LARGE, -21, "dataset size does not fit 64 bits")               \
-    X(ERR_CORRUPT, -22, "the file's metadata is inconsistent")
+    X(ERR_CORRUPT, -22, "the file's metadata is inconsistent")               \
+    X(ERR_BUSY, -23, "the context is running in another thread")
 
 #define H5CL_STATUS_ENUM_(name, value, msg) H5CL_##name = value,
 typedef enum h5cl_status { H5CL_STATUS_LIST(H5CL_STATUS_ENUM_) } h5cl_status;

@@ -33,6 +33,7 @@ struct h5cl_ctx {
     int status;
     char *msg;           /* detailed message of the last failure           */
     atomic_int cancel;
+    atomic_int busy;     /* a run is in progress (misuse guard)          */
     int device_open;
     h5cl_device dev;
     cl_program programs[H5CL_DTYPE_COUNT]; /* stats program per element type */

@@ -27,6 +27,7 @@ int h5cl_ctx_create(h5cl_ctx **ctx_ret)
     if (!ctx)
         return H5CL_ERR_NO_MEMORY;
     atomic_init(&ctx->cancel, 0);
+    atomic_init(&ctx->busy, 0);
     /* HDF5 must never print on the caller's behalf */
     h5cl_h5_lock();
     h5cl_h5_quiet();

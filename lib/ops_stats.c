@@ -416,8 +416,8 @@ static int stats_alloc(const h5cl_box *sel, int axis, h5cl_kind kind,
     return H5CL_OK;
 }
 
-int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
-                       h5cl_stats **stats_ret)
+static int stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
+                         h5cl_stats **stats_ret)
 {
     if (stats_ret)
         *stats_ret = NULL;
@@ -513,6 +513,22 @@ int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
         tile_bytes /= 2;
         shrunk = 1;
     }
+}
+
+int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
+                       h5cl_stats **stats_ret)
+{
+    if (stats_ret)
+        *stats_ret = NULL;
+    if (!ds)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    /* two runs on one context at once would corrupt its state (seen from
+     * a binding whose interrupted run was still going): refuse the second */
+    if (atomic_exchange(&ds->ctx->busy, 1))
+        return H5CL_ERR_BUSY;
+    int st = stats_compute(ds, opts, stats_ret);
+    atomic_store(&ds->ctx->busy, 0);
+    return st;
 }
 
 void h5cl_stats_free(h5cl_stats *s)

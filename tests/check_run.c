@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check_util.h"
 
@@ -328,6 +329,56 @@ START_TEST(test_timeline)
 }
 END_TEST
 
+/* A second run on a context that is running in another thread is refused
+ * with H5CL_ERR_BUSY and leaves the running one alone. */
+typedef struct busy_run {
+    h5cl_dataset *ds;
+    volatile int started;
+    int status;
+    h5cl_stats *stats;
+} busy_run;
+
+static int slow_progress(uint64_t done, uint64_t total, uint64_t bytes, void *user)
+{
+    busy_run *b = user;
+    b->started = 1;
+    usleep(2000);
+    return 0;
+}
+
+static void *busy_main(void *p)
+{
+    busy_run *b = p;
+    h5cl_run_options o;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 8192;
+    o.progress = slow_progress;
+    o.progress_user = b;
+    b->status = h5cl_stats_compute(b->ds, &o, &b->stats);
+    return NULL;
+}
+
+START_TEST(test_busy_context)
+{
+    tu_array a;
+    busy_run b = {0};
+    pthread_t t;
+    h5cl_stats *st = (h5cl_stats *)&b; /* must come back NULL */
+    b.ds = make(tu_ctx, &a, 60000, 0, "busy.h5", 9);
+    ck_assert_int_eq(pthread_create(&t, NULL, busy_main, &b), 0);
+    while (!b.started)
+        usleep(1000);
+    ck_assert_int_eq(h5cl_stats_compute(b.ds, NULL, &st), H5CL_ERR_BUSY);
+    ck_assert_ptr_null(st);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(b.status, H5CL_OK);
+    ck_assert_uint_eq(h5cl_stats_get(b.stats, 0)->count + h5cl_stats_get(b.stats, 0)->nan_count,
+                      60000);
+    h5cl_stats_free(b.stats);
+    tu_compute(b.ds, NULL, "after"); /* the guard was released */
+}
+END_TEST
+
 /* Out of device memory: the run halves the tile and retries, splitting
  * even compressed chunks, before it gives up with a message that says so.
  * H5CL_TEST_MAX_ALLOC makes tile buffers above a size fail. */
@@ -566,6 +617,7 @@ Suite *run_suite(void)
     tcase_add_test(tc, test_workers_end_with_run);
     tcase_add_test(tc, test_concurrent_contexts);
     tcase_add_test(tc, test_many_runs);
+    tcase_add_test(tc, test_busy_context);
     suite_add_tcase(s, tc);
     return s;
 }

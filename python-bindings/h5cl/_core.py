@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import sys
+import signal
 import threading
 import weakref
 from typing import Any, Optional
@@ -701,25 +702,29 @@ def _run_cancellable(ctx, work, prog):
             box["error"] = e
 
     t = threading.Thread(target=target, name="h5cl-run", daemon=True)
-    interrupted = False
-    t.start()
     # The C call must end before anything it uses (context, dataset,
-    # callback) can go away, so no KeyboardInterrupt may leave this loop
-    # early: one can arrive at any bytecode, the loop condition included.
-    while True:
-        try:
-            while t.is_alive():
-                if interrupted:
-                    # h5cl_stats_compute clears the cancel flag when it
-                    # starts, so keep asking until the run is over
-                    _ffi.cancel(ctx)
-                    t.join(0.02)
-                else:
-                    t.join(0.05)
-            break
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
+    # callback) can go away, and a KeyboardInterrupt can arrive at any
+    # bytecode (even inside Thread.start()).  So on the main thread SIGINT
+    # is only recorded while the run is going, then acted on here.
+    pending = []
+    try:
+        old = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    except ValueError:  # not the main thread: no KeyboardInterrupt here
+        old = None
+    try:
+        t.start()
+        while t.is_alive():
+            if pending:
+                # h5cl_stats_compute clears the cancel flag when it
+                # starts, so keep asking until the run is over
+                _ffi.cancel(ctx)
+                t.join(0.02)
+            else:
+                t.join(0.05)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    if pending:
         if "value" in box:
             _ffi.stats_free(box["value"])
         raise KeyboardInterrupt

@@ -117,6 +117,10 @@ class CorruptFile(H5clError, OSError):
     pass
 
 
+class Busy(H5clError, RuntimeError):
+    """The context is running in another thread."""
+
+
 BY_NAME = {
     "H5CL_ERR_INVALID_ARGUMENT": InvalidArgument,
     "H5CL_ERR_NO_MEMORY": OutOfMemory,
@@ -140,6 +144,7 @@ BY_NAME = {
     "H5CL_ERR_THREAD": ThreadError,
     "H5CL_ERR_TOO_LARGE": TooLarge,
     "H5CL_ERR_CORRUPT": CorruptFile,
+    "H5CL_ERR_BUSY": Busy,
 }
 
 _BY_CODE = {}  # filled by install()
