@@ -68,6 +68,13 @@ if python3 -c 'import numpy, h5py' 2>/dev/null; then
 else
     log "CLI checks skipped: python3 with numpy and h5py not found"
 fi
+if python3 -c 'import numpy, h5py, pytest' 2>/dev/null; then
+    (cd python-bindings && H5CL_DEVICE=$DEVICE H5CL_LIBRARY="$(cd .. && pwd)/$BUNDLE/lib/libh5cl.so" \
+        timeout 240 python3 -m pytest -q -p no:cacheprovider tests) > "$OUT/pytest.log" 2>&1 || status=1
+    log "Python tests on $DEVICE: $(tail -n 1 "$OUT/pytest.log")"
+else
+    log "Python tests skipped: python3 with numpy, h5py and pytest not found"
+fi
 
 # ---- the stats benchmark: page-cached float32, 8 MiB chunks ----
 for cfg in "8M 3" "64M 4"; do
