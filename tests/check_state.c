@@ -169,35 +169,44 @@ START_TEST(test_merge_associative)
 }
 END_TEST
 
-/* Random pieces merged in a random order and grouping. */
-START_TEST(test_merge_random_pieces)
+/* Cuts a into np sorted, possibly empty pieces, and merges them two by two
+ * in a random order and grouping; returns the one state left. */
+static h5cl_stats_state merge_random_pieces(const tu_array *a, int np, tu_rng *r)
 {
-    tu_array a;
-    tu_rng r;
     h5cl_stats_state pieces[40];
     uint64_t cuts[41];
-    int np, k;
-    char what[64];
-    make_array(&a, loop_dtypes[_i % N_LOOP_DTYPES], 2000, 400 + (uint64_t)_i);
-    tu_rng_seed(&r, 500 + (uint64_t)_i);
-    np = 2 + (int)tu_rng_below(&r, 38);
+    int k;
+    ck_assert(np >= 1 && np <= 40);
     cuts[0] = 0;
-    cuts[np] = a.n;
-    for (k = 1; k < np; k++) /* sorted, possibly empty pieces */
-        cuts[k] = cuts[k - 1] + tu_rng_below(&r, (a.n - cuts[k - 1]) / 2 + 1);
+    cuts[np] = a->n;
+    for (k = 1; k < np; k++)
+        cuts[k] = cuts[k - 1] + tu_rng_below(r, (a->n - cuts[k - 1]) / 2 + 1);
     for (k = 0; k < np; k++)
-        pieces[k] = st_range(&a, cuts[k], cuts[k + 1]);
+        pieces[k] = st_range(a, cuts[k], cuts[k + 1]);
     while (np > 1) { /* merge two random pieces, keep the result */
-        int x = (int)tu_rng_below(&r, (uint64_t)np), y;
+        int x = (int)tu_rng_below(r, (uint64_t)np), y;
         do
-            y = (int)tu_rng_below(&r, (uint64_t)np);
+            y = (int)tu_rng_below(r, (uint64_t)np);
         while (y == x);
         merge_ok(&pieces[x], &pieces[y]);
         pieces[y] = pieces[np - 1];
         np--;
     }
+    return pieces[0];
+}
+
+/* Random pieces merged in a random order and grouping. */
+START_TEST(test_merge_random_pieces)
+{
+    tu_array a;
+    tu_rng r;
+    h5cl_stats_state st;
+    char what[64];
+    make_array(&a, loop_dtypes[_i % N_LOOP_DTYPES], 2000, 400 + (uint64_t)_i);
+    tu_rng_seed(&r, 500 + (uint64_t)_i);
+    st = merge_random_pieces(&a, 2 + (int)tu_rng_below(&r, 38), &r);
     snprintf(what, sizeof what, "random pieces %s iter %d", h5cl_dtype_name(a.dtype), _i);
-    tu_check_state(&pieces[0], ref_all(&a), exact_tol, what);
+    tu_check_state(&st, ref_all(&a), exact_tol, what);
 }
 END_TEST
 
@@ -207,9 +216,8 @@ START_TEST(test_merge_full_range_ints)
 {
     tu_array a;
     tu_rng r;
-    h5cl_stats_state pieces[16];
-    uint64_t n = 3000, i, cuts[17];
-    int np = 16, k;
+    h5cl_stats_state st;
+    uint64_t n = 3000, i;
     char what[64];
     tu_rng_seed(&r, 450 + (uint64_t)_i);
     tu_array_init(&a, _i % 2 ? H5CL_UINT64 : H5CL_INT64, 1, &n);
@@ -218,23 +226,9 @@ START_TEST(test_merge_full_range_ints)
     if (_i >= 2) /* a total that fits although the partial sums do not */
         for (i = 0; i + 1 < n; i += 2)
             tu_set_u(&a, i + 1, (uint64_t)0 - tu_get_u(&a, i));
-    cuts[0] = 0;
-    cuts[np] = n;
-    for (k = 1; k < np; k++)
-        cuts[k] = cuts[k - 1] + tu_rng_below(&r, (n - cuts[k - 1]) / 2 + 1);
-    for (k = 0; k < np; k++)
-        pieces[k] = st_range(&a, cuts[k], cuts[k + 1]);
-    while (np > 1) {
-        int x = (int)tu_rng_below(&r, (uint64_t)np), y;
-        do
-            y = (int)tu_rng_below(&r, (uint64_t)np);
-        while (y == x);
-        merge_ok(&pieces[x], &pieces[y]);
-        pieces[y] = pieces[np - 1];
-        np--;
-    }
+    st = merge_random_pieces(&a, 16, &r);
     snprintf(what, sizeof what, "full-range %s, variant %d", h5cl_dtype_name(a.dtype), _i);
-    tu_check_state(&pieces[0], ref_all(&a), exact_tol, what);
+    tu_check_state(&st, ref_all(&a), exact_tol, what);
 }
 END_TEST
 
