@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include "device.h"
-#include "hdf5io.h"
 #include "program.h"
 
 const char *h5cl_version(void)
@@ -28,10 +27,6 @@ int h5cl_ctx_create(h5cl_ctx **ctx_ret)
         return H5CL_ERR_NO_MEMORY;
     atomic_init(&ctx->cancel, 0);
     atomic_init(&ctx->busy, 0);
-    /* HDF5 must never print on the caller's behalf */
-    h5cl_h5_lock();
-    h5cl_h5_quiet();
-    h5cl_h5_unlock();
     *ctx_ret = ctx;
     return H5CL_OK;
 }

@@ -382,8 +382,7 @@ static int open_file(h5cl_ctx *ctx, const char *file, hid_t *fid_ret)
                          "%s is a directory, not an HDF5 file", file);
     htri_t is = H5Fis_hdf5(file);
     if (is <= 0) {
-        char detail[512];
-        h5cl_h5_describe(detail, sizeof detail);
+        H5Eclear2(H5E_DEFAULT);
         return h5cl_fail(ctx, H5CL_ERR_NOT_HDF5,
                          "%s is not an HDF5 file (no HDF5 signature found)",
                          file);
@@ -415,7 +414,6 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
     ctx->open_datasets++;
 
     h5cl_h5_lock();
-    h5cl_h5_quiet();
     int st = open_file(ctx, file, &ds->file);
     if (st == H5CL_OK && !path_exists(ds->file, path))
         st = fail_missing(ctx, ds->file, file, path);
@@ -473,7 +471,6 @@ int h5cl_file_list_datasets(h5cl_ctx *ctx, const char *file,
     hid_t f;
     name_list l;
     h5cl_h5_lock();
-    h5cl_h5_quiet();
     int st = open_file(ctx, file, &f);
     if (st == H5CL_OK) {
         if (list_names(f, &l) != 0) {

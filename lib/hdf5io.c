@@ -11,16 +11,12 @@ static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
 void h5cl_h5_lock(void)
 {
     pthread_mutex_lock(&h5_mutex);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
 void h5cl_h5_unlock(void)
 {
     pthread_mutex_unlock(&h5_mutex);
-}
-
-void h5cl_h5_quiet(void)
-{
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
 typedef struct walk_state {

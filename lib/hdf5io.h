@@ -7,11 +7,11 @@
 
 #include <stddef.h>
 
+/* Takes the lock and stops HDF5 printing errors on this thread (HDF5 keeps
+ * that setting per thread in thread-safe builds, and callers may come from
+ * any thread), so every HDF5 section is silent by construction. */
 void h5cl_h5_lock(void);
 void h5cl_h5_unlock(void);
-/* Stops HDF5 printing errors on this thread (HDF5 keeps the setting per
- * thread in thread-safe builds).  Call with the lock held. */
-void h5cl_h5_quiet(void);
 /* Writes the innermost HDF5 error ("H5Dread: ... : <minor message>") into
  * buf, then clears HDF5's error stack.  Call with the lock held. */
 void h5cl_h5_describe(char *buf, size_t len);

@@ -282,15 +282,20 @@ static void event_span(const pipe *p, const slot *s, cl_event ev,
 
 /* ---- dispatch ---- */
 
+static void tile_at(const h5cl_plan *plan, uint64_t t, h5cl_tile *tile)
+{
+    tile->index = t;
+    h5cl_plan_tile(plan, t, &tile->box);
+    tile->elems = h5cl_box_elems(&tile->box);
+}
+
 static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
 {
     h5cl_ctx *ctx = p->ctx;
     unsigned si = (unsigned)(t % p->nslots);
     slot *s = &p->slots[si];
     h5cl_tile tile;
-    tile.index = t;
-    h5cl_plan_tile(p->plan, t, &tile.box);
-    tile.elems = h5cl_box_elems(&tile.box);
+    tile_at(p->plan, t, &tile);
     size_t bytes = (size_t)(tile.elems * p->plan->elem_size);
     cl_int err;
 
@@ -329,8 +334,10 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     return H5CL_OK;
 }
 
+/* Merges tile t's result and accounts its stage times and bytes. */
 static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
-                       h5cl_run_summary *sum, h5cl_tile_timing *tt)
+                       h5cl_run_summary *sum, h5cl_tile_timing *tt,
+                       uint64_t *bytes_done)
 {
     h5cl_ctx *ctx = p->ctx;
     unsigned si = (unsigned)(t % p->nslots);
@@ -342,9 +349,7 @@ static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
                          (unsigned long long)t, ctx->dev.info.device_name,
                          p->ds->info.path);
     h5cl_tile tile;
-    tile.index = t;
-    h5cl_plan_tile(p->plan, t, &tile.box);
-    tile.elems = h5cl_box_elems(&tile.box);
+    tile_at(p->plan, t, &tile);
     double m0 = h5cl_now() - p->t0;
     int st = op->merge(op, ctx, si, &tile);
     double m1 = h5cl_now() - p->t0;
@@ -370,9 +375,9 @@ static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
     lt.end[H5CL_STAGE_MERGE] = m1;
     for (int k = 0; k < H5CL_STAGE_COUNT; k++)
         sum->stage_seconds[k] += lt.end[k] - lt.begin[k];
+    *bytes_done += lt.bytes;
     if (tt)
         *tt = lt;
-
     return H5CL_OK;
 }
 
@@ -427,12 +432,9 @@ static int dispatch(pipe *p, h5cl_op *op, const h5cl_run_options *opts,
         int st;
         if (can_retire) {
             st = retire_tile(p, op, next_ret, sum,
-                             times ? &times[next_ret] : NULL);
+                             times ? &times[next_ret] : NULL, &bytes_done);
             if (st != H5CL_OK)
                 return st;
-            h5cl_box box;
-            h5cl_plan_tile(p->plan, next_ret, &box);
-            bytes_done += h5cl_box_elems(&box) * p->plan->elem_size;
             next_ret++;
             if (opts->progress &&
                 opts->progress(next_ret, n, bytes_done, opts->progress_user))

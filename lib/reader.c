@@ -52,7 +52,6 @@ int h5cl_reader_read(h5cl_reader *rd, const h5cl_box *box, void *dst,
     }
     const char *call = "H5Screate_simple";
     h5cl_h5_lock();
-    h5cl_h5_quiet(); /* per thread in thread-safe HDF5 builds */
     /* the memory space has the tile's shape: with a flat one HDF5 1.10
      * maps N-d selections element by element (100x slower on 2-D data) */
     hid_t mspace = H5Screate_simple(box->rank, count, NULL);
