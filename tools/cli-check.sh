@@ -33,7 +33,9 @@ trap 'exit 130' INT TERM
 : "${H5CL_CACHE_DIR:=$WORK/cache}"
 export H5CL_CACHE_DIR
 
-H5CL_BIN=$H5CL_BIN WORK=$WORK "$PYTHON" - <<'PYEOF'
+# the checkout's root: ../shared/corpus may stand beside it
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+H5CL_BIN=$H5CL_BIN WORK=$WORK ROOT=$ROOT "$PYTHON" - <<'PYEOF'
 import json, math, os, signal, subprocess, sys, time
 import numpy as np
 import h5py
@@ -374,6 +376,17 @@ if j is not None:
 code, out, err = run(["devices"])
 if code != 0 or "*" not in out:
     fail("devices text", "exit %d, no '*' default: %s" % (code, out + err))
+
+# a chunked layout on a scalar dataspace (CVE-2018-11202's file from the
+# shared corpus, when it is beside the checkout): refused before any read,
+# since HDF5 1.10 allocates without bound reading it
+CVE = os.path.join(os.environ["ROOT"], os.pardir, "shared", "corpus",
+                   "cve-2018-11202.h5")
+if os.path.exists(CVE):
+    checks += 1
+    code, out, err = run(["info", CVE, "/Compressed_Data"], timeout=30)
+    if code != 1 or "H5CL_ERR_CORRUPT" not in err or "rank" not in err:
+        fail("corrupt layout", "exit %d: %s" % (code, err))
 
 # no OpenCL platform at all: the ICD loader finds no vendor file
 checks += 1
