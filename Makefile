@@ -37,6 +37,8 @@ KERNELS := $(wildcard kernels/*.cl)
 LIB_OBJ := $(patsubst lib/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/kernels_gen.o
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_OBJ := $(patsubst tests/%.c,$(B)/obj/%.o,$(TEST_SRC))
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_OBJ := $(patsubst tools/%.c,$(B)/obj/tools_%.o,$(TOOL_SRC))
 
 SO := $(B)/libh5cl.so
 SONAME := libh5cl.so.$(SOMAJOR)
@@ -80,10 +82,10 @@ $(SO): $(B)/$(SOFULL)
 	ln -sf $(SOFULL) $(B)/$(SONAME)
 	ln -sf $(SOFULL) $@
 
-$(B)/h5cl: $(B)/obj/tools_h5cl.o $(B)/libh5cl.a
+$(B)/h5cl: $(TOOL_OBJ) $(B)/libh5cl.a
 	$(CC) -o $@ $^ $(LIB_LIBS)
 
-$(B)/h5cl-bench: $(B)/obj/bench_h5cl-bench.o $(B)/libh5cl.a
+$(B)/h5cl-bench: $(patsubst bench/%.c,$(B)/obj/bench_%.o,$(wildcard bench/*.c)) $(B)/libh5cl.a
 	$(CC) -o $@ $^ $(LIB_LIBS)
 
 $(B)/h5cl-tests: $(TEST_OBJ) $(B)/libh5cl.a

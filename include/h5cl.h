@@ -86,7 +86,10 @@ H5CL_API const char *h5cl_version(void);
     X(ERR_THREAD, -20, "a worker thread could not be started")               \
     X(ERR_TOO_LARGE, -21, "dataset size does not fit 64 bits")               \
     X(ERR_CORRUPT, -22, "the file's metadata is inconsistent")               \
-    X(ERR_BUSY, -23, "the context is running in another thread")
+    X(ERR_BUSY, -23, "the context is running in another thread")              \
+    X(ERR_EXPRESSION, -24, "invalid expression")                              \
+    X(ERR_EXISTS, -25, "the output dataset already exists")                   \
+    X(ERR_SHAPE, -26, "input datasets differ in shape")
 
 #define H5CL_STATUS_ENUM_(name, value, msg) H5CL_##name = value,
 typedef enum h5cl_status { H5CL_STATUS_LIST(H5CL_STATUS_ENUM_) } h5cl_status;
@@ -268,7 +271,33 @@ typedef struct h5cl_run_options {
     h5cl_progress_fn progress;
     void *progress_user;
     int timeline;         /* keep per-tile stage times (h5cl_stats_timeline) */
+    /* Expression inputs (fused map-reduce, maps): with expr set, every op
+     * runs on the expression's value instead of the data.  The dataset the
+     * op is called on is bound to `name` (NULL: "x"); `with` binds nwith
+     * more datasets of the same shape (the selection applies to all). */
+    const char *expr;
+    const char *name;
+    const struct h5cl_binding *with;
+    size_t nwith;
+    /* Fill values and CF conventions (see "Fill values and CF conventions"
+     * below), applied to every input: mask_fill masks elements equal to
+     * the dataset's user-defined HDF5 fill value or its _FillValue /
+     * missing_value attributes; cf decodes CF-encoded variables
+     * (_Unsigned, _FillValue, missing_value, valid_min / valid_max /
+     * valid_range, scale_factor / add_offset).  Masked elements are NaN to
+     * every op.  0: the data as stored. */
+    int mask_fill;
+    int cf;
 } h5cl_run_options;
+
+/* Most datasets one run reads (the one the op is called on plus `with`). */
+#define H5CL_MAX_INPUTS 16
+
+/* A dataset bound to a variable name of an expression. */
+typedef struct h5cl_binding {
+    const char *name;
+    struct h5cl_dataset *ds;
+} h5cl_binding;
 
 H5CL_API void h5cl_run_options_init(h5cl_run_options *opts);
 
@@ -355,13 +384,15 @@ typedef enum h5cl_stage {
     H5CL_STAGE_KERNEL,
     H5CL_STAGE_DOWNLOAD,  /* partial states back to the host              */
     H5CL_STAGE_MERGE,     /* partial states merged on the host            */
+    H5CL_STAGE_WRITE,     /* output tiles written to HDF5 (writer thread) */
     H5CL_STAGE_COUNT
 } h5cl_stage;
 
 H5CL_API const char *h5cl_stage_name(h5cl_stage stage);
 
 typedef struct h5cl_run_summary {
-    uint64_t bytes;           /* bytes of data streamed                  */
+    uint64_t bytes;           /* bytes read, all inputs together         */
+    uint64_t bytes_written;   /* bytes of output written (maps)          */
     uint64_t tiles;
     uint64_t tile_bytes;      /* tile size used (after any shrinking)    */
     unsigned slots;
@@ -369,6 +400,7 @@ typedef struct h5cl_run_summary {
     double stage_seconds[H5CL_STAGE_COUNT]; /* busy time per stage       */
     double overlap;           /* wall / busiest stage; 1.0 is perfect    */
     int zero_copy;            /* kernels read host slots in place        */
+    uint64_t masked;          /* elements masked by mask_fill or cf      */
 } h5cl_run_summary;
 
 /* One tile's pipeline stages, in seconds since the run started (the same
@@ -407,6 +439,11 @@ H5CL_API const h5cl_run_summary *h5cl_stats_summary(const h5cl_stats *stats);
  * them (owned by stats).  Returns 0 (and NULL) without a timeline. */
 H5CL_API size_t h5cl_stats_timeline(const h5cl_stats *stats,
                                     const h5cl_tile_timing **times_ret);
+/* Elements of the run that mask_fill or cf masked (see "Fill values and
+ * CF conventions"): they are counted in the states' nan_count, together
+ * with the data's own NaNs, and excluded from every other figure.  0 for
+ * a run without masking, and for NULL. */
+H5CL_API uint64_t h5cl_stats_masked(const h5cl_stats *stats);
 
 /* Selection shape of a dataset for given options, as the run would use it:
  * writes the rank and dims.  Useful to size buffers and check a selection
@@ -414,6 +451,242 @@ H5CL_API size_t h5cl_stats_timeline(const h5cl_stats *stats,
 H5CL_API int h5cl_dataset_selection(const h5cl_dataset *ds,
                                     const char *select, int *rank_ret,
                                     uint64_t *dims_ret);
+
+/* ------------------------------------------------------------------------
+ * Fill values and CF conventions.
+ *
+ * netCDF-4 files are HDF5 files; their variables often store packed or
+ * flagged values.  With opts->mask_fill or opts->cf every input of a run
+ * is decoded on the device, element by element, before any op sees it:
+ *
+ *   1. _Unsigned (cf): "true" (any case; a fixed- or variable-length
+ *      string) on a signed integer type reads the raw values as the
+ *      unsigned type of the same size.  Attributes stored in the signed
+ *      type of that size are reinterpreted the same way.
+ *   2. Fill values: an element equal to one is masked.  mask_fill: the
+ *      dataset's HDF5 fill value when user-defined
+ *      (H5D_FILL_VALUE_USER_DEFINED), _FillValue, missing_value (a scalar
+ *      or an array); cf: _FillValue and missing_value.  A NaN fill value
+ *      masks the NaN elements.
+ *   3. Valid range (cf): an element below valid_min or above valid_max is
+ *      masked; valid_range (two values) takes precedence over both.
+ *      Bounds are inclusive.
+ *   4. Unpacking (cf): value = raw * scale_factor + add_offset (either
+ *      may be absent), in the precision expressions use (double on fp64
+ *      devices), from the attributes' exact values.
+ *
+ * Comparisons are exact, in the raw type (after _Unsigned), so packed
+ * values are compared in packed units, as CF requires.  An attribute of
+ * the raw type's size and another integer signedness is reinterpreted
+ * (two's complement, as numpy casts); other attribute values are
+ * converted: a fill value must be representable in the raw type (a
+ * float64 fill of float32 data is rounded to float32, as netCDF4-python
+ * does), a valid bound is rounded inward (valid_min 0.5 of integer data
+ * is 1).  What cannot be interpreted (a string _FillValue, a NaN bound,
+ * an empty valid_range, more than H5CL_CF_MAX_FILL fill values) is
+ * H5CL_ERR_UNSUPPORTED_TYPE naming the attribute; attributes the options
+ * do not use are not read.
+ *
+ * Masked elements become NaN: every statistic excludes them and counts
+ * them in nan_count (so whole-selection and per-axis results agree), and
+ * h5cl_stats_masked() / h5cl_run_summary.masked say how many elements
+ * had an input masked.  Histograms count them as NaN and quantiles ignore
+ * them; maps write NaN (0 in an integer output type).  A decoded input is
+ * a variable of an expression like any other; without opts->expr the
+ * expression is the input's name.  When something applies, reductions
+ * work on floating-point values (kind H5CL_KIND_FLOAT, float64 on fp64
+ * devices); when nothing applies (no attribute found) the run is the
+ * plain one.
+ *
+ * The default output type of a map follows the expression rules over the
+ * decoded types: an unpacked variable is float32 when its scale_factor
+ * and add_offset are float32, else float64 (CF: the unpacked type is the
+ * attributes' type); a masked one keeps its raw type there, so the
+ * default is float32 for 8/16-bit integers and float32 data, float64 for
+ * 32/64-bit integers and float64 data (NaN needs a float).
+ */
+#define H5CL_CF_MAX_FILL 8
+
+/* h5cl_cf_info.flags: what a run applies. */
+#define H5CL_CF_FILL_HDF5     0x001u /* the user-defined HDF5 fill value */
+#define H5CL_CF_FILL_VALUE    0x002u /* _FillValue                       */
+#define H5CL_CF_MISSING_VALUE 0x004u /* missing_value                    */
+#define H5CL_CF_VALID_MIN     0x008u /* valid_min or valid_range[0]      */
+#define H5CL_CF_VALID_MAX     0x010u /* valid_max or valid_range[1]      */
+#define H5CL_CF_VALID_RANGE   0x020u /* the bounds are valid_range's     */
+#define H5CL_CF_SCALE         0x040u /* scale_factor                     */
+#define H5CL_CF_OFFSET        0x080u /* add_offset                       */
+#define H5CL_CF_UNSIGNED      0x100u /* _Unsigned = "true"               */
+
+/* What a run with given options applies to one dataset.  Values compared
+ * with the data are in raw_dtype's kind: .i for signed integers, .u for
+ * unsigned ones, .f for floats. */
+typedef struct h5cl_cf_info {
+    unsigned flags;         /* H5CL_CF_*; 0: nothing applies            */
+    h5cl_dtype dtype;       /* the data's type in the file              */
+    h5cl_dtype raw_dtype;   /* the type comparisons are made in: dtype,
+                               or its unsigned counterpart (_Unsigned)  */
+    h5cl_dtype value_dtype; /* the decoded variable's type in
+                               expressions (see the default map output) */
+    unsigned nfill;         /* distinct fill and missing values         */
+    h5cl_scalar fill[H5CL_CF_MAX_FILL];
+    unsigned fill_from[H5CL_CF_MAX_FILL]; /* H5CL_CF_FILL_HDF5 |
+                               H5CL_CF_FILL_VALUE | H5CL_CF_MISSING_VALUE:
+                               where each was found                     */
+    h5cl_scalar valid_min;  /* with H5CL_CF_VALID_MIN, inclusive        */
+    h5cl_scalar valid_max;  /* with H5CL_CF_VALID_MAX, inclusive        */
+    double scale_factor;    /* 1 without H5CL_CF_SCALE                  */
+    double add_offset;      /* 0 without H5CL_CF_OFFSET                 */
+} h5cl_cf_info;
+
+/* Describes what a run with opts->cf = cf and opts->mask_fill =
+ * mask_fill would apply to ds (flags 0 when both are 0), reading the
+ * attributes it uses.  Errors: H5CL_ERR_UNSUPPORTED_TYPE for an attribute
+ * it cannot interpret, H5CL_ERR_HDF5. */
+H5CL_API int h5cl_dataset_cf_info(const h5cl_dataset *ds, int cf,
+                                  int mask_fill, h5cl_cf_info *info_ret);
+
+/* ------------------------------------------------------------------------
+ * Histograms: fixed, equal-width bins over [lo, hi] with numpy's edges and
+ * rules (the last bin includes hi), counts in 64-bit integers, NaNs and
+ * values below lo or above hi counted separately.  With opts->axis >= 0,
+ * one histogram per position of the other axes.  With opts->expr, the
+ * histogram of the expression's values.
+ *
+ * A histogram is also a partial state: two of the same bins, range and
+ * shape merge exactly (counts add), and serialise to a versioned
+ * little-endian byte form.
+ */
+typedef struct h5cl_hist h5cl_hist;
+
+typedef struct h5cl_hist_options {
+    size_t struct_size;  /* set by h5cl_hist_options_init()             */
+    uint32_t bins;       /* 0: 256                                       */
+    int range_set;       /* 0: [min, max] of the data, by a first pass   */
+    double lo, hi;       /* with range_set; lo < hi, both finite         */
+} h5cl_hist_options;
+
+H5CL_API void h5cl_hist_options_init(h5cl_hist_options *hopts);
+/* hopts may be NULL for 256 bins over the data's range.  A range from
+ * the data ignores NaNs, is [0, 1] without numbers and x +- 0.5 for a
+ * constant x; an infinite one is H5CL_ERR_INVALID_ARGUMENT, as are more
+ * than 2^24 bins and edges that do not strictly increase.  Per-axis
+ * results above 1 GiB are H5CL_ERR_TOO_LARGE.  The summary covers both
+ * passes when the range comes from the data.  Values are binned in double
+ * (float without fp64): float32 data bins like numpy bins it as float64. */
+H5CL_API int h5cl_hist_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
+                               const h5cl_hist_options *hopts,
+                               h5cl_hist **hist_ret);
+/* Accepts NULL. */
+H5CL_API void h5cl_hist_free(h5cl_hist *hist);
+H5CL_API uint32_t h5cl_hist_bins(const h5cl_hist *hist);
+/* The range used; *from_data_ret (may be NULL) says whether it was found
+ * by a first min/max pass rather than given. */
+H5CL_API void h5cl_hist_range(const h5cl_hist *hist, double *lo_ret,
+                              double *hi_ret, int *from_data_ret);
+/* Number of histograms: 1, or one per position for per-axis histograms. */
+H5CL_API size_t h5cl_hist_count(const h5cl_hist *hist);
+/* Rank (0 for one histogram, -1 for NULL) and dims of the positions. */
+H5CL_API int h5cl_hist_shape(const h5cl_hist *hist, uint64_t *dims);
+/* The bins counts of histogram i, or NULL when out of range. */
+H5CL_API const uint64_t *h5cl_hist_counts(const h5cl_hist *hist, size_t i);
+/* What histogram i did not count in a bin. */
+H5CL_API int h5cl_hist_outside(const h5cl_hist *hist, size_t i,
+                               uint64_t *nan_ret, uint64_t *under_ret,
+                               uint64_t *over_ret);
+H5CL_API const h5cl_run_summary *h5cl_hist_summary(const h5cl_hist *hist);
+/* into += from; H5CL_ERR_INVALID_ARGUMENT unless bins, range and shape
+ * agree exactly. */
+H5CL_API int h5cl_hist_merge(h5cl_hist *into, const h5cl_hist *from);
+/* Bytes h5cl_hist_serialize writes. */
+H5CL_API size_t h5cl_hist_serialized_size(const h5cl_hist *hist);
+H5CL_API int h5cl_hist_serialize(const h5cl_hist *hist, unsigned char *buf,
+                                 size_t nbytes);
+/* H5CL_ERR_BAD_STATE for a buffer that is not a valid histogram,
+ * including one whose length is not exactly the serialised size. */
+H5CL_API int h5cl_hist_deserialize(const unsigned char *buf, size_t nbytes,
+                                   h5cl_hist **hist_ret);
+
+/* Exact quantiles (numpy's default "linear" method; NaNs are ignored, as
+ * np.nanquantile does) by histogram refinement: after a first pass that
+ * counts the values and finds their range, each pass histograms 16 bits of
+ * the order-preserving bit patterns of the values that share the prefix
+ * found so far, so the value of rank k is exact after at most 2 passes for
+ * 32-bit types, 4 for 64-bit types, 1 for 8/16-bit types (fewer when the
+ * minimum and maximum share leading digits; 0 when all values are equal).
+ * *passes_ret (may be NULL) receives those refinement passes, the first
+ * pass not included.  Integers are interpolated in double.  q holds nq fractions in [0, 1]; values_ret
+ * receives nq values (NaN when the selection holds no number). */
+H5CL_API int h5cl_quantile_compute(h5cl_dataset *ds,
+                                   const h5cl_run_options *opts,
+                                   const double *q, size_t nq,
+                                   double *values_ret, unsigned *passes_ret);
+
+/* ------------------------------------------------------------------------
+ * Expressions.
+ *
+ * Grammar (C precedence, `**` binds tighter than unary minus and is right
+ * associative, as in numpy/Python):
+ *   literals     1  2.5  1e-3  .5  nan  inf
+ *   variables    the names bound by the caller
+ *   operators    + - * / % **  unary -  < <= > >= == !=  && || !  c ? a : b
+ *   functions    abs sqrt cbrt exp exp2 expm1 log log2 log10 log1p pow sin
+ *                cos tan asin acos atan atan2 sinh cosh tanh floor ceil
+ *                round trunc fmin fmax clamp isnan isinf isfinite where
+ * Values are computed in double on devices with fp64, else in float.
+ * Comparisons, logic, isnan/isinf/isfinite give booleans (1 or 0).
+ * The user's text never reaches the OpenCL compiler: it is parsed into a
+ * tree that is type-checked and translated.
+ */
+
+/* Parses and type-checks expr over the n variables (names[i] holding
+ * dtypes[i]).  H5CL_ERR_EXPRESSION with a message naming the column and the
+ * problem (an unknown name gets the nearest valid one).  result_ret (may be
+ * NULL) receives the default output type: H5CL_UINT8 for a boolean result,
+ * H5CL_FLOAT64 when an input the expression uses is float64, int32, uint32,
+ * int64 or uint64
+ * (numpy's promotion for float expressions), else H5CL_FLOAT32. */
+H5CL_API int h5cl_expr_check(h5cl_ctx *ctx, const char *expr,
+                             const char *const *names,
+                             const h5cl_dtype *dtypes, size_t n,
+                             h5cl_dtype *result_ret);
+
+/* ------------------------------------------------------------------------
+ * Maps: evaluate an expression element by element over one or more
+ * datasets and write the result to a new dataset.
+ *
+ * Safety: inputs are only read.  The output is written into a temporary
+ * file in the target directory (a copy of the target file when it exists),
+ * flushed, closed, fsync'd and renamed over the target only when complete,
+ * so a failure, a cancellation or a killed process never leaves a partial
+ * dataset under the real name and never changes the existing file.  An
+ * existing dataset of that name is H5CL_ERR_EXISTS unless overwrite is set.
+ * An output file that is one of the input files is refused.
+ */
+typedef struct h5cl_map_options {
+    size_t struct_size;   /* set by h5cl_map_options_init()              */
+    const char *out_file;
+    const char *out_path; /* dataset path; missing groups are created    */
+    int dtype;            /* an h5cl_dtype; -1: the expression's default  */
+    int gzip;             /* deflate level 1..9; 0: none                  */
+    int shuffle;          /* byte shuffle before compression              */
+    int overwrite;        /* replace an existing dataset of that name     */
+    int chunk_rank;       /* 0: the first input's chunking (when chunked) */
+    uint64_t chunk_dims[H5CL_MAX_RANK];
+} h5cl_map_options;
+
+H5CL_API void h5cl_map_options_init(h5cl_map_options *mopts);
+
+/* Runs opts->expr over ds and opts->with into mopts's output; the
+ * expression is required unless opts->mask_fill or opts->cf is set (then
+ * it defaults to the input's name: the decoded values are written, NaN
+ * where masked).  summary_ret (may be NULL) receives the run's timings,
+ * bytes read and written, and the masked count.  The output records the
+ * expression and the sources as attributes (h5cl_expression,
+ * h5cl_sources). */
+H5CL_API int h5cl_map_run(h5cl_dataset *ds, const h5cl_run_options *opts,
+                          const h5cl_map_options *mopts,
+                          h5cl_run_summary *summary_ret);
 
 #ifdef __cplusplus
 }

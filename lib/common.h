@@ -29,6 +29,13 @@ typedef struct h5cl_device {
     unsigned mem_base_align_bytes;
 } h5cl_device;
 
+/* A built program, kept for the context's lifetime. */
+typedef struct h5cl_program_memo {
+    uint64_t key;
+    cl_program prog;
+    struct h5cl_program_memo *next;
+} h5cl_program_memo;
+
 struct h5cl_ctx {
     int status;
     char *msg;           /* detailed message of the last failure           */
@@ -36,7 +43,7 @@ struct h5cl_ctx {
     atomic_int busy;     /* a run is in progress (misuse guard)          */
     int device_open;
     h5cl_device dev;
-    cl_program programs[H5CL_DTYPE_COUNT]; /* stats program per element type */
+    h5cl_program_memo *memo; /* built programs                          */
     int open_datasets;
 };
 

@@ -13,7 +13,7 @@ const char *h5cl_version(void)
 const char *h5cl_stage_name(h5cl_stage stage)
 {
     static const char *const names[H5CL_STAGE_COUNT] = {
-        "read", "upload", "kernel", "download", "merge"};
+        "read", "upload", "kernel", "download", "merge", "write"};
     return (unsigned)stage < H5CL_STAGE_COUNT ? names[stage] : "unknown";
 }
 

@@ -37,7 +37,7 @@ size_t h5cl_dtype_size(h5cl_dtype dt)
     return (unsigned)dt < H5CL_DTYPE_COUNT ? sizes[dt] : 0;
 }
 
-static const char *class_name(H5T_class_t c)
+const char *h5cl_type_class_name(H5T_class_t c)
 {
     switch (c) {
     case H5T_INTEGER: return "integer";
@@ -73,7 +73,8 @@ static int classify(hid_t ftype, h5cl_dtype *dt, hid_t *mem, int *big,
     } else if (c == H5T_FLOAT && (size == 4 || size == 8)) {
         *dt = size == 4 ? H5CL_FLOAT32 : H5CL_FLOAT64;
     } else {
-        snprintf(why, whylen, "%s (%zu bytes)", class_name(c), size);
+        snprintf(why, whylen, "%s (%zu bytes)", h5cl_type_class_name(c),
+                 size);
         return -1;
     }
     static const hid_t *const natives[H5CL_DTYPE_COUNT] = {

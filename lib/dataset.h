@@ -25,6 +25,9 @@ typedef struct h5cl_box {
 
 uint64_t h5cl_box_elems(const h5cl_box *b);
 
+/* "integer", "float", "string", "compound", ... for messages. */
+const char *h5cl_type_class_name(H5T_class_t c);
+
 /* Parses a numpy-style selection ("a:b,:,-5:") against the dataset's
  * shape.  NULL or "" selects everything.  A scalar dataset is treated as
  * shape [1]. */

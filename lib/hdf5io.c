@@ -7,9 +7,21 @@
 #include "hdf5io.h"
 
 static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
+
+/* HDF5's exit handler closes files left open, and crashes (1.10.8) on a
+ * file whose H5Fclose already failed on a full disk, which HDF5 keeps
+ * half-closed.  A process that exits must not crash for that, so the
+ * handler stays off.  Too late (and harmless) when HDF5 is already
+ * initialised by someone else. */
+static void h5_init(void)
+{
+    H5dont_atexit();
+}
 
 void h5cl_h5_lock(void)
 {
+    pthread_once(&h5_once, h5_init);
     pthread_mutex_lock(&h5_mutex);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
@@ -48,5 +60,9 @@ void h5cl_h5_describe(char *buf, size_t len)
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, &w);
     if (!w.found)
         snprintf(buf, len, "no HDF5 error detail");
+    /* HDF5 puts newlines inside some messages (errno details): one line */
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
     H5Eclear2(H5E_DEFAULT);
 }

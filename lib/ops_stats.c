@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "axis.h"
 #include "device.h"
-#include "hdf5io.h"
+#include "run.h"
 #include "pipeline.h"
 #include "program.h"
 #include "stats_state.h"
@@ -17,24 +18,24 @@
 #define NONE UINT64_MAX
 #define LOCAL_PART_BYTES 128 /* >= sizeof(part) in stats.cl */
 
-#define DEFAULT_TILE_BYTES ((uint64_t)8 << 20)
-#define DEFAULT_SLOTS 3
-#define MIN_TILE_BYTES ((uint64_t)64 << 10)
 
 struct h5cl_stats {
     size_t n;
     h5cl_stats_state *states;
     int rank;
     uint64_t dims[H5CL_MAX_RANK];
-    h5cl_run_summary summary;
+    h5cl_run_summary summary; /* .masked: the run's masked elements */
     h5cl_tile_timing *times; /* per tile, when asked for */
     size_t ntimes;
 };
 
 typedef struct stats_op {
     h5cl_ctx *ctx;
-    const h5cl_dataset *ds;
+    h5cl_dtype dtype;       /* of the values reduced                 */
     h5cl_kind kind;
+    h5cl_eval *eval;        /* values of an expression, else the data */
+    cl_mem *scratch;        /* per slot: the expression's values      */
+    h5cl_masked *masked;    /* per slot, when the expression decodes   */
     int axis;               /* -1: whole selection */
     int zero_copy;          /* records land in host memory directly */
     cl_kernel kernel;
@@ -74,6 +75,13 @@ static void op_teardown(h5cl_op *op)
             clReleaseMemObject(so->dev_recs[i]);
     for (unsigned i = 0; so->host_recs && i < so->nslots; i++)
         free(so->host_recs[i]);
+    for (unsigned i = 0; so->scratch && i < so->nslots; i++)
+        if (so->scratch[i])
+            clReleaseMemObject(so->scratch[i]);
+    free(so->scratch);
+    so->scratch = NULL;
+    h5cl_masked_free(so->masked);
+    so->masked = NULL;
     free(so->dev_recs);
     free(so->host_recs);
     free(so->nrecs);
@@ -85,25 +93,13 @@ static void op_teardown(h5cl_op *op)
     so->kernel = NULL;
 }
 
-/* Output positions of a tile viewed as [O][A][I] around the axis. */
-static void axis_view(const h5cl_box *b, int axis, uint64_t *O, uint64_t *A,
-                      uint64_t *I)
-{
-    *O = *I = 1;
-    for (int d = 0; d < axis; d++)
-        *O *= b->count[d];
-    for (int d = axis + 1; d < b->rank; d++)
-        *I *= b->count[d];
-    *A = b->count[axis];
-}
-
 static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
                     unsigned slots)
 {
     stats_op *so = op->impl;
     h5cl_device *dev = &ctx->dev;
     cl_program prog;
-    int st = h5cl_program_get(ctx, so->ds->info.dtype, &prog);
+    int st = h5cl_program_get(ctx, "stats", so->dtype, &prog);
     if (st != H5CL_OK)
         return st;
     cl_int err;
@@ -133,23 +129,15 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
         }
         so->recs_capacity = so->max_groups;
     } else {
-        /* the biggest O*I of any tile: a full tile */
-        h5cl_box full;
-        full.rank = plan->sel.rank;
-        for (int d = 0; d < full.rank; d++)
-            full.count[d] = plan->tile_dims[d] < plan->sel.count[d]
-                                ? plan->tile_dims[d]
-                                : plan->sel.count[d];
-        uint64_t O, A, I;
-        axis_view(&full, so->axis, &O, &A, &I);
-        so->recs_capacity = (size_t)(O * I);
+        so->recs_capacity = (size_t)h5cl_axis_max_positions(plan, so->axis);
     }
     if (so->recs_capacity == 0)
         so->recs_capacity = 1;
     so->dev_recs = calloc(slots, sizeof *so->dev_recs);
     so->host_recs = calloc(slots, sizeof *so->host_recs);
     so->nrecs = calloc(slots, sizeof *so->nrecs);
-    if (!so->dev_recs || !so->host_recs || !so->nrecs) {
+    so->scratch = calloc(slots, sizeof *so->scratch);
+    if (!so->dev_recs || !so->host_recs || !so->nrecs || !so->scratch) {
         op_teardown(op);
         return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     }
@@ -172,13 +160,31 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
             return h5cl_fail_cl(ctx, err, "clCreateBuffer",
                                 "allocating partial-result buffers");
         }
+        if (!so->eval)
+            continue;
+        so->scratch[i] = clCreateBuffer(
+            dev->context, CL_MEM_READ_WRITE,
+            (size_t)(plan->max_tile_elems ? plan->max_tile_elems : 1) *
+                h5cl_dtype_size(so->dtype),
+            NULL, &err);
+        if (!so->scratch[i]) {
+            op_teardown(op);
+            return h5cl_fail_cl(ctx, err, "clCreateBuffer",
+                                "allocating the expression's tile buffer");
+        }
+    }
+    if (so->eval && h5cl_eval_decodes(so->eval) &&
+        (st = h5cl_masked_create(ctx, slots, &so->masked)) != H5CL_OK) {
+        op_teardown(op);
+        return st;
     }
     return H5CL_OK;
 }
 
 static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
-                      const h5cl_tile *tile, cl_mem input, cl_event ready,
-                      cl_event *kernel_ret, cl_event *done_ret)
+                      const h5cl_tile *tile, const cl_mem *inputs,
+                      cl_mem output, cl_event ready, cl_event *kernel_ret,
+                      cl_event *done_ret)
 {
     stats_op *so = op->impl;
     cl_command_queue q = ctx->dev.comp;
@@ -186,6 +192,18 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     cl_ulong n = tile->elems;
     size_t global, local, nrecs;
     cl_int err = CL_SUCCESS;
+    cl_mem input = inputs[0];
+    if (so->eval) {
+        /* the expression's values first; the statistics kernel reads them */
+        int st = h5cl_eval_enqueue_masked(
+            so->eval, ctx, n, inputs, so->scratch[slot],
+            so->masked ? h5cl_masked_buffer(so->masked, slot) : NULL, ready,
+            kernel_ret);
+        if (st != H5CL_OK)
+            return st;
+        ready = *kernel_ret;
+        input = so->scratch[slot];
+    }
 
     if (so->axis < 0) {
         if (so->local == 1) {
@@ -222,7 +240,7 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
         err |= clSetKernelArg(k, 4, local * LOCAL_PART_BYTES, NULL);
     } else {
         uint64_t O, A, I;
-        axis_view(&tile->box, so->axis, &O, &A, &I);
+        h5cl_axis_view(&tile->box, so->axis, &O, &A, &I);
         cl_ulong o = O, a = A, i = I;
         nrecs = (size_t)(O * I);
         local = 64;
@@ -240,20 +258,34 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
         return h5cl_fail(ctx, H5CL_ERR_OPENCL,
                          "clSetKernelArg failed for the statistics kernel");
     so->nrecs[slot] = nrecs;
+    cl_event kev;
     err = clEnqueueNDRangeKernel(q, k, 1, NULL, &global, &local, ready ? 1 : 0,
-                                 ready ? &ready : NULL, kernel_ret);
+                                 ready ? &ready : NULL, &kev);
     if (err != CL_SUCCESS)
         return h5cl_fail_cl(ctx, err, "clEnqueueNDRangeKernel",
                             "running the statistics kernel");
+    /* kev is the first kernel (kernel_ret) too unless an expression ran:
+     * then each holder needs its own reference */
+    if (!so->eval) {
+        *kernel_ret = kev;
+        if (clRetainEvent(kev) != CL_SUCCESS)
+            return h5cl_fail(ctx, H5CL_ERR_OPENCL, "clRetainEvent failed");
+    }
+    /* the masked count first (nothing to read on zero-copy devices): the
+     * records' read-back then waits for it */
+    if (so->masked) {
+        int st = h5cl_masked_read(so->masked, ctx, slot, kev, &kev);
+        if (st != H5CL_OK)
+            return st;
+    }
     if (so->zero_copy) {
-        *done_ret = *kernel_ret;
-        return clRetainEvent(*done_ret) == CL_SUCCESS
-                   ? H5CL_OK
-                   : h5cl_fail(ctx, H5CL_ERR_OPENCL, "clRetainEvent failed");
+        *done_ret = kev;
+        return H5CL_OK;
     }
     err = clEnqueueReadBuffer(q, so->dev_recs[slot], CL_FALSE, 0,
-                              nrecs * REC_BYTES, so->host_recs[slot], 1,
-                              kernel_ret, done_ret);
+                              nrecs * REC_BYTES, so->host_recs[slot], 1, &kev,
+                              done_ret);
+    clReleaseEvent(kev);
     if (err != CL_SUCCESS)
         return h5cl_fail_cl(ctx, err, "clEnqueueReadBuffer",
                             "reading partial statistics back");
@@ -293,23 +325,6 @@ static void decode(const cl_ulong *w, h5cl_kind kind, int fp64,
 #undef ACCF
 }
 
-/* The flat C-order index, within the selection and over dimensions
- * [d0, d1), of the element whose flat index within the tile over those
- * dimensions is `local`. */
-static uint64_t sel_index(const h5cl_box *sel, const h5cl_box *tile, int d0,
-                          int d1, uint64_t local)
-{
-    uint64_t coord[H5CL_MAX_RANK];
-    for (int d = d1 - 1; d >= d0; d--) {
-        coord[d] = local % tile->count[d];
-        local /= tile->count[d];
-    }
-    uint64_t g = 0;
-    for (int d = d0; d < d1; d++)
-        g = g * sel->count[d] + (tile->start[d] - sel->start[d] + coord[d]);
-    return g;
-}
-
 static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
                     const h5cl_tile *tile)
 {
@@ -318,6 +333,8 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     const cl_ulong *recs = so->host_recs[slot];
     const int fp64 = ctx->dev.info.has_fp64;
     h5cl_stats_state part;
+    if (so->masked)
+        so->out->summary.masked += h5cl_masked_value(so->masked, slot);
     if (so->axis < 0) {
         h5cl_stats_state acc;
         h5cl_stats_state_init(&acc, so->kind);
@@ -326,23 +343,23 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
             h5cl_stats_state_merge(&acc, &part);
         }
         if (acc.count) {
-            acc.argmin = sel_index(sel, &tile->box, 0, sel->rank, acc.argmin);
-            acc.argmax = sel_index(sel, &tile->box, 0, sel->rank, acc.argmax);
+            acc.argmin = h5cl_sel_index(sel, &tile->box, 0, sel->rank, acc.argmin);
+            acc.argmax = h5cl_sel_index(sel, &tile->box, 0, sel->rank, acc.argmax);
         }
         return h5cl_stats_state_merge(&so->out->states[0], &acc);
     }
     /* per-axis: record (o, i) of the tile lands on output (O0+o, I0+i) */
     const int ax = so->axis;
     uint64_t O, A, I;
-    axis_view(&tile->box, ax, &O, &A, &I);
+    h5cl_axis_view(&tile->box, ax, &O, &A, &I);
     const uint64_t axis_off = tile->box.start[ax] - sel->start[ax];
     uint64_t sel_I = 1;
     for (int d = ax + 1; d < sel->rank; d++)
         sel_I *= sel->count[d];
     for (uint64_t o = 0; o < O; o++) {
-        const uint64_t go = sel_index(sel, &tile->box, 0, ax, o);
+        const uint64_t go = h5cl_sel_index(sel, &tile->box, 0, ax, o);
         for (uint64_t i = 0; i < I; i++) {
-            const uint64_t gi = sel_index(sel, &tile->box, ax + 1, sel->rank, i);
+            const uint64_t gi = h5cl_sel_index(sel, &tile->box, ax + 1, sel->rank, i);
             decode(recs + (o * I + i) * REC_WORDS, so->kind, fp64, &part);
             if (part.count) {
                 part.argmin += axis_off;
@@ -355,41 +372,6 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
 }
 
 /* ---- public entry points ---- */
-
-void h5cl_run_options_init(h5cl_run_options *o)
-{
-    if (!o)
-        return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-    o->axis = -1;
-}
-
-static int check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds)
-{
-    /* fail early, naming the filter, rather than at the first read */
-    int st = H5CL_OK;
-    hid_t dcpl = H5Dget_create_plist(ds->dset);
-    if (dcpl < 0)
-        return H5CL_OK;
-    int nf = H5Pget_nfilters(dcpl);
-    for (int i = 0; i < nf && st == H5CL_OK; i++) {
-        unsigned flags;
-        size_t ncd = 0;
-        char name[64] = "";
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, NULL,
-                                         sizeof name, name, NULL);
-        if (id >= 0 && H5Zfilter_avail(id) <= 0)
-            st = h5cl_fail(ctx, H5CL_ERR_HDF5,
-                           "%s in %s needs HDF5 filter %d (%s), which this "
-                           "HDF5 library cannot decode",
-                           ds->info.path, ds->info.file, (int)id,
-                           name[0] ? name : "unnamed");
-    }
-    H5Pclose(dcpl);
-    H5Eclear2(H5E_DEFAULT);
-    return st;
-}
 
 static int stats_alloc(const h5cl_box *sel, int axis, h5cl_kind kind,
                        h5cl_stats **out_ret)
@@ -416,103 +398,69 @@ static int stats_alloc(const h5cl_box *sel, int axis, h5cl_kind kind,
     return H5CL_OK;
 }
 
-static int stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts_in,
+typedef struct attempt_ctx {
+    h5cl_eval *eval;
+    h5cl_stats *out;
+} attempt_ctx;
+
+/* One run of the pipeline with a plan; the result replaces any earlier
+ * attempt's. */
+static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
+{
+    attempt_ctx *ac = user;
+    h5cl_ctx *ctx = run->ctx;
+    const h5cl_dtype dtype =
+        ac->eval ? h5cl_eval_acc_dtype(ctx) : run->in.ds[0]->info.dtype;
+    h5cl_stats_free(ac->out);
+    ac->out = NULL;
+    if (stats_alloc(&run->sel, run->opts.axis, kind_of(dtype), &ac->out) !=
+        H5CL_OK)
+        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
+                         "out of memory for the result states");
+    h5cl_stats *out = ac->out;
+    stats_op so;
+    memset(&so, 0, sizeof so);
+    so.ctx = ctx;
+    so.dtype = dtype;
+    so.kind = kind_of(dtype);
+    so.eval = ac->eval;
+    so.axis = run->opts.axis;
+    so.out = out;
+    h5cl_op op = {&so, op_setup, op_enqueue, op_merge, op_teardown};
+    out->summary.tile_bytes = plan->max_tile_elems * plan->elem_size;
+    out->summary.zero_copy = h5cl_device_zero_copy(&ctx->dev);
+    if (plan->ntiles == 0)
+        return H5CL_OK;
+    h5cl_stream stream = {run->in.ds, ac->eval ? run->in.n : 1, NULL, 0};
+    int st = h5cl_pipeline_run(ctx, &stream, plan, run->slots, &op, &run->opts,
+                               &out->summary, &out->times);
+    out->ntimes = out->times ? (size_t)plan->ntiles : 0;
+    return st;
+}
+
+static int stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
                          h5cl_stats **stats_ret)
 {
-    if (stats_ret)
-        *stats_ret = NULL;
-    if (!ds || !stats_ret)
-        return h5cl_fail(ds ? ds->ctx : NULL, H5CL_ERR_INVALID_ARGUMENT,
-                         "h5cl_stats_compute: NULL argument");
     h5cl_ctx *ctx = ds->ctx;
-    h5cl_run_options opts;
-    h5cl_run_options_init(&opts);
-    if (opts_in) {
-        size_t n = opts_in->struct_size && opts_in->struct_size < sizeof opts
-                       ? opts_in->struct_size
-                       : sizeof opts;
-        memcpy(&opts, opts_in, n);
+    h5cl_run run;
+    int st = h5cl_run_prepare(ctx, ds, opts, 1, &run);
+    if (st != H5CL_OK)
+        return st;
+    attempt_ctx ac = {NULL, NULL};
+    /* an expression, or decoding alone (the expression is then the
+     * input's name) */
+    if (run.opts.expr || run.in.decode)
+        st = h5cl_eval_create(ctx, run.opts.expr, &run.in,
+                              h5cl_eval_acc_dtype(ctx), &ac.eval);
+    if (st == H5CL_OK)
+        st = h5cl_run_attempts(&run, attempt, &ac);
+    h5cl_eval_free(ac.eval);
+    if (st != H5CL_OK) {
+        h5cl_stats_free(ac.out);
+        return st;
     }
-    atomic_store(&ctx->cancel, 0);
-    int st = h5cl_device_require(ctx);
-    if (st != H5CL_OK)
-        return st;
-    if (ds->info.dtype == H5CL_FLOAT64 && !ctx->dev.info.has_fp64)
-        return h5cl_fail(ctx, H5CL_ERR_UNSUPPORTED_DEVICE,
-                         "%s in %s is float64 but %s has no fp64 support; "
-                         "choose another device",
-                         ds->info.path, ds->info.file,
-                         ctx->dev.info.device_name);
-    h5cl_box sel;
-    st = h5cl_selection_parse(ctx, ds, opts.select, &sel);
-    if (st != H5CL_OK)
-        return st;
-    if (opts.axis >= 0 && (opts.axis >= ds->info.rank || ds->info.rank == 0))
-        return h5cl_fail(ctx, H5CL_ERR_AXIS,
-                         "axis %d is out of range for %s (rank %d)", opts.axis,
-                         ds->info.path, ds->info.rank);
-    if (opts.axis < -1)
-        return h5cl_fail(ctx, H5CL_ERR_AXIS,
-                         "axis %d is invalid; use -1 for all axes", opts.axis);
-    h5cl_h5_lock();
-    st = check_filters(ctx, ds);
-    h5cl_h5_unlock();
-    if (st != H5CL_OK)
-        return st;
-    uint64_t tile_bytes = opts.tile_bytes ? opts.tile_bytes : DEFAULT_TILE_BYTES;
-    unsigned slots = opts.slots ? opts.slots : DEFAULT_SLOTS;
-    if (slots > 64)
-        slots = 64;
-    /* a tile must fit one device allocation */
-    uint64_t max_alloc = ctx->dev.info.max_alloc_bytes;
-    if (max_alloc && tile_bytes > max_alloc / 2)
-        tile_bytes = max_alloc / 2;
-
-    const h5cl_kind kind = kind_of(ds->info.dtype);
-    int shrunk = 0;
-    for (;;) {
-        h5cl_plan plan;
-        st = h5cl_plan_make(ctx, ds, &sel, tile_bytes, shrunk, &plan);
-        if (st != H5CL_OK)
-            return st;
-        h5cl_stats *out;
-        if (stats_alloc(&sel, opts.axis, kind, &out) != H5CL_OK)
-            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
-                             "out of memory for the result states");
-        stats_op so;
-        memset(&so, 0, sizeof so);
-        so.ctx = ctx;
-        so.ds = ds;
-        so.kind = kind;
-        so.axis = opts.axis;
-        so.out = out;
-        h5cl_op op = {&so, op_setup, op_enqueue, op_merge, op_teardown};
-        out->summary.tile_bytes = plan.max_tile_elems * plan.elem_size;
-        if (plan.ntiles == 0) {
-            out->summary.zero_copy = h5cl_device_zero_copy(&ctx->dev);
-            *stats_ret = out;
-            return h5cl_ok(ctx);
-        }
-        st = h5cl_pipeline_run(ctx, ds, &plan, slots, &op, &opts,
-                               &out->summary, &out->times);
-        if (st == H5CL_OK) {
-            out->ntimes = out->times ? (size_t)plan.ntiles : 0;
-            *stats_ret = out;
-            return h5cl_ok(ctx);
-        }
-        uint64_t out_tile_bytes = out->summary.tile_bytes;
-        h5cl_stats_free(out);
-        /* out of device memory: shrink the tile and try again */
-        if (st != H5CL_ERR_DEVICE_MEMORY)
-            return st;
-        if (tile_bytes / 2 < MIN_TILE_BYTES) {
-            h5cl_msg_append(ctx, " (tiles shrunk down to %llu bytes)",
-                            (unsigned long long)out_tile_bytes);
-            return st;
-        }
-        tile_bytes /= 2;
-        shrunk = 1;
-    }
+    *stats_ret = ac.out;
+    return h5cl_ok(ctx);
 }
 
 int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
@@ -520,14 +468,15 @@ int h5cl_stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
 {
     if (stats_ret)
         *stats_ret = NULL;
-    if (!ds)
-        return H5CL_ERR_INVALID_ARGUMENT;
-    /* two runs on one context at once would corrupt its state (seen from
-     * a binding whose interrupted run was still going): refuse the second */
-    if (atomic_exchange(&ds->ctx->busy, 1))
-        return H5CL_ERR_BUSY;
-    int st = stats_compute(ds, opts, stats_ret);
-    atomic_store(&ds->ctx->busy, 0);
+    if (!ds || !stats_ret)
+        return ds ? h5cl_fail(ds->ctx, H5CL_ERR_INVALID_ARGUMENT,
+                              "h5cl_stats_compute: NULL argument")
+                  : H5CL_ERR_INVALID_ARGUMENT;
+    int st = h5cl_run_enter(ds->ctx);
+    if (st != H5CL_OK)
+        return st;
+    st = stats_compute(ds, opts, stats_ret);
+    h5cl_run_leave(ds->ctx);
     return st;
 }
 
@@ -570,4 +519,9 @@ size_t h5cl_stats_timeline(const h5cl_stats *s,
     if (times_ret)
         *times_ret = s ? s->times : NULL;
     return s ? s->ntimes : 0;
+}
+
+uint64_t h5cl_stats_masked(const h5cl_stats *s)
+{
+    return s ? s->summary.masked : 0;
 }

@@ -18,6 +18,15 @@
  * host slots and one device buffer per slot; a slot returns to the reader
  * as soon as its upload completes.
  *
+ * Several inputs of one shape share the plan: a slot holds one buffer per
+ * input, the reader fills them all for its tile, and the uploads run back
+ * to back on the transfer queue.  With an output, a slot also holds the
+ * tile's result: the kernel writes it (in place on zero-copy devices, else
+ * a read-back follows on the compute queue), the dispatcher hands it to a
+ * writer thread when the tile is retired, and the slot is reused only once
+ * the writer has stored it, so writing overlaps the computing of later
+ * tiles.
+ *
  * Tile t is enqueued only after tile t - K is merged, so per-slot
  * resources of the op are never shared by two tiles in flight, and merging
  * in tile order keeps results deterministic.
@@ -31,24 +40,36 @@
 #include "device.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "writer.h"
 
 enum slot_state { SLOT_FREE, SLOT_READING, SLOT_FILLED, SLOT_BUSY };
+/* The output buffer: free, being computed into, or handed to the writer. */
+enum { OUT_FREE, OUT_COMPUTING, OUT_WRITING };
 
-typedef struct slot {
-    void *host;   /* where the reader writes (mapped pointer)            */
+/* One tile buffer: host memory the reader (or writer) touches and what the
+ * kernel sees. */
+typedef struct buf {
+    void *host;   /* where the host reads or writes (mapped pointer)     */
     void *alloc;  /* zero-copy: our page-aligned allocation              */
     cl_mem hbuf;  /* pinned or USE_HOST_PTR buffer                       */
-    cl_mem dbuf;  /* what the kernel reads (hbuf when zero-copy)         */
-    int mapped;   /* host may touch `host`                               */
+    cl_mem dbuf;  /* what the kernel uses (hbuf when zero-copy)          */
+    int mapped;   /* hbuf is mapped at `host`                            */
+} buf;
+
+typedef struct slot {
+    buf *in;      /* one per input                                       */
+    buf out;      /* the tile's output, when the run writes              */
     enum slot_state state;
+    int out_busy; /* OUT_*: where the slot's output buffer is            */
+    uint64_t out_tile; /* the tile whose output the writer is to store   */
     uint64_t tile;
     double read_t0, read_t1;
-    cl_event up_ev, k_ev, done_ev;
+    cl_event up_first, up_ev, k_ev, done_ev, out_ev;
     double enq_t; /* host time the tile was enqueued */
     /* the in-flight tile's read interval: read_t0/t1 belong to the reader,
      * which may refill the slot before the tile is merged */
     double tile_read_t0, tile_read_t1;
-    int done;   /* done_ev completed */
+    int done;   /* the tile's last event completed */
     int failed; /* a command of this tile ended abnormally */
     struct pipe *pipe;
 } slot;
@@ -59,15 +80,22 @@ typedef struct pipe {
     slot *slots;
     unsigned nslots;
     int zero_copy;
-    size_t slot_bytes;
-    int abort;          /* stop reading: error or cancel               */
+    size_t *in_bytes;   /* per input: bytes of a slot buffer           */
+    size_t out_bytes;
+    uint64_t in_elem_bytes; /* bytes of one element of every input     */
+    int abort;          /* stop reading and writing: error or cancel   */
     int reader_status;
     char reader_msg[1024];
+    int writer_status;
+    char writer_msg[1024];
+    uint64_t written;   /* tiles the writer has stored                 */
     int callbacks;      /* registered callbacks still to run           */
     h5cl_ctx *ctx;
-    h5cl_dataset *ds;
+    const h5cl_stream *stream;
     const h5cl_plan *plan;
-    h5cl_reader *rd;
+    h5cl_reader **rd;   /* one per input                               */
+    h5cl_run_summary *sum;
+    h5cl_tile_timing *times;
     double t0;          /* host seconds at the start of the run        */
 } pipe;
 
@@ -134,14 +162,16 @@ static void *reader_main(void *arg)
             break;
         }
         s->state = SLOT_READING;
-        void *dst = s->host;
         pthread_mutex_unlock(&p->mu);
 
         h5cl_box box;
         h5cl_plan_tile(p->plan, t, &box);
         double t0 = h5cl_now();
         char msg[1024];
-        int st = h5cl_reader_read(p->rd, &box, dst, msg, sizeof msg);
+        int st = H5CL_OK;
+        for (size_t i = 0; i < p->stream->ninputs && st == H5CL_OK; i++)
+            st = h5cl_reader_read(p->rd[i], &box, s->in[i].host, msg,
+                                  sizeof msg);
         double t1 = h5cl_now();
 
         pthread_mutex_lock(&p->mu);
@@ -164,65 +194,152 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/* ---- the writer thread ---- */
+
+/* Stores output tiles in tile order as the dispatcher retires them, so a
+ * slow disk holds back only the slots it has not written yet. */
+static void *writer_main(void *arg)
+{
+    pipe *p = arg;
+    const uint64_t n = p->plan->ntiles;
+    for (uint64_t t = 0; t < n; t++) {
+        slot *s = &p->slots[t % p->nslots];
+        pthread_mutex_lock(&p->mu);
+        while (!(s->out_busy == OUT_WRITING && s->out_tile == t) && !p->abort)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->abort) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        pthread_mutex_unlock(&p->mu);
+
+        h5cl_box box;
+        h5cl_plan_tile(p->plan, t, &box);
+        char msg[1024];
+        double t0 = h5cl_now();
+        int st = h5cl_writer_write(p->stream->writer, &box, s->out.host, msg,
+                                   sizeof msg);
+        double t1 = h5cl_now();
+
+        pthread_mutex_lock(&p->mu);
+        if (st != H5CL_OK) {
+            p->writer_status = st;
+            snprintf(p->writer_msg, sizeof p->writer_msg, "%s", msg);
+            p->abort = 1;
+        } else {
+            s->out_busy = OUT_FREE;
+            p->written = t + 1;
+            p->sum->stage_seconds[H5CL_STAGE_WRITE] += t1 - t0;
+            if (p->times) {
+                p->times[t].begin[H5CL_STAGE_WRITE] = t0 - p->t0;
+                p->times[t].end[H5CL_STAGE_WRITE] = t1 - p->t0;
+            }
+        }
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (st != H5CL_OK)
+            break;
+    }
+    return NULL;
+}
+
 /* ---- slots ---- */
 
-static int slots_create(pipe *p)
+/* One slot buffer of `bytes`: page-aligned host memory the kernel reads or
+ * writes in place (zero-copy), else a pinned host buffer, mapped for the
+ * whole run, and a device buffer. */
+static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
+                      const char *what)
 {
     h5cl_ctx *ctx = p->ctx;
     h5cl_device *dev = &ctx->dev;
     cl_int err;
+    if (p->zero_copy) {
+        b->alloc = aligned_alloc(4096, bytes);
+        if (!b->alloc)
+            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
+                             "cannot allocate a %zu-byte host slot (%s)",
+                             bytes, what);
+        b->hbuf = clCreateBuffer(dev->context, access | CL_MEM_USE_HOST_PTR,
+                                 bytes, b->alloc, &err);
+        if (!b->hbuf)
+            return h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
+        b->dbuf = b->hbuf;
+        b->host = b->alloc;
+        return H5CL_OK;
+    }
+    b->hbuf = clCreateBuffer(dev->context, CL_MEM_ALLOC_HOST_PTR, bytes, NULL,
+                             &err);
+    if (!b->hbuf)
+        return h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
+    b->dbuf = clCreateBuffer(dev->context, access, bytes, NULL, &err);
+    if (!b->dbuf)
+        return h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
+    b->host = clEnqueueMapBuffer(dev->xfer, b->hbuf, CL_TRUE,
+                                 CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, NULL,
+                                 NULL, &err);
+    if (!b->host)
+        return h5cl_fail_cl(ctx, err, "clEnqueueMapBuffer", what);
+    b->mapped = 1;
+    return H5CL_OK;
+}
+
+static void buf_destroy(pipe *p, buf *b)
+{
+    if (b->hbuf && b->mapped && b->host) {
+        cl_event ev = NULL;
+        if (clEnqueueUnmapMemObject(p->ctx->dev.xfer, b->hbuf, b->host, 0,
+                                    NULL, &ev) == CL_SUCCESS) {
+            clWaitForEvents(1, &ev);
+            clReleaseEvent(ev);
+        }
+    }
+    if (b->dbuf && b->dbuf != b->hbuf)
+        clReleaseMemObject(b->dbuf);
+    if (b->hbuf)
+        clReleaseMemObject(b->hbuf);
+    free(b->alloc);
+    memset(b, 0, sizeof *b);
+}
+
+static int slots_create(pipe *p)
+{
+    h5cl_ctx *ctx = p->ctx;
     /* fault injection for the tests: buffers above this size fail as if
      * the device were out of memory */
     const char *lim = getenv("H5CL_TEST_MAX_ALLOC");
-    if (lim && *lim && p->slot_bytes > strtoull(lim, NULL, 10))
-        return h5cl_fail_cl(ctx, CL_MEM_OBJECT_ALLOCATION_FAILURE,
-                            "clCreateBuffer",
-                            "allocating a tile buffer (H5CL_TEST_MAX_ALLOC)");
-    for (unsigned i = 0; i < p->nslots; i++) {
-        slot *s = &p->slots[i];
+    for (size_t i = 0; i < p->stream->ninputs; i++)
+        if (lim && *lim && p->in_bytes[i] > strtoull(lim, NULL, 10))
+            return h5cl_fail_cl(ctx, CL_MEM_OBJECT_ALLOCATION_FAILURE,
+                                "clCreateBuffer",
+                                "allocating a tile buffer (H5CL_TEST_MAX_ALLOC)");
+    for (unsigned k = 0; k < p->nslots; k++) {
+        slot *s = &p->slots[k];
         s->pipe = p;
         s->state = SLOT_FREE;
-        if (p->zero_copy) {
-            s->alloc = aligned_alloc(4096, p->slot_bytes);
-            if (!s->alloc)
-                return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
-                                 "cannot allocate a %zu-byte host slot",
-                                 p->slot_bytes);
-            s->hbuf = clCreateBuffer(dev->context,
-                                     CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR,
-                                     p->slot_bytes, s->alloc, &err);
-            if (!s->hbuf)
-                return h5cl_fail_cl(ctx, err, "clCreateBuffer",
-                                    "wrapping a host slot (zero-copy)");
-            s->dbuf = s->hbuf;
-            s->host = s->alloc;
-            continue;
+        s->in = calloc(p->stream->ninputs, sizeof *s->in);
+        if (!s->in)
+            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+        for (size_t i = 0; i < p->stream->ninputs; i++) {
+            int st = buf_create(p, &s->in[i], p->in_bytes[i],
+                                CL_MEM_READ_ONLY, "allocating an input slot");
+            if (st != H5CL_OK)
+                return st;
         }
-        s->hbuf = clCreateBuffer(dev->context,
-                                 CL_MEM_READ_ONLY | CL_MEM_ALLOC_HOST_PTR,
-                                 p->slot_bytes, NULL, &err);
-        if (!s->hbuf)
-            return h5cl_fail_cl(ctx, err, "clCreateBuffer",
-                                "allocating a pinned host slot");
-        s->dbuf = clCreateBuffer(dev->context, CL_MEM_READ_ONLY, p->slot_bytes,
-                                 NULL, &err);
-        if (!s->dbuf)
-            return h5cl_fail_cl(ctx, err, "clCreateBuffer",
-                                "allocating a device tile buffer");
-        /* mapped for the whole run: the pinned pages the reader fills */
-        s->host = clEnqueueMapBuffer(dev->xfer, s->hbuf, CL_TRUE, CL_MAP_WRITE,
-                                     0, p->slot_bytes, 0, NULL, NULL, &err);
-        if (!s->host)
-            return h5cl_fail_cl(ctx, err, "clEnqueueMapBuffer",
-                                "mapping a pinned host slot");
-        s->mapped = 1;
+        if (p->stream->writer) {
+            int st = buf_create(p, &s->out, p->out_bytes, CL_MEM_WRITE_ONLY,
+                                "allocating an output slot");
+            if (st != H5CL_OK)
+                return st;
+        }
     }
     return H5CL_OK;
 }
 
 static void release_events(slot *s)
 {
-    cl_event *evs[] = {&s->up_ev, &s->k_ev, &s->done_ev};
+    cl_event *evs[] = {&s->up_first, &s->up_ev, &s->k_ev, &s->done_ev,
+                       &s->out_ev};
     for (size_t i = 0; i < H5CL_ARRAY_LEN(evs); i++) {
         if (*evs[i])
             clReleaseEvent(*evs[i]);
@@ -234,23 +351,13 @@ static void slots_destroy(pipe *p)
 {
     if (!p->slots)
         return;
-    h5cl_device *dev = &p->ctx->dev;
-    for (unsigned i = 0; i < p->nslots; i++) {
-        slot *s = &p->slots[i];
+    for (unsigned k = 0; k < p->nslots; k++) {
+        slot *s = &p->slots[k];
         release_events(s);
-        if (s->hbuf && s->mapped && s->host) {
-            cl_event ev = NULL;
-            if (clEnqueueUnmapMemObject(dev->xfer, s->hbuf, s->host, 0, NULL,
-                                        &ev) == CL_SUCCESS) {
-                clWaitForEvents(1, &ev);
-                clReleaseEvent(ev);
-            }
-        }
-        if (s->dbuf && s->dbuf != s->hbuf)
-            clReleaseMemObject(s->dbuf);
-        if (s->hbuf)
-            clReleaseMemObject(s->hbuf);
-        free(s->alloc);
+        for (size_t i = 0; s->in && i < p->stream->ninputs; i++)
+            buf_destroy(p, &s->in[i]);
+        free(s->in);
+        buf_destroy(p, &s->out);
     }
     free(p->slots);
     p->slots = NULL;
@@ -264,7 +371,7 @@ static void slots_destroy(pipe *p)
 static void event_span(const pipe *p, const slot *s, cl_event ev,
                        double fallback, double *b, double *e)
 {
-    cl_event first = s->up_ev ? s->up_ev : s->k_ev;
+    cl_event first = s->up_first ? s->up_first : s->k_ev;
     cl_ulong q = 0, st = 0, f = 0;
     *b = *e = fallback;
     if (!ev ||
@@ -278,6 +385,15 @@ static void event_span(const pipe *p, const slot *s, cl_event ev,
         return;
     *b = s->enq_t + (double)(st - q) * 1e-9;
     *e = s->enq_t + (double)(f - q) * 1e-9;
+}
+
+static int is_read_back(cl_event ev)
+{
+    cl_command_type t = 0;
+    return ev &&
+           clGetEventInfo(ev, CL_EVENT_COMMAND_TYPE, sizeof t, &t, NULL) ==
+               CL_SUCCESS &&
+           t == CL_COMMAND_READ_BUFFER;
 }
 
 /* ---- dispatch ---- */
@@ -294,38 +410,66 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     h5cl_ctx *ctx = p->ctx;
     unsigned si = (unsigned)(t % p->nslots);
     slot *s = &p->slots[si];
+    const h5cl_stream *sm = p->stream;
     h5cl_tile tile;
     tile_at(p->plan, t, &tile);
-    size_t bytes = (size_t)(tile.elems * p->plan->elem_size);
     cl_int err;
+    int st;
 
     release_events(s);
     s->done = 0;
     s->failed = 0;
     pthread_mutex_lock(&p->mu);
     s->state = SLOT_BUSY;
+    if (sm->writer)
+        s->out_busy = OUT_COMPUTING;
     pthread_mutex_unlock(&p->mu);
     s->enq_t = h5cl_now() - p->t0;
     s->tile_read_t0 = s->read_t0;
     s->tile_read_t1 = s->read_t1;
-    if (!p->zero_copy) {
-        err = clEnqueueWriteBuffer(ctx->dev.xfer, s->dbuf, CL_FALSE, 0, bytes,
-                                   s->host, 0, NULL, &s->up_ev);
+    cl_mem inputs[H5CL_MAX_INPUTS];
+    for (size_t i = 0; i < sm->ninputs; i++) {
+        inputs[i] = s->in[i].dbuf;
+        if (p->zero_copy)
+            continue;
+        /* back to back on the in-order transfer queue: the last upload's
+         * event stands for all of them */
+        size_t bytes =
+            (size_t)(tile.elems * h5cl_dtype_size(sm->inputs[i]->info.dtype));
+        cl_event ev;
+        err = clEnqueueWriteBuffer(ctx->dev.xfer, s->in[i].dbuf, CL_FALSE, 0,
+                                   bytes, s->in[i].host, 0, NULL, &ev);
         if (err != CL_SUCCESS)
             return h5cl_fail_cl(ctx, err, "clEnqueueWriteBuffer",
                                 "uploading a tile");
-        int st = watch(p, s->up_ev, on_slot_free, s);
-        if (st != H5CL_OK)
-            return st;
+        /* up_first (for timing) and up_ev each hold a reference */
+        if (s->up_ev)
+            clReleaseEvent(s->up_ev);
+        else if (clRetainEvent(ev) == CL_SUCCESS)
+            s->up_first = ev;
+        s->up_ev = ev;
     }
-    int st = op->enqueue(op, ctx, si, &tile, s->dbuf, s->up_ev, &s->k_ev,
-                         &s->done_ev);
+    if (s->up_ev && (st = watch(p, s->up_ev, on_slot_free, s)) != H5CL_OK)
+        return st;
+    st = op->enqueue(op, ctx, si, &tile, inputs,
+                     sm->writer ? s->out.dbuf : NULL, s->up_ev, &s->k_ev,
+                     &s->done_ev);
     if (st != H5CL_OK)
         return st;
     /* zero-copy: the slot is the kernel's input until the kernel ends */
     if (p->zero_copy && (st = watch(p, s->k_ev, on_slot_free, s)) != H5CL_OK)
         return st;
-    st = watch(p, s->done_ev, on_tile_done, s);
+    cl_event last = s->done_ev;
+    if (sm->writer && !p->zero_copy) {
+        err = clEnqueueReadBuffer(ctx->dev.comp, s->out.dbuf, CL_FALSE, 0,
+                                  (size_t)(tile.elems * sm->out_elem_size),
+                                  s->out.host, 1, &s->done_ev, &s->out_ev);
+        if (err != CL_SUCCESS)
+            return h5cl_fail_cl(ctx, err, "clEnqueueReadBuffer",
+                                "reading an output tile back");
+        last = s->out_ev;
+    }
+    st = watch(p, last, on_tile_done, s);
     if (st != H5CL_OK)
         return st;
     if ((err = clFlush(ctx->dev.xfer)) != CL_SUCCESS ||
@@ -334,7 +478,8 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     return H5CL_OK;
 }
 
-/* Merges tile t's result and accounts its stage times and bytes. */
+/* Merges tile t's result, accounts its stage times and bytes, and hands
+ * its output to the writer. */
 static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
                        h5cl_run_summary *sum, h5cl_tile_timing *tt,
                        uint64_t *bytes_done)
@@ -347,42 +492,69 @@ static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
                          "a command of tile %llu ended abnormally on %s "
                          "(upload, kernel or read-back of %s)",
                          (unsigned long long)t, ctx->dev.info.device_name,
-                         p->ds->info.path);
+                         p->stream->inputs[0]->info.path);
     h5cl_tile tile;
     tile_at(p->plan, t, &tile);
     double m0 = h5cl_now() - p->t0;
-    int st = op->merge(op, ctx, si, &tile);
+    int st = op->merge ? op->merge(op, ctx, si, &tile) : H5CL_OK;
     double m1 = h5cl_now() - p->t0;
     if (st != H5CL_OK)
         return st;
 
     h5cl_tile_timing lt;
+    memset(&lt, 0, sizeof lt);
     lt.tile = t;
-    lt.bytes = tile.elems * p->plan->elem_size;
+    lt.bytes = tile.elems * p->in_elem_bytes;
     lt.begin[H5CL_STAGE_READ] = s->tile_read_t0;
     lt.end[H5CL_STAGE_READ] = s->tile_read_t1;
-    event_span(p, s, s->up_ev, s->enq_t, &lt.begin[H5CL_STAGE_UPLOAD],
+    event_span(p, s, s->up_first, s->enq_t, &lt.begin[H5CL_STAGE_UPLOAD],
                &lt.end[H5CL_STAGE_UPLOAD]);
-    event_span(p, s, s->k_ev, m0, &lt.begin[H5CL_STAGE_KERNEL],
-               &lt.end[H5CL_STAGE_KERNEL]);
-    if (s->done_ev == s->k_ev) /* the op read nothing back */
-        lt.begin[H5CL_STAGE_DOWNLOAD] = lt.end[H5CL_STAGE_DOWNLOAD] =
-            lt.end[H5CL_STAGE_KERNEL];
-    else
-        event_span(p, s, s->done_ev, m0, &lt.begin[H5CL_STAGE_DOWNLOAD],
-                   &lt.end[H5CL_STAGE_DOWNLOAD]);
+    if (s->up_ev != s->up_first) {
+        double b, e;
+        event_span(p, s, s->up_ev, s->enq_t, &b, &e);
+        lt.end[H5CL_STAGE_UPLOAD] = e;
+    }
+    /* kernels: from the op's first kernel to its last command, unless
+     * that is a read-back, which is the download */
+    double b, e, kb, ke;
+    event_span(p, s, s->k_ev, m0, &kb, &ke);
+    event_span(p, s, s->done_ev, m0, &b, &e);
+    lt.begin[H5CL_STAGE_KERNEL] = kb;
+    if (is_read_back(s->done_ev)) {
+        lt.end[H5CL_STAGE_KERNEL] = b > kb ? b : ke;
+        lt.begin[H5CL_STAGE_DOWNLOAD] = b;
+        lt.end[H5CL_STAGE_DOWNLOAD] = e;
+    } else {
+        lt.end[H5CL_STAGE_KERNEL] = e;
+        lt.begin[H5CL_STAGE_DOWNLOAD] = lt.end[H5CL_STAGE_DOWNLOAD] = e;
+    }
+    if (s->out_ev) {
+        event_span(p, s, s->out_ev, m0, &b, &e);
+        if (lt.begin[H5CL_STAGE_DOWNLOAD] == lt.end[H5CL_STAGE_DOWNLOAD])
+            lt.begin[H5CL_STAGE_DOWNLOAD] = b;
+        lt.end[H5CL_STAGE_DOWNLOAD] = e;
+    }
     lt.begin[H5CL_STAGE_MERGE] = m0;
     lt.end[H5CL_STAGE_MERGE] = m1;
-    for (int k = 0; k < H5CL_STAGE_COUNT; k++)
+    lt.begin[H5CL_STAGE_WRITE] = lt.end[H5CL_STAGE_WRITE] = m1;
+    for (int k = 0; k < H5CL_STAGE_WRITE; k++)
         sum->stage_seconds[k] += lt.end[k] - lt.begin[k];
     *bytes_done += lt.bytes;
+    pthread_mutex_lock(&p->mu);
     if (tt)
         *tt = lt;
+    if (p->stream->writer) {
+        s->out_tile = t;
+        s->out_busy = OUT_WRITING;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
     return H5CL_OK;
 }
 
 /* Waits for something the dispatcher can act on.  Returns with the mutex
- * unlocked; the flags say what is ready. */
+ * unlocked; the flags say what is ready.  After the last tile is retired,
+ * waits for the writer to store everything. */
 static void wait_ready(pipe *p, uint64_t next_enq, uint64_t next_ret,
                        int *can_retire, int *can_enqueue)
 {
@@ -393,8 +565,11 @@ static void wait_ready(pipe *p, uint64_t next_enq, uint64_t next_ret,
         slot *e = &p->slots[next_enq % p->nslots];
         *can_retire = next_ret < next_enq && r->done;
         *can_enqueue = next_enq < n && next_enq - next_ret < p->nslots &&
-                       e->state == SLOT_FILLED && e->tile == next_enq;
-        if (*can_retire || *can_enqueue || p->abort ||
+                       e->state == SLOT_FILLED && e->tile == next_enq &&
+                       e->out_busy == OUT_FREE;
+        int finished = next_ret == n &&
+                       (!p->stream->writer || p->written == n);
+        if (*can_retire || *can_enqueue || finished || p->abort ||
             atomic_load(&p->ctx->cancel))
             break;
         /* h5cl_cancel() only sets a flag (it must be signal-safe), so
@@ -415,20 +590,26 @@ static int dispatch(pipe *p, h5cl_op *op, const h5cl_run_options *opts,
                     h5cl_run_summary *sum, h5cl_tile_timing *times)
 {
     const uint64_t n = p->plan->ntiles;
+    const char *path = p->stream->inputs[0]->info.path;
     uint64_t next_enq = 0, next_ret = 0, bytes_done = 0;
-    while (next_ret < n) {
+    for (;;) {
         int can_retire, can_enqueue;
         wait_ready(p, next_enq, next_ret, &can_retire, &can_enqueue);
         if (atomic_load(&p->ctx->cancel))
             return h5cl_fail(p->ctx, H5CL_ERR_CANCELLED,
                              "cancelled after %llu of %llu tiles of %s",
                              (unsigned long long)next_ret,
-                             (unsigned long long)n, p->ds->info.path);
+                             (unsigned long long)n, path);
         pthread_mutex_lock(&p->mu);
-        int rst = p->reader_status;
+        int rst = p->reader_status, wst = p->writer_status;
+        uint64_t written = p->written;
         pthread_mutex_unlock(&p->mu);
         if (rst != H5CL_OK)
             return h5cl_fail(p->ctx, rst, "%s", p->reader_msg);
+        if (wst != H5CL_OK)
+            return h5cl_fail(p->ctx, wst, "%s", p->writer_msg);
+        if (next_ret == n && (!p->stream->writer || written == n))
+            return H5CL_OK;
         int st;
         if (can_retire) {
             st = retire_tile(p, op, next_ret, sum,
@@ -450,12 +631,11 @@ static int dispatch(pipe *p, h5cl_op *op, const h5cl_run_options *opts,
             next_enq++;
         }
     }
-    return H5CL_OK;
 }
 
-/* Stops the reader, drains both queues and waits until no callback can
- * touch the slots any more. */
-static void drain(pipe *p, pthread_t *reader)
+/* Stops the reader and writer, drains both queues and waits until no
+ * callback can touch the slots any more. */
+static void drain(pipe *p, pthread_t *reader, pthread_t *writer)
 {
     pthread_mutex_lock(&p->mu);
     p->abort = 1;
@@ -463,6 +643,8 @@ static void drain(pipe *p, pthread_t *reader)
     pthread_mutex_unlock(&p->mu);
     if (reader)
         pthread_join(*reader, NULL);
+    if (writer)
+        pthread_join(*writer, NULL);
     clFinish(p->ctx->dev.xfer);
     clFinish(p->ctx->dev.comp);
     pthread_mutex_lock(&p->mu);
@@ -471,8 +653,41 @@ static void drain(pipe *p, pthread_t *reader)
     pthread_mutex_unlock(&p->mu);
 }
 
-int h5cl_pipeline_run(h5cl_ctx *ctx, h5cl_dataset *ds, const h5cl_plan *plan,
-                      unsigned slots, h5cl_op *op,
+/* Sizes the slot buffers and opens a reader per input. */
+static int pipe_prepare(pipe *p)
+{
+    const h5cl_stream *sm = p->stream;
+    h5cl_ctx *ctx = p->ctx;
+    /* whole pages, so USE_HOST_PTR memory can be used in place */
+    const uint64_t elems = p->plan->max_tile_elems ? p->plan->max_tile_elems : 1;
+    p->in_bytes = calloc(sm->ninputs, sizeof *p->in_bytes);
+    p->rd = calloc(sm->ninputs, sizeof *p->rd);
+    p->slots = calloc(p->nslots, sizeof *p->slots);
+    if (!p->in_bytes || !p->rd || !p->slots)
+        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < sm->ninputs; i++) {
+        size_t es = h5cl_dtype_size(sm->inputs[i]->info.dtype);
+        p->in_bytes[i] = (size_t)((elems * es + 4095) / 4096 * 4096);
+        p->in_elem_bytes += es;
+    }
+    p->out_bytes = (size_t)((elems * sm->out_elem_size + 4095) / 4096 * 4096);
+    int st = slots_create(p);
+    for (size_t i = 0; i < sm->ninputs && st == H5CL_OK; i++)
+        st = h5cl_reader_open(ctx, sm->inputs[i], &p->rd[i]);
+    return st;
+}
+
+static void pipe_release(pipe *p)
+{
+    for (size_t i = 0; p->rd && i < p->stream->ninputs; i++)
+        h5cl_reader_close(p->rd[i]);
+    slots_destroy(p);
+    free(p->rd);
+    free(p->in_bytes);
+}
+
+int h5cl_pipeline_run(h5cl_ctx *ctx, const h5cl_stream *stream,
+                      const h5cl_plan *plan, unsigned slots, h5cl_op *op,
                       const h5cl_run_options *opts, h5cl_run_summary *sum,
                       h5cl_tile_timing **times_ret)
 {
@@ -482,36 +697,26 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, h5cl_dataset *ds, const h5cl_plan *plan,
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     p.ctx = ctx;
-    p.ds = ds;
+    p.stream = stream;
     p.plan = plan;
     p.nslots = slots;
+    p.sum = sum;
     p.zero_copy = h5cl_device_zero_copy(&ctx->dev);
-    /* whole pages, so USE_HOST_PTR memory can be used in place */
-    size_t need = (size_t)(plan->max_tile_elems * plan->elem_size);
-    p.slot_bytes = (need + 4095) / 4096 * 4096;
-    if (p.slot_bytes == 0)
-        p.slot_bytes = 4096;
     p.t0 = h5cl_now();
     sum->zero_copy = p.zero_copy;
 
-    h5cl_tile_timing *times = NULL;
-    pthread_t reader;
-    int reader_started = 0, op_ready = 0;
+    pthread_t reader, writer;
+    int reader_started = 0, writer_started = 0, op_ready = 0;
     int st = H5CL_OK;
     if ((opts->trace_path || opts->timeline) && plan->ntiles) {
-        times = calloc((size_t)plan->ntiles, sizeof *times);
-        if (!times)
+        p.times = calloc((size_t)plan->ntiles, sizeof *p.times);
+        if (!p.times)
             st = h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
                            "out of memory for the timeline of %llu tiles",
                            (unsigned long long)plan->ntiles);
     }
-    if (st == H5CL_OK) {
-        p.slots = calloc(slots, sizeof *p.slots);
-        st = p.slots ? slots_create(&p)
-                     : h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
-    }
     if (st == H5CL_OK)
-        st = h5cl_reader_open(ctx, ds, &p.rd);
+        st = pipe_prepare(&p);
     if (st == H5CL_OK) {
         st = op->setup(op, ctx, plan, slots);
         op_ready = st == H5CL_OK;
@@ -524,35 +729,44 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, h5cl_dataset *ds, const h5cl_plan *plan,
         else
             reader_started = 1;
     }
+    if (st == H5CL_OK && stream->writer) {
+        if (pthread_create(&writer, NULL, writer_main, &p) != 0)
+            st = h5cl_fail(ctx, H5CL_ERR_THREAD,
+                           "cannot start the writer thread");
+        else
+            writer_started = 1;
+    }
     if (st == H5CL_OK)
-        st = dispatch(&p, op, opts, sum, times);
+        st = dispatch(&p, op, opts, sum, p.times);
     double wall = h5cl_now() - p.t0;
-    drain(&p, reader_started ? &reader : NULL);
+    drain(&p, reader_started ? &reader : NULL, writer_started ? &writer : NULL);
 
     if (st == H5CL_OK) {
         double busiest = 0;
         for (int k = 0; k < H5CL_STAGE_COUNT; k++)
             if (sum->stage_seconds[k] > busiest)
                 busiest = sum->stage_seconds[k];
+        uint64_t elems = h5cl_box_elems(&plan->sel);
         sum->seconds = wall;
         sum->overlap = busiest > 0 ? wall / busiest : 1.0;
         sum->tiles = plan->ntiles;
         sum->slots = slots;
-        sum->bytes = h5cl_box_elems(&plan->sel) * plan->elem_size;
+        sum->bytes = elems * p.in_elem_bytes;
+        sum->bytes_written = stream->writer ? elems * stream->out_elem_size : 0;
         if (opts->trace_path)
-            st = h5cl_trace_write(ctx, opts->trace_path, times,
+            st = h5cl_trace_write(ctx, opts->trace_path, p.times,
                                   (size_t)plan->ntiles, sum,
-                                  ctx->dev.info.device_name, ds->info.path);
+                                  ctx->dev.info.device_name,
+                                  stream->inputs[0]->info.path);
     }
     if (st == H5CL_OK && opts->timeline) {
-        *times_ret = times;
-        times = NULL;
+        *times_ret = p.times;
+        p.times = NULL;
     }
     if (op_ready)
         op->teardown(op);
-    h5cl_reader_close(p.rd);
-    slots_destroy(&p);
-    free(times);
+    pipe_release(&p);
+    free(p.times);
     pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.mu);
     return st;

@@ -145,22 +145,21 @@ static cl_program from_binary(h5cl_ctx *ctx, const unsigned char *bin,
     return p;
 }
 
-static int from_source(h5cl_ctx *ctx, const h5cl_kernel_source *src,
-                       const char *opts, cl_program *prog_ret)
+static int from_source(h5cl_ctx *ctx, const char *label, const char *text,
+                       size_t length, const char *opts, cl_program *prog_ret)
 {
     cl_int err;
-    const char *text = src->text;
     cl_program p = clCreateProgramWithSource(ctx->dev.context, 1, &text,
-                                             &src->length, &err);
+                                             &length, &err);
     if (!p)
         return h5cl_fail_cl(ctx, err, "clCreateProgramWithSource",
                             "creating a kernel program");
     err = clBuildProgram(p, 1, &ctx->dev.id, opts, NULL, NULL);
     if (err != CL_SUCCESS) {
         h5cl_fail(ctx, H5CL_ERR_BUILD,
-                  "clBuildProgram failed with %s building kernels/%s.cl "
-                  "with options \"%s\" on %s",
-                  h5cl_cl_errname(err), src->name, opts,
+                  "clBuildProgram failed with %s building %s with options "
+                  "\"%s\" on %s",
+                  h5cl_cl_errname(err), label, opts,
                   ctx->dev.info.device_name);
         append_build_log(ctx, p);
         clReleaseProgram(p);
@@ -193,26 +192,31 @@ static void build_options(const h5cl_ctx *ctx, h5cl_dtype dt, char *buf,
     int kind = dt >= H5CL_FLOAT32 ? H5CL_KIND_FLOAT
                : (dt % 2 == 0)    ? H5CL_KIND_SIGNED
                                   : H5CL_KIND_UNSIGNED;
-    int contiguous = h5cl_device_contiguous(&ctx->dev);
     snprintf(buf, len,
              "-cl-std=CL1.2 -DT=%s -DT_KIND=%d -DT_SIZE=%u -DHAS_FP64=%d "
              "-DCONTIGUOUS=%d",
              cl_type[dt], kind, (unsigned)h5cl_dtype_size(dt), in->has_fp64,
-             contiguous);
+             h5cl_device_contiguous(&ctx->dev));
 }
 
-int h5cl_program_get(h5cl_ctx *ctx, h5cl_dtype dt, cl_program *prog_ret)
+const char *h5cl_program_cl_type(h5cl_dtype dt)
 {
-    if (ctx->programs[dt]) {
-        *prog_ret = ctx->programs[dt];
-        return H5CL_OK;
-    }
-    const h5cl_kernel_source *src = find_source("stats");
-    if (!src)
-        return h5cl_fail(ctx, H5CL_ERR_BUILD,
-                         "kernel source stats.cl missing from the build");
-    char opts[256];
-    build_options(ctx, dt, opts, sizeof opts);
+    return (unsigned)dt < H5CL_DTYPE_COUNT ? cl_type[dt] : "void";
+}
+
+/* In memory: programs stay built for the context's lifetime, keyed like
+ * the disk cache. */
+static cl_program memo_find(const h5cl_ctx *ctx, uint64_t key)
+{
+    for (const h5cl_program_memo *m = ctx->memo; m; m = m->next)
+        if (m->key == key)
+            return m->prog;
+    return NULL;
+}
+
+int h5cl_program_build(h5cl_ctx *ctx, const char *label, const char *text,
+                       size_t length, const char *opts, cl_program *prog_ret)
+{
     const h5cl_device_info *in = &ctx->dev.info;
     uint64_t key = 0xcbf29ce484222325ULL;
     key = fnv1a(key, in->platform_name, strlen(in->platform_name) + 1);
@@ -220,7 +224,12 @@ int h5cl_program_get(h5cl_ctx *ctx, h5cl_dtype dt, cl_program *prog_ret)
     key = fnv1a(key, in->driver_version, strlen(in->driver_version) + 1);
     key = fnv1a(key, in->opencl_version, strlen(in->opencl_version) + 1);
     key = fnv1a(key, opts, strlen(opts) + 1);
-    key = fnv1a(key, src->text, src->length);
+    key = fnv1a(key, text, length);
+    if ((*prog_ret = memo_find(ctx, key)))
+        return H5CL_OK;
+    h5cl_program_memo *m = calloc(1, sizeof *m);
+    if (!m)
+        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
 
     char dir[4096], path[4160];
     int have_dir = cache_dir(dir, sizeof dir) == 0;
@@ -237,23 +246,43 @@ int h5cl_program_get(h5cl_ctx *ctx, h5cl_dtype dt, cl_program *prog_ret)
         }
     }
     if (!p) {
-        int st = from_source(ctx, src, opts, &p);
-        if (st != H5CL_OK)
+        int st = from_source(ctx, label, text, length, opts, &p);
+        if (st != H5CL_OK) {
+            free(m);
             return st;
+        }
         if (have_dir)
             store_binary(p, path, key);
     }
-    ctx->programs[dt] = p;
+    m->key = key;
+    m->prog = p;
+    m->next = ctx->memo;
+    ctx->memo = m;
     *prog_ret = p;
     return H5CL_OK;
 }
 
+int h5cl_program_get(h5cl_ctx *ctx, const char *name, h5cl_dtype dt,
+                     cl_program *prog_ret)
+{
+    const h5cl_kernel_source *src = find_source(name);
+    if (!src)
+        return h5cl_fail(ctx, H5CL_ERR_BUILD,
+                         "kernel source %s.cl missing from the build", name);
+    char opts[256], label[64];
+    build_options(ctx, dt, opts, sizeof opts);
+    snprintf(label, sizeof label, "kernels/%s.cl", name);
+    return h5cl_program_build(ctx, label, src->text, src->length, opts,
+                              prog_ret);
+}
+
 void h5cl_program_release_all(h5cl_ctx *ctx)
 {
-    for (int i = 0; i < H5CL_DTYPE_COUNT; i++) {
-        if (ctx->programs[i])
-            clReleaseProgram(ctx->programs[i]);
-        ctx->programs[i] = NULL;
+    while (ctx->memo) {
+        h5cl_program_memo *m = ctx->memo;
+        ctx->memo = m->next;
+        clReleaseProgram(m->prog);
+        free(m);
     }
 }
 
@@ -264,13 +293,14 @@ int h5cl_ctx_build_programs(h5cl_ctx *ctx)
     int st = h5cl_device_require(ctx);
     if (st != H5CL_OK)
         return st;
-    for (int dt = 0; dt < H5CL_DTYPE_COUNT; dt++) {
-        if (dt == H5CL_FLOAT64 && !ctx->dev.info.has_fp64)
-            continue;
-        cl_program p;
-        st = h5cl_program_get(ctx, (h5cl_dtype)dt, &p);
-        if (st != H5CL_OK)
-            return st;
-    }
+    for (const h5cl_kernel_source *src = h5cl_kernel_sources; src->name; src++)
+        for (int dt = 0; dt < H5CL_DTYPE_COUNT; dt++) {
+            if (dt == H5CL_FLOAT64 && !ctx->dev.info.has_fp64)
+                continue;
+            cl_program p;
+            st = h5cl_program_get(ctx, src->name, (h5cl_dtype)dt, &p);
+            if (st != H5CL_OK)
+                return st;
+        }
     return h5cl_ok(ctx);
 }

@@ -15,9 +15,17 @@ typedef struct h5cl_kernel_source {
  * a NULL name. */
 extern const h5cl_kernel_source h5cl_kernel_sources[];
 
-/* The statistics program for one element type, built once per context
- * (loaded from the disk cache when possible).  Owned by ctx. */
-int h5cl_program_get(h5cl_ctx *ctx, h5cl_dtype dtype, cl_program *prog_ret);
+/* The program of kernels/<name>.cl built for one element type (T, T_KIND,
+ * T_SIZE, HAS_FP64 and CONTIGUOUS defined), once per context, loaded from
+ * the disk cache when possible.  Owned by ctx. */
+int h5cl_program_get(h5cl_ctx *ctx, const char *name, h5cl_dtype dtype,
+                     cl_program *prog_ret);
+/* Any program source (generated ones: expressions), cached in memory and
+ * on disk like the embedded ones.  label names it in build errors. */
+int h5cl_program_build(h5cl_ctx *ctx, const char *label, const char *text,
+                       size_t length, const char *opts, cl_program *prog_ret);
+/* "float", "ushort", ... for an element type. */
+const char *h5cl_program_cl_type(h5cl_dtype dtype);
 /* Releases every program ctx holds. */
 void h5cl_program_release_all(h5cl_ctx *ctx);
 

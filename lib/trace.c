@@ -8,7 +8,8 @@
 
 static const char *const lane_names[H5CL_STAGE_COUNT] = {
     "read (reader thread)", "upload (transfer queue)", "kernel (compute queue)",
-    "download (compute queue)", "merge (caller thread)"};
+    "download (compute queue)", "merge (caller thread)",
+    "write (writer thread)"};
 
 static void json_string(FILE *f, const char *s)
 {

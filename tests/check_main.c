@@ -27,6 +27,10 @@ int main(void)
     srunner_add_suite(sr, stats_suite());
     srunner_add_suite(sr, axis_suite());
     srunner_add_suite(sr, run_suite());
+    srunner_add_suite(sr, expr_suite());
+    srunner_add_suite(sr, map_suite());
+    srunner_add_suite(sr, hist_suite());
+    srunner_add_suite(sr, cf_suite());
 
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

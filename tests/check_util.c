@@ -610,6 +610,56 @@ void tu_write_group(const char *file, const char *path)
     H5Fclose(f);
 }
 
+/* The h5cl dtype of a numeric HDF5 type (either byte order). */
+static h5cl_dtype tu_dtype_of(hid_t type, const char *what)
+{
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
+    if (cls == H5T_FLOAT && (size == 4 || size == 8))
+        return size == 4 ? H5CL_FLOAT32 : H5CL_FLOAT64;
+    ck_assert_msg(cls == H5T_INTEGER, "%s: not a numeric type (class %d)", what,
+                  (int)cls);
+    int sgn = H5Tget_sign(type) == H5T_SGN_2;
+    switch (size) {
+    case 1: return sgn ? H5CL_INT8 : H5CL_UINT8;
+    case 2: return sgn ? H5CL_INT16 : H5CL_UINT16;
+    case 4: return sgn ? H5CL_INT32 : H5CL_UINT32;
+    case 8: return sgn ? H5CL_INT64 : H5CL_UINT64;
+    default: break;
+    }
+    ck_abort_msg("%s: integer of %zu bytes", what, size);
+    return H5CL_DTYPE_COUNT;
+}
+
+void tu_read(const char *file, const char *path, tu_array *a)
+{
+    hsize_t hd[H5CL_MAX_RANK];
+    uint64_t dims[H5CL_MAX_RANK];
+    hid_t f, d, t, s;
+    int rank, i;
+    f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_msg(f >= 0, "tu_read: cannot open %s", file);
+    d = H5Dopen2(f, path, H5P_DEFAULT);
+    ck_assert_msg(d >= 0, "tu_read: no dataset %s in %s", path, file);
+    t = H5Dget_type(d);
+    s = H5Dget_space(d);
+    ck_assert(t >= 0 && s >= 0);
+    rank = H5Sget_simple_extent_ndims(s);
+    ck_assert_msg(rank >= 0 && rank <= H5CL_MAX_RANK, "tu_read: rank %d", rank);
+    ck_assert(H5Sget_simple_extent_dims(s, hd, NULL) == rank);
+    for (i = 0; i < rank; i++)
+        dims[i] = hd[i];
+    tu_array_init(a, tu_dtype_of(t, path), rank, dims);
+    if (a->n > 0)
+        ck_assert_msg(H5Dread(d, tu_mem_type(a->dtype), H5S_ALL, H5S_ALL,
+                              H5P_DEFAULT, a->data) >= 0,
+                      "tu_read: H5Dread %s in %s failed", path, file);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Dclose(d);
+    ck_assert(H5Fclose(f) >= 0);
+}
+
 void tu_write_special(const char *file, const char *path, const char *what)
 {
     hsize_t dims[1] = {4};

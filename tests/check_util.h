@@ -28,6 +28,10 @@ Suite *dataset_suite(void);
 Suite *stats_suite(void);
 Suite *axis_suite(void);
 Suite *run_suite(void);
+Suite *expr_suite(void);
+Suite *map_suite(void);
+Suite *hist_suite(void);
+Suite *cf_suite(void);
 
 /* Seconds per test; generous because a cold PoCL build can be slow. */
 #define TU_TIMEOUT 180
@@ -145,6 +149,10 @@ void tu_write(const char *file, const char *path, tu_array *a,
 void tu_write_special(const char *file, const char *path, const char *what);
 /* Makes an empty group (and its parents). */
 void tu_write_group(const char *file, const char *path);
+/* Reads the whole dataset at `path` of `file` (any numeric type, either
+ * byte order) into a, whose dtype, rank and dims become the dataset's
+ * (the buffer is freed at teardown).  Fails the test on error. */
+void tu_read(const char *file, const char *path, tu_array *a);
 
 /* ---- reference statistics ------------------------------------------- */
 

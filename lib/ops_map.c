@@ -1,0 +1,272 @@
+/* The map op: per tile, the expression kernel writes the output tile; the
+ * pipeline reads it back and its writer thread stores it.  Also
+ * h5cl_map_run(), which sets up the all-or-nothing output around the run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "hdf5io.h"
+#include "run.h"
+#include "writer.h"
+
+/* Output chunks made for a contiguous input that is to be compressed:
+ * whole rows of about this many bytes. */
+#define OUT_CHUNK_BYTES ((uint64_t)1 << 20)
+
+typedef struct map_op {
+    h5cl_eval *eval;
+    h5cl_masked *masked;    /* per slot, when the expression decodes */
+    h5cl_run_summary *summary;
+} map_op;
+
+static int map_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
+                     unsigned slots)
+{
+    map_op *mo = op->impl;
+    if (!h5cl_eval_decodes(mo->eval))
+        return H5CL_OK;
+    return h5cl_masked_create(ctx, slots, &mo->masked);
+}
+
+static int map_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
+                       const h5cl_tile *tile, const cl_mem *inputs,
+                       cl_mem output, cl_event ready, cl_event *kernel_ret,
+                       cl_event *done_ret)
+{
+    map_op *mo = op->impl;
+    int st = h5cl_eval_enqueue_masked(
+        mo->eval, ctx, tile->elems, inputs, output,
+        mo->masked ? h5cl_masked_buffer(mo->masked, slot) : NULL, ready,
+        kernel_ret);
+    if (st != H5CL_OK)
+        return st;
+    /* one kernel: first and last command, each with its own reference */
+    if (clRetainEvent(*kernel_ret) != CL_SUCCESS)
+        return h5cl_fail(ctx, H5CL_ERR_OPENCL, "clRetainEvent failed");
+    *done_ret = *kernel_ret;
+    /* then the masked count, when there is one to read back */
+    return mo->masked ? h5cl_masked_read(mo->masked, ctx, slot, *done_ret,
+                                         done_ret)
+                      : H5CL_OK;
+}
+
+static int map_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
+                     const h5cl_tile *tile)
+{
+    map_op *mo = op->impl;
+    if (mo->masked)
+        mo->summary->masked += h5cl_masked_value(mo->masked, slot);
+    return H5CL_OK;
+}
+
+static void map_teardown(h5cl_op *op)
+{
+    map_op *mo = op->impl;
+    h5cl_masked_free(mo->masked);
+    mo->masked = NULL;
+}
+
+void h5cl_map_options_init(h5cl_map_options *m)
+{
+    if (!m)
+        return;
+    memset(m, 0, sizeof *m);
+    m->struct_size = sizeof *m;
+    m->dtype = -1;
+}
+
+/* The output's chunks: asked for, else the input's, else (only when a
+ * filter needs chunks) whole rows of about 1 MiB.  Clipped to the output's
+ * extent, which HDF5 requires of fixed-size datasets. */
+static int choose_chunks(h5cl_ctx *ctx, const h5cl_map_options *m,
+                         const h5cl_dataset *in, h5cl_writer_spec *w)
+{
+    w->chunked = 0;
+    if (w->rank == 0)
+        return H5CL_OK;
+    for (int d = 0; d < w->rank; d++)
+        if (w->dims[d] == 0)
+            return H5CL_OK; /* nothing to chunk */
+    if (m->chunk_rank) {
+        if (m->chunk_rank != w->rank)
+            return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                             "chunk shape has %d dimensions; the output "
+                             "has %d",
+                             m->chunk_rank, w->rank);
+        for (int d = 0; d < w->rank; d++) {
+            if (m->chunk_dims[d] == 0)
+                return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                                 "chunk dimension %d is 0", d);
+            w->chunk_dims[d] = m->chunk_dims[d];
+        }
+    } else if (in->info.layout == H5CL_LAYOUT_CHUNKED) {
+        memcpy(w->chunk_dims, in->info.chunk_dims, sizeof w->chunk_dims);
+        /* tiles are whole input chunks: so whole output chunks too when
+         * the selection starts on the chunk grid */
+        w->chunks_aligned = 1;
+        for (int d = 0; d < w->rank; d++)
+            if (w->origin[d] % w->chunk_dims[d] != 0)
+                w->chunks_aligned = 0;
+    } else if (m->gzip || m->shuffle) {
+        uint64_t elems = OUT_CHUNK_BYTES / h5cl_dtype_size(w->dtype);
+        for (int d = w->rank - 1; d >= 0; d--) {
+            w->chunk_dims[d] = elems < w->dims[d] ? (elems ? elems : 1)
+                                                  : w->dims[d];
+            elems /= w->chunk_dims[d];
+        }
+    } else {
+        return H5CL_OK;
+    }
+    for (int d = 0; d < w->rank; d++)
+        if (w->chunk_dims[d] > w->dims[d])
+            w->chunk_dims[d] = w->dims[d];
+    w->chunked = 1;
+    return H5CL_OK;
+}
+
+/* "u=a.h5:/u v=b.h5:/v" for the output's h5cl_sources attribute. */
+static char *sources_text(const h5cl_inputs *in)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < in->n; i++)
+        len += strlen(in->names[i]) + strlen(in->ds[i]->info.file) +
+               strlen(in->ds[i]->info.path) + 4;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < in->n; i++)
+        o += (size_t)snprintf(s + o, len - o, "%s%s=%s:%s", i ? " " : "",
+                              in->names[i], in->ds[i]->info.file,
+                              in->ds[i]->info.path);
+    s[o] = '\0';
+    return s;
+}
+
+static int writer_spec(h5cl_ctx *ctx, const h5cl_run *run,
+                       const h5cl_map_options *m, h5cl_dtype dtype,
+                       h5cl_writer_spec *w)
+{
+    memset(w, 0, sizeof *w);
+    if (!m->out_file || !m->out_path)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "a map needs an output file and dataset path");
+    if (m->gzip < 0 || m->gzip > 9)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "gzip level %d; use 1..9, or 0 for none", m->gzip);
+    w->file = m->out_file;
+    w->path = m->out_path;
+    w->dtype = dtype;
+    const h5cl_dataset *in = run->in.ds[0];
+    /* a scalar stays a scalar; otherwise the selection's shape */
+    w->rank = in->info.rank ? run->sel.rank : 0;
+    for (int d = 0; d < w->rank; d++) {
+        w->dims[d] = run->sel.count[d];
+        w->origin[d] = run->sel.start[d];
+    }
+    w->gzip = m->gzip;
+    w->shuffle = m->shuffle;
+    w->overwrite = m->overwrite;
+    w->expression = run->opts.expr ? run->opts.expr : run->in.names[0];
+    return choose_chunks(ctx, m, in, w);
+}
+
+typedef struct map_attempt {
+    h5cl_eval *eval;
+    h5cl_writer *writer;
+    h5cl_run_summary summary;
+} map_attempt;
+
+static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
+{
+    map_attempt *ma = user;
+    memset(&ma->summary, 0, sizeof ma->summary);
+    ma->summary.tile_bytes = plan->max_tile_elems * plan->elem_size;
+    ma->summary.zero_copy = h5cl_device_zero_copy(&run->ctx->dev);
+    if (plan->ntiles == 0)
+        return H5CL_OK;
+    map_op mo = {ma->eval, NULL, &ma->summary};
+    h5cl_op op = {&mo, map_setup, map_enqueue, map_merge, map_teardown};
+    h5cl_stream stream = {run->in.ds, run->in.n, ma->writer,
+                          h5cl_dtype_size(h5cl_eval_out_dtype(ma->eval))};
+    h5cl_tile_timing *times = NULL;
+    int st = h5cl_pipeline_run(run->ctx, &stream, plan, run->slots, &op,
+                               &run->opts, &ma->summary, &times);
+    free(times);
+    return st;
+}
+
+static int map_run(h5cl_dataset *ds, const h5cl_run_options *opts,
+                   const h5cl_map_options *mopts_in, h5cl_run_summary *sum)
+{
+    h5cl_ctx *ctx = ds->ctx;
+    h5cl_map_options m;
+    h5cl_map_options_init(&m);
+    if (mopts_in)
+        memcpy(&m, mopts_in,
+               mopts_in->struct_size && mopts_in->struct_size < sizeof m
+                   ? mopts_in->struct_size
+                   : sizeof m);
+    h5cl_run run;
+    int st = h5cl_run_prepare(ctx, ds, opts, 0, &run);
+    if (st != H5CL_OK)
+        return st;
+    /* with decoding, the expression defaults to the input's name: the
+     * decoded values are written */
+    if (!run.opts.expr && !run.opts.mask_fill && !run.opts.cf)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "a map needs an expression (opts->expr); \"x\" "
+                         "copies the data");
+    map_attempt ma;
+    memset(&ma, 0, sizeof ma);
+    st = h5cl_eval_create(ctx, run.opts.expr, &run.in, m.dtype, &ma.eval);
+    h5cl_writer_spec spec;
+    char *sources = NULL;
+    if (st == H5CL_OK)
+        st = writer_spec(ctx, &run, &m, h5cl_eval_out_dtype(ma.eval), &spec);
+    if (st == H5CL_OK && !(sources = sources_text(&run.in)))
+        st = h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+    spec.sources = sources;
+    if (st == H5CL_OK)
+        st = h5cl_writer_create(ctx, &spec, run.in.ds, run.in.n, &ma.writer);
+    free(sources);
+    if (st == H5CL_OK)
+        st = h5cl_run_attempts(&run, attempt, &ma);
+    h5cl_eval_free(ma.eval);
+    if (st != H5CL_OK) {
+        h5cl_writer_abort(ma.writer);
+        return st;
+    }
+    /* closing writes the chunks still in HDF5's cache: part of writing */
+    const double t0 = h5cl_now();
+    st = h5cl_writer_commit(ctx, ma.writer);
+    if (st != H5CL_OK)
+        return st;
+    const double dt = h5cl_now() - t0;
+    ma.summary.seconds += dt;
+    ma.summary.stage_seconds[H5CL_STAGE_WRITE] += dt;
+    double busiest = 0;
+    for (int k = 0; k < H5CL_STAGE_COUNT; k++)
+        if (ma.summary.stage_seconds[k] > busiest)
+            busiest = ma.summary.stage_seconds[k];
+    ma.summary.overlap = busiest > 0 ? ma.summary.seconds / busiest : 1.0;
+    if (sum)
+        *sum = ma.summary;
+    return h5cl_ok(ctx);
+}
+
+int h5cl_map_run(h5cl_dataset *ds, const h5cl_run_options *opts,
+                 const h5cl_map_options *mopts, h5cl_run_summary *summary_ret)
+{
+    if (summary_ret)
+        memset(summary_ret, 0, sizeof *summary_ret);
+    if (!ds)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    int st = h5cl_run_enter(ds->ctx);
+    if (st != H5CL_OK)
+        return st;
+    st = map_run(ds, opts, mopts, summary_ret);
+    h5cl_run_leave(ds->ctx);
+    return st;
+}
