@@ -7,6 +7,14 @@
 # with numpy's figures (relative tolerances for floats, exact for integer
 # sums, min, max and arg indices), then checks the text output, the exit
 # codes (0 ok, 1 runtime error, 2 usage error) and the error messages.
+# Then the transforms: map outputs read back with h5py (values, types,
+# filters, attributes), stats --expr, dot, hist against numpy.histogram,
+# quantile against np.nanquantile, and that a map which fails (bad
+# expression, refused overwrite, a file-size limit) or is killed with
+# SIGKILL leaves an existing target file byte for byte as it was.  Fill
+# values and CF decoding (--mask-fill, --cf) against a numpy decode of
+# netCDF-4-style files and of the corpus's GOES-16 and soil-moisture
+# products.
 # Uses the default device (H5CL_DEVICE picks another).  Prints one line per
 # failed check and exits 1 if any failed.  Needs python3 with numpy, h5py.
 set -u
@@ -36,7 +44,7 @@ export H5CL_CACHE_DIR
 # the checkout's root: ../shared/corpus may stand beside it
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 H5CL_BIN=$H5CL_BIN WORK=$WORK ROOT=$ROOT "$PYTHON" - <<'PYEOF'
-import json, math, os, signal, subprocess, sys, time
+import glob, hashlib, json, math, os, resource, signal, subprocess, sys, time
 import numpy as np
 import h5py
 
@@ -493,6 +501,769 @@ if plan and plan[2] >= 0.3:
             p.returncode, out[:200], err))
 elif plan:
     print("note: runs too fast (%.3f s) to test SIGINT" % plan[2])
+
+# ---------------------------------------------------------------- transforms
+# map, stats --expr, dot, hist, quantile against numpy/h5py; a map that
+# fails (bad expression, refused overwrite, full disk) or is killed must
+# leave its target file byte for byte as it was.
+M = os.path.join(WORK, "map.h5")
+T = os.path.join(WORK, "target.h5")
+OUTD = os.path.join(WORK, "out")
+os.makedirs(OUTD, exist_ok=True)
+with h5py.File(M, "w") as f:
+    u = rng.standard_normal((200, 300)).astype(np.float32)
+    v = rng.standard_normal((200, 300)).astype(np.float32)
+    f.create_dataset("u", data=u, chunks=(50, 100))
+    f.create_dataset("v", data=v)
+    i16 = rng.integers(-1000, 1000, (200, 300), dtype=np.int16)
+    f.create_dataset("i16", data=i16, chunks=(64, 64), compression="gzip")
+    x = rng.standard_normal(100001) * 1.5
+    x[rng.random(x.shape) < 0.02] = np.nan
+    f.create_dataset("x", data=x)
+    q64 = rng.standard_normal((40, 300)) * 0.8
+    q64[rng.random(q64.shape) < 0.01] = np.nan
+    f.create_dataset("q64", data=q64)
+    f.create_dataset("short", data=np.zeros(7, dtype=np.float32))
+
+
+def make_target(path):
+    """A file with data that must survive a map into it untouched."""
+    with h5py.File(path, "w") as f:
+        k1 = f.create_dataset("keep1", data=np.arange(5000.0) ** 0.5)
+        k1.attrs["unit"] = "m/s"
+        f.create_dataset("grp/keep2", data=np.arange(6000).reshape(60, 100),
+                         chunks=(16, 16), compression="gzip", shuffle=True)
+        f.attrs["title"] = "target"
+
+
+def target_ok(what, path):
+    with h5py.File(path, "r") as f:
+        if not np.array_equal(f["keep1"][...], np.arange(5000.0) ** 0.5) or \
+                f["keep1"].attrs.get("unit") != "m/s" or \
+                not np.array_equal(f["grp/keep2"][...],
+                                   np.arange(6000).reshape(60, 100)) or \
+                f["grp/keep2"].compression != "gzip" or \
+                f.attrs.get("title") != "target":
+            fail(what, "the target's other datasets changed")
+
+
+def sha(path):
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def temps(path):
+    d, b = os.path.split(path)
+    return glob.glob(os.path.join(d, "." + glob.escape(b) + ".h5cl-*.tmp"))
+
+
+def read(path, dset):
+    with h5py.File(path, "r") as f:
+        return f[dset][...]
+
+
+def check_map(what, args, dset, want, dtype, out=None, rtol=0.0, src="/u"):
+    """Runs a map of M:src with --json and compares its output with
+    numpy's values."""
+    global checks
+    checks += 1
+    out = out or os.path.join(OUTD, "o.h5")
+    j, err = run_json(what, ["map", M, src] + args +
+                      ["-o", out + ":" + dset])
+    if j is None:
+        return None
+    try:
+        got = read(out, dset)
+    except (OSError, KeyError) as e:
+        fail(what, "cannot read the output: %s" % e)
+        return None
+    if got.dtype != np.dtype(dtype) or got.shape != want.shape:
+        fail(what, "dtype/shape %s %s != %s %s" % (got.dtype, got.shape,
+                                                  dtype, want.shape))
+    elif rtol == 0.0 and not np.array_equal(got, want.astype(dtype)):
+        fail(what, "values differ at %d places"
+             % int(np.sum(got != want.astype(dtype))))
+    elif rtol and not np.allclose(got, want, rtol=rtol, atol=0):
+        fail(what, "values differ (max rel %g)" % float(
+            np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-30))))
+    if j.get("output", {}).get("dtype") != dtype or \
+            j.get("output", {}).get("shape") != list(want.shape):
+        fail(what, "JSON output %r" % j.get("output"))
+    if j.get("bytes_written") != want.size * np.dtype(dtype).itemsize:
+        fail(what, "bytes_written %r" % j.get("bytes_written"))
+    if "write" not in j.get("stages", {}):
+        fail(what, "no write stage in %r" % j.get("stages"))
+    return j
+
+
+u64, v64 = u.astype(np.float64), v.astype(np.float64)
+O = os.path.join(OUTD, "o.h5")
+# two inputs, the default type of float32 inputs (float32)
+j = check_map("map sqrt(u*u+v*v)",
+              ["--name", "u", "--with", "v=%s:/v" % M, "-e",
+               "sqrt(u*u+v*v)"], "/speed",
+              np.sqrt(u64 * u64 + v64 * v64).astype(np.float32), "float32",
+              rtol=1e-6)
+if j and [b.get("name") for b in j.get("bindings", [])] != ["u", "v"]:
+    fail("map sqrt(u*u+v*v)", "bindings %r" % j.get("bindings"))
+checks += 1
+with h5py.File(O, "r") as f:
+    a = dict(f["/speed"].attrs) if "/speed" in f else {}
+    e = a.get("h5cl_expression")
+    s_ = a.get("h5cl_sources")
+    e = e.decode() if isinstance(e, bytes) else e
+    s_ = s_.decode() if isinstance(s_, bytes) else s_
+    if e != "sqrt(u*u+v*v)" or not s_ or "u=" not in s_ or "v=" not in s_ \
+            or "/v" not in s_:
+        fail("map attributes", "h5cl_expression %r, h5cl_sources %r" % (e, s_))
+# booleans default to uint8; comparisons; an explicit dtype; a group made
+check_map("map x > 0", ["-e", "x > 0"], "/grp/sub/pos",
+          (u > 0).astype(np.uint8), "uint8")
+checks += 1
+j, err = run_json("map /i16 --dtype int32",
+                  ["map", M, "/i16", "-e", "x*3 - 7", "--dtype", "int32",
+                   "-o", O + ":/i32"])
+if j is not None and not np.array_equal(read(O, "/i32"),
+                                        i16.astype(np.int32) * 3 - 7):
+    fail("map /i16 --dtype int32", "values differ")
+checks += 1
+j, err = run_json("map /i16 default dtype", ["map", M, "/i16", "-e", "x/4",
+                                             "-o", O + ":/q"])
+if j is not None:
+    got = read(O, "/q")
+    if got.dtype != np.float32 or not np.array_equal(
+            got, (i16.astype(np.float64) / 4).astype(np.float32)):
+        fail("map /i16 default dtype", "%s values differ" % got.dtype)
+check_map("map float64 x", ["-e", "where(isnan(x), -1, x*x)"], "/xx",
+          np.where(np.isnan(x), -1, x * x), "float64", src="/x")
+check_map("map --select", ["-e", "x - 1", "--select", "10:50,20:80"], "/sel",
+          u[10:50, 20:80].astype(np.float64) - 1, "float32", rtol=1e-7)
+# compressed output: readable by h5py with the filters set
+check_map("map --gzip --shuffle --chunks",
+          ["-e", "x*0.5", "--gzip", "6", "--shuffle", "--chunks", "50,60"],
+          "/z", u * np.float32(0.5), "float32")
+checks += 1
+with h5py.File(O, "r") as f:
+    z = f["/z"]
+    if z.compression != "gzip" or z.compression_opts != 6 or \
+            not z.shuffle or z.chunks != (50, 60):
+        fail("map --gzip --shuffle --chunks", "filters %r %r %r %r" % (
+            z.compression, z.compression_opts, z.shuffle, z.chunks))
+# a file name holding ':' (the dataset starts at the last ':/')
+colon = os.path.join(OUTD, "a:b.h5")
+check_map("map -o 'a:b.h5:/d'", ["-e", "x + 1"], "/d",
+          u.astype(np.float64) + 1, "float32", out=colon, rtol=1e-7)
+# text output
+checks += 1
+code, out, err = run(["map", M, "/u", "-e", "x*2", "-o", O + ":/text", "-q"])
+if code != 0:
+    fail("map text", "exit %d: %s" % (code, err.strip()))
+else:
+    for word in ("output", "float32", "written", "GB/s", "write",
+                 "where the time went"):
+        if word not in out:
+            fail("map text", "%r missing from the output" % word)
+
+# into an existing file: the other datasets are untouched; a refused
+# overwrite and a bad expression leave the file byte for byte as it was
+make_target(T)
+check_map("map into an existing file", ["-e", "x*2"], "/new",
+          u * np.float32(2), "float32", out=T)
+target_ok("map into an existing file", T)
+h0 = sha(T)
+for what, args, want_code, want_text in (
+        ("map over an existing dataset", ["-e", "x"], 1, "H5CL_ERR_EXISTS"),
+        ("map bad expression", ["-e", "sqrt(x) + uu*2"], 1, "column"),
+        ("map bad function", ["-e", "sqrtt(x)"], 1, "H5CL_ERR_EXPRESSION"),
+        ("map shape mismatch", ["-e", "x+s", "--with", "s=%s:/short" % M],
+         1, "H5CL_ERR_SHAPE")):
+    checks += 1
+    code, out, err = run(["map", M, "/u"] + args + ["-o", T + ":/new", "-q"])
+    if code != want_code or want_text not in err:
+        fail(what, "exit %d, stderr %r" % (code, err.strip()))
+    if sha(T) != h0:
+        fail(what, "the target file changed")
+    if temps(T):
+        fail(what, "temporary files left: %r" % temps(T))
+checks += 1
+code, out, err = run(["map", M, "/u", "-e", "x*3", "-o", T + ":/new",
+                      "--overwrite", "-q"])
+if code != 0:
+    fail("map --overwrite", "exit %d: %s" % (code, err.strip()))
+elif not np.array_equal(read(T, "/new"), u * np.float32(3)):
+    fail("map --overwrite", "the dataset was not replaced")
+target_ok("map --overwrite", T)
+# inputs are never written
+for what, spec in (("map into the input file", M + ":/out"),
+                   ("map into a --with file", T + ":/out2")):
+    checks += 1
+    hm, ht = sha(M), sha(T)
+    code, out, err = run(["map", M, "/u", "-e", "x+y", "--with",
+                          "y=%s:/new" % T, "-o", spec, "-q"])
+    if code != 1 or "H5CL_ERR_" not in err:
+        fail(what, "exit %d, stderr %r" % (code, err.strip()))
+    if sha(M) != hm or sha(T) != ht:
+        fail(what, "an input file changed")
+
+# ---------------------------------------------------------------- stats -e
+def close_rel(got, want, scale, rtol=1e-9):
+    return got is not None and abs(got - want) <= rtol * scale
+
+
+checks += 1
+j, err = run_json("stats --expr", ["stats", M, "/u", "-e", "(x-3.5)**2"])
+if j is not None:
+    r = (u64 - 3.5) ** 2
+    for k, want, scale in (("sum", r.sum(), np.abs(r).sum()),
+                           ("mean", r.mean(), r.mean()),
+                           ("min", r.min(), r.max()),
+                           ("max", r.max(), r.max()),
+                           ("var", r.var(), r.var())):
+        if not close_rel(j.get(k), float(want), float(scale)):
+            fail("stats --expr", "%s %r != %r" % (k, j.get(k), float(want)))
+    if j.get("count") != r.size or j.get("argmax") != int(np.argmax(r)):
+        fail("stats --expr", "count/argmax %r %r" % (j.get("count"),
+                                                     j.get("argmax")))
+    if j.get("expr") != "(x-3.5)**2" or len(j.get("bindings", [])) != 1:
+        fail("stats --expr", "expr/bindings %r %r" % (j.get("expr"),
+                                                      j.get("bindings")))
+checks += 1
+j, err = run_json("stats --expr --axis", ["stats", M, "/u", "--name", "a",
+                                          "--with", "b=%s:/v" % M, "-e",
+                                          "a - b", "--axis", "0"])
+if j is not None:
+    r = (u64 - v64).sum(axis=0)
+    got = j.get("sum") or []
+    if len(got) != r.size or not all(
+            close_rel(g, w, 1e-12 + np.abs(u64 - v64).sum() / r.size)
+            for g, w in zip(got, r)):
+        fail("stats --expr --axis", "sums differ")
+checks += 1
+code, out, err = run(["stats", M, "/u", "--with", "v=%s:/v" % M])
+if code != 2 or "--expr" not in err:
+    fail("stats --with without --expr", "exit %d: %s" % (code, err.strip()))
+
+# ---------------------------------------------------------------- dot
+checks += 1
+j, err = run_json("dot", ["dot", M, "/u", "--with", "y=%s:/v" % M])
+if j is not None:
+    want = float(np.dot(u64.ravel(), v64.ravel()))
+    if not close_rel(j.get("dot"), want, float(np.abs(u64 * v64).sum())) \
+            or j.get("count") != u.size:
+        fail("dot", "dot %r count %r, numpy %r" % (j.get("dot"),
+                                                   j.get("count"), want))
+checks += 1
+code, out, err = run(["dot", M, "/u", "--with", "y=%s:/v" % M, "-q"])
+if code != 0 or "dot" not in out or "count" not in out:
+    fail("dot text", "exit %d: %s" % (code, out + err))
+checks += 1
+code, out, err = run(["dot", M, "/u"])
+if code != 2 or "--with" not in err:
+    fail("dot without --with", "exit %d: %s" % (code, err.strip()))
+
+# ---------------------------------------------------------------- hist
+def check_hist(what, args, x, bins, rng_=None, per_axis=None):
+    global checks
+    checks += 1
+    j, err = run_json(what, ["hist", M] + args)
+    if j is None:
+        return None
+    flat = np.asarray(x, dtype=np.float64).ravel()
+    valid = flat[~np.isnan(flat)]
+    lo, hi = rng_ if rng_ else (float(valid.min()), float(valid.max()))
+    if j.get("bins") != bins or j.get("range") != [lo, hi] or \
+            j.get("range_from_data") != (rng_ is None):
+        fail(what, "bins/range/from_data %r %r %r, expected %r %r" % (
+            j.get("bins"), j.get("range"), j.get("range_from_data"), bins,
+            [lo, hi]))
+        return j
+    if j.get("edges") != np.linspace(lo, hi, bins + 1).tolist():
+        fail(what, "edges differ from numpy.linspace")
+
+    def one(got, xs):
+        """Mismatches of one histogram against numpy's."""
+        nn = int(np.isnan(xs.astype(np.float64)).sum())
+        xs = xs[~np.isnan(xs)] if xs.dtype.kind == "f" else xs
+        want, _ = np.histogram(xs, bins, (lo, hi))
+        bad = []
+        if got.get("counts") != want.tolist():
+            bad.append("counts differ at %d bins" % sum(
+                a != b for a, b in zip(got.get("counts") or [], want)))
+        for k, w in (("nan", nn), ("under", int((xs < lo).sum())),
+                     ("over", int((xs > hi).sum()))):
+            if got.get(k) != w:
+                bad.append("%s %r != %r" % (k, got.get(k), w))
+        return bad
+
+    if per_axis is None:
+        bad = one(j, np.asarray(x).ravel())
+        if bad:
+            fail(what, "; ".join(bad))
+        return j
+    moved = np.moveaxis(np.asarray(x), per_axis, -1)
+    rest = list(moved.shape[:-1])
+    moved = moved.reshape(-1, moved.shape[-1])
+    hs = j.get("histograms") or []
+    if j.get("shape") != rest or len(hs) != moved.shape[0]:
+        fail(what, "shape %r, %d histograms" % (j.get("shape"), len(hs)))
+        return j
+    for p in range(moved.shape[0]):
+        bad = one(hs[p], moved[p])
+        if bad:
+            fail(what, "position %d: %s" % (p, "; ".join(bad)))
+            break
+    return j
+
+
+check_hist("hist given range", ["/x", "--bins", "10", "--range", "-2:2"],
+           x, 10, (-2.0, 2.0))
+check_hist("hist from data", ["/x", "--bins", "37"], x, 37)
+check_hist("hist float32", ["/u", "--bins", "16", "--range", "-1:1.5"],
+           u, 16, (-1.0, 1.5))
+check_hist("hist int16 from data", ["/i16", "--bins", "25"], i16, 25)
+check_hist("hist --axis 0", ["/q64", "--bins", "8", "--range", "-1:1",
+                             "--axis", "0"], q64, 8, (-1.0, 1.0), per_axis=0)
+check_hist("hist --axis -1 --select", ["/q64", "--bins", "5", "--range",
+                                       "-0.5:0.5", "--axis", "-1",
+                                       "--select", "3:9,10:200"],
+           q64[3:9, 10:200], 5, (-0.5, 0.5), per_axis=1)
+check_hist("hist --expr", ["/u", "--name", "a", "--with", "b=%s:/v" % M,
+                           "-e", "a*a + b*b", "--bins", "12", "--range",
+                           "0:6"], u64 * u64 + v64 * v64, 12, (0.0, 6.0))
+checks += 1
+code, out, err = run(["hist", M, "/x", "--bins", "100", "-q"])
+if code != 0:
+    fail("hist text", "exit %d: %s" % (code, err.strip()))
+else:
+    for word in ("from data", "nan", "under", "over", "--json gives them all",
+                 "peak"):
+        if word not in out:
+            fail("hist text", "%r missing from the output" % word)
+checks += 1
+code, out, err = run(["hist", M, "/q64", "--bins", "4", "--range", "-1:1",
+                      "-a", "1", "-q"])
+if code != 0 or "[19]" not in out or "20 more rows" not in out:
+    fail("hist --axis text", "exit %d: %s" % (code, out + err))
+for args, want_text in ((["--range", "2:1"], "bad range"),
+                        (["--range", "x:1"], "bad range"),
+                        (["--bins", "0"], "bad bin count")):
+    checks += 1
+    code, out, err = run(["hist", M, "/x"] + args)
+    if code != 2 or want_text not in err:
+        fail("hist " + " ".join(args), "exit %d: %s" % (code, err.strip()))
+
+# ---------------------------------------------------------------- quantile
+Q = [0.0, 0.001, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0]
+checks += 1
+j, err = run_json("quantile float64",
+                  ["quantile", M, "/x", "-q", ",".join(map(repr, Q))])
+if j is not None:
+    want = np.nanquantile(x, Q).tolist()
+    if j.get("values") != want:
+        fail("quantile float64", "%r != numpy %r" % (j.get("values"), want))
+    if j.get("q") != Q or not isinstance(j.get("passes"), int):
+        fail("quantile float64", "q %r passes %r" % (j.get("q"),
+                                                     j.get("passes")))
+checks += 1
+j, err = run_json("quantile --select", ["quantile", M, "/q64", "-q",
+                                        "0.5,0.37", "--select", "5:30,7:"])
+if j is not None:
+    want = np.nanquantile(q64[5:30, 7:], [0.5, 0.37]).tolist()
+    if j.get("values") != want:
+        fail("quantile --select", "%r != numpy %r" % (j.get("values"), want))
+checks += 1
+j, err = run_json("quantile int16", ["quantile", M, "/i16", "-q",
+                                     "0.1,0.5,0.95"])
+if j is not None:
+    want = np.nanquantile(i16, [0.1, 0.5, 0.95]).tolist()
+    if not all(close_rel(g, w, abs(w) + 1, 1e-12)
+               for g, w in zip(j.get("values") or [None] * 3, want)):
+        fail("quantile int16", "%r != numpy %r" % (j.get("values"), want))
+checks += 1
+code, out, err = run(["quantile", M, "/x", "-q", "0.5", "--quiet"])
+want = float(np.nanquantile(x, 0.5))
+if code != 0 or "passes" not in out or repr(want) not in out.split():
+    fail("quantile text", "exit %d, %r not in %r" % (code, repr(want), out))
+for args, want_text in ((["-q", "1.5"], "bad quantiles"),
+                        (["-q", "0.5,"], "bad quantiles"),
+                        ([], "needs -q")):
+    checks += 1
+    code, out, err = run(["quantile", M, "/x"] + args)
+    if code != 2 or want_text not in err:
+        fail("quantile " + " ".join(args), "exit %d: %s" % (code, err))
+
+# ---------------------------------------------------------------- fill values, CF
+# netCDF-4 conventions written by hand with h5py (netCDF4-python, when it is
+# installed, writes one more file below), decoded on the host with numpy by
+# the same rules (cf_decode) and compared with --cf / --mask-fill.
+def attr1(a, name):
+    """An attribute's values as a 1-D numpy array, or None."""
+    if name not in a.attrs:
+        return None
+    return np.atleast_1d(np.asarray(a.attrs[name]))
+
+
+def cf_decode(d, cf=True, mask_fill=False):
+    """(values as float64 with NaN where masked, masked count) of an h5py
+    dataset, by the CF rules: _Unsigned, fill values compared in raw units,
+    valid_range (else valid_min/valid_max), then scale_factor/add_offset."""
+    raw = d[()]
+    uns = attr1(d, "_Unsigned") if cf else None
+    unsigned = uns is not None and raw.dtype.kind == "i" and (
+        uns[0].decode() if isinstance(uns[0], bytes) else str(uns[0])
+    ).strip().lower() == "true"
+    rt = np.dtype("u%d" % raw.dtype.itemsize) if unsigned else raw.dtype
+    raw = raw.view(rt) if unsigned else raw
+
+    def as_raw(v):
+        v = np.asarray(v)
+        if v.dtype.kind in "iu" and rt.kind in "iu" and \
+                v.dtype.itemsize == rt.itemsize:
+            return v.view(rt)
+        return v.astype(rt)
+    fills = []
+    if mask_fill and d.id.get_create_plist().fill_value_defined() == \
+            h5py.h5d.FILL_VALUE_USER_DEFINED:
+        fills.append(as_raw(np.array(d.fillvalue, dtype=d.dtype)))
+    for name in ("_FillValue", "missing_value"):
+        v = attr1(d, name)
+        if v is not None:
+            fills.extend(as_raw(v))
+    mask = np.zeros(raw.shape, dtype=bool)
+    for f in fills:
+        mask |= np.isnan(raw) if np.isnan(f) else raw == f
+    if cf:
+        vr = attr1(d, "valid_range")
+        lo = as_raw(vr)[0] if vr is not None else attr1(d, "valid_min")
+        hi = as_raw(vr)[1] if vr is not None else attr1(d, "valid_max")
+        if vr is None:
+            lo = None if lo is None else as_raw(lo)[0]
+            hi = None if hi is None else as_raw(hi)[0]
+        if lo is not None:
+            mask |= raw < lo
+        if hi is not None:
+            mask |= raw > hi
+    val = raw.astype(np.float64)
+    if cf:
+        sf, ao = attr1(d, "scale_factor"), attr1(d, "add_offset")
+        if sf is not None:
+            val = val * np.float64(sf[0])
+        if ao is not None:
+            val = val + np.float64(ao[0])
+    val[mask] = np.nan
+    return val, int(mask.sum())
+
+
+def check_decoded(what, j, val, masked):
+    """stats JSON against a host decode."""
+    good = val[~np.isnan(val)]
+    want = {"count": good.size, "nan_count": int(np.isnan(val).sum()),
+            "masked": masked}
+    for k, w in want.items():
+        if j.get(k) != w:
+            fail(what, "%s %r, host %r" % (k, j.get(k), w))
+    if good.size:
+        for k, w in (("min", good.min()), ("max", good.max())):
+            if j.get(k) != float(w):
+                fail(what, "%s %r, host %r" % (k, j.get(k), float(w)))
+        for k, w in (("mean", good.mean()), ("sum", good.sum())):
+            if not close_rel(j.get(k), float(w), float(np.abs(good).sum()) /
+                             (good.size if k == "mean" else 1) + 1e-300):
+                fail(what, "%s %r, host %r" % (k, j.get(k), float(w)))
+
+
+CF = os.path.join(WORK, "cf.nc")
+rng = np.random.default_rng(777)
+with h5py.File(CF, "w") as f:
+    t = rng.integers(-32768, 32768, (200, 150)).astype(np.int16)
+    t[rng.random(t.shape) < 0.05] = -32767
+    d = f.create_dataset("t", data=t, chunks=(50, 75), compression="gzip",
+                         fillvalue=np.int16(-32767))
+    d.attrs["scale_factor"] = np.array([0.01], np.float32)
+    d.attrs["add_offset"] = np.array([273.15], np.float32)
+    d.attrs["_FillValue"] = np.array([-32767], np.int16)
+    d.attrs["valid_range"] = np.array([-30000, 30000], np.int16)
+    u = rng.integers(-128, 128, 5000).astype(np.int8)
+    u[::17] = -1
+    d = f.create_dataset("u", data=u)
+    d.attrs["_Unsigned"] = np.bytes_(b"true")            # fixed-length
+    d.attrs["_FillValue"] = np.array([-1], np.int8)
+    d.attrs["valid_min"] = np.array([10], np.int8)
+    d.attrs["scale_factor"] = np.array([0.5], np.float64)
+    v = rng.integers(-32768, 32768, 7000).astype(np.int16)
+    d = f.create_dataset("v", data=v)
+    d.attrs["_Unsigned"] = "true"                         # variable-length
+    d.attrs["missing_value"] = np.array([0, 1, -2], np.int16)
+    d.attrs["add_offset"] = np.float64(-1000.5)
+    m = rng.standard_normal((64, 64)).astype(np.float32)
+    m[rng.random(m.shape) < 0.1] = -999
+    m[rng.random(m.shape) < 0.02] = np.nan
+    d = f.create_dataset("m", data=m, fillvalue=np.float32(1e20))
+    m.flat[::101] = 1e20
+    d[...] = m
+    d.attrs["missing_value"] = np.array([-999], np.float32)
+    b = f.create_dataset("bad", data=np.arange(10, dtype=np.int16))
+    b.attrs["_FillValue"] = np.bytes_(b"n/a")
+    f.create_dataset("plain", data=np.arange(100, dtype=np.int32))
+
+with h5py.File(CF, "r") as f:
+    for name, opts in (("t", ["--cf"]), ("u", ["--cf"]), ("v", ["--cf"]),
+                       ("m", ["--mask-fill"]), ("t", ["--mask-fill"]),
+                       ("t", ["--cf", "--mask-fill"]),
+                       ("m", ["--cf", "--mask-fill"])):
+        what = "stats %s %s" % (" ".join(opts), name)
+        checks += 1
+        j, err = run_json(what, ["stats", CF, "/" + name] + opts)
+        if j is None:
+            continue
+        val, masked = cf_decode(f[name], "--cf" in opts, "--mask-fill" in opts)
+        check_decoded(what, j, val, masked)
+        dec = (j.get("decoding") or [{}])[0]
+        if j.get("cf") != ("--cf" in opts) or not dec.get("applied"):
+            fail(what, "decoding not stated: %r" % j.get("decoding"))
+    # per axis: every position's count and NaNs
+    checks += 1
+    j, err = run_json("stats --cf --axis", ["stats", CF, "/t", "--cf", "-a",
+                                            "0"])
+    if j is not None:
+        val, masked = cf_decode(f["t"])
+        if j.get("count") != (~np.isnan(val)).sum(axis=0).tolist() or \
+                j.get("nan_count") != np.isnan(val).sum(axis=0).tolist() or \
+                j.get("masked") != masked:
+            fail("stats --cf --axis", "per-position counts differ")
+    # map without -e: the decoded values, float32 (float32 scale_factor)
+    checks += 1
+    CO = os.path.join(WORK, "cf-out.h5")
+    j, err = run_json("map --cf", ["map", CF, "/t", "--cf", "-o", CO + ":/t"])
+    if j is not None:
+        val, masked = cf_decode(f["t"])
+        with h5py.File(CO, "r") as g:
+            got = g["t"][()]
+        if got.dtype != np.float32 or j.get("masked") != masked or \
+                not np.array_equal(got, val.astype(np.float32), equal_nan=True):
+            fail("map --cf", "dtype %s masked %r (host %d), values equal %s"
+                 % (got.dtype, j.get("masked"), masked,
+                    np.array_equal(got, val.astype(np.float32),
+                                   equal_nan=True)))
+    checks += 1
+    j, err = run_json("map --cf -e", ["map", CF, "/v", "--cf", "-e", "x * 2",
+                                      "-o", CO + ":/v2"])
+    if j is not None:
+        val, masked = cf_decode(f["v"])
+        with h5py.File(CO, "r") as g:
+            got = g["v2"][()]
+        # float64 add_offset: float64 values
+        if got.dtype != np.float64 or not np.array_equal(got, val * 2,
+                                                         equal_nan=True):
+            fail("map --cf -e", "dtype %s or values differ" % got.dtype)
+    # histogram: masked elements are NaNs; quantiles ignore them
+    checks += 1
+    j, err = run_json("hist --cf", ["hist", CF, "/t", "--cf", "--bins", "8"])
+    if j is not None:
+        val, masked = cf_decode(f["t"])
+        good = val[~np.isnan(val)]
+        want, _ = np.histogram(good, bins=8)
+        if j.get("nan") != int(np.isnan(val).sum()) or \
+                j.get("masked") != masked or j.get("counts") != want.tolist():
+            fail("hist --cf", "nan %r masked %r counts %r, host %d %d %r"
+                 % (j.get("nan"), j.get("masked"), j.get("counts"),
+                    int(np.isnan(val).sum()), masked, want.tolist()))
+    checks += 1
+    j, err = run_json("quantile --cf", ["quantile", CF, "/u", "--cf", "-q",
+                                        "0,0.5,1"])
+    if j is not None:
+        val, _ = cf_decode(f["u"])
+        want = np.nanquantile(val, [0, 0.5, 1]).tolist()
+        if j.get("values") != want:
+            fail("quantile --cf", "%r != numpy %r" % (j.get("values"), want))
+# nothing to apply: the plain, exact integer run
+checks += 1
+j, err = run_json("stats --cf plain", ["stats", CF, "/plain", "--cf"])
+if j is not None and (j.get("sum") != 4950 or j.get("masked") != 0 or
+                      j["decoding"][0].get("applied") != []):
+    fail("stats --cf plain", "sum %r masked %r" % (j.get("sum"),
+                                                   j.get("masked")))
+checks += 1
+code, out, err = run(["stats", CF, "/t", "--cf", "-q"])
+if code != 0 or "decoding" not in out or "valid_range" not in out or \
+        not any(l.startswith("masked ") for l in out.splitlines()):
+    fail("stats --cf text", "exit %d: %s" % (code, out + err))
+checks += 1
+code, out, err = run(["stats", CF, "/bad", "--cf"])
+if code != 1 or "H5CL_ERR_UNSUPPORTED_TYPE" not in err or \
+        "_FillValue" not in err:
+    fail("stats --cf, a string _FillValue", "exit %d: %s" % (code, err))
+checks += 1
+code, out, err = run(["stats", CF, "/bad"])
+if code != 0:
+    fail("stats without --cf ignores attributes", "exit %d: %s" % (code, err))
+
+# a file written by netCDF4-python, decoded by netCDF4-python itself
+try:
+    import netCDF4
+except ImportError:
+    netCDF4 = None
+if netCDF4 is not None:
+    checks += 1
+    NC = os.path.join(WORK, "nc4.nc")
+    with netCDF4.Dataset(NC, "w", format="NETCDF4") as ds:
+        ds.createDimension("y", 40)
+        ds.createDimension("x", 50)
+        p = ds.createVariable("p", "i2", ("y", "x"), fill_value=-32767)
+        p.scale_factor = np.float32(0.25)
+        p.add_offset = np.float32(100)
+        p.valid_min = np.int16(-20000)
+        vals = rng.uniform(-6000, 8000, (40, 50))
+        p[:] = np.ma.masked_where(rng.random((40, 50)) < 0.1, vals)
+    with netCDF4.Dataset(NC, "r") as ds:
+        ref = ds["p"][:]
+    j, err = run_json("netCDF4 file", ["stats", NC, "/p", "--cf"])
+    if j is not None:
+        good = np.ma.compressed(ref).astype(np.float64)
+        if j.get("count") != good.size or j.get("min") != float(good.min()) \
+                or j.get("max") != float(good.max()) or \
+                not close_rel(j.get("mean"), float(good.mean()),
+                              float(np.abs(good).mean()), 1e-6):
+            fail("netCDF4 file", "count %r min %r max %r mean %r, netCDF4 "
+                 "%d %r %r %r" % (j.get("count"), j.get("min"), j.get("max"),
+                                  j.get("mean"), good.size, good.min(),
+                                  good.max(), good.mean()))
+else:
+    print("note: netCDF4-python is not installed; the netCDF4-written "
+          "file is not checked (the h5py-written ones are)")
+
+# the real products of the shared corpus (MANIFEST.md: both read fine with
+# libhdf5 1.10.8): GOES-16 cloud-top height and an _Unsigned soil moisture
+CORPUS = os.path.join(os.environ["ROOT"], os.pardir, "shared", "corpus")
+for fname, var, counts in (
+        ("20171025_2056.Cloud_Top_Height.nc", "HT", (92568, 57432)),
+        ("issue671.nc", "soil_moisture", (50367, 209081))):
+    path = os.path.join(CORPUS, fname)
+    if not os.path.exists(path):
+        continue
+    checks += 1
+    what = "corpus %s --cf" % fname
+    j, err = run_json(what, ["stats", path, "/" + var, "--cf"], )
+    if j is None:
+        continue
+    with h5py.File(path, "r") as f:
+        val, masked = cf_decode(f[var])
+    check_decoded(what, j, val, masked)
+    if (j.get("count"), j.get("masked")) != counts:
+        fail(what, "count/masked %r %r, MANIFEST %r" % (j.get("count"),
+                                                        j.get("masked"),
+                                                        counts))
+    if "_Unsigned" not in j["decoding"][0].get("applied", []):
+        fail(what, "_Unsigned not applied: %r" % j["decoding"])
+
+# ---------------------------------------------------------------- usage
+for args, want_text in ((["map", M, "/u", "-o", O + ":/a"], "-e EXPR"),
+                        (["map", M, "/u", "-e", "x"], "-o OUT"),
+                        (["map", M, "/u", "-e", "x", "-o", "nocolon"],
+                         "bad output"),
+                        (["map", M, "/u", "-e", "x", "-o", O + ":/a",
+                          "--dtype", "float16"], "bad dtype"),
+                        (["map", M, "/u", "-e", "x", "-o", O + ":/a",
+                          "--gzip", "10"], "bad gzip"),
+                        (["map", M, "/u", "-e", "x", "-o", O + ":/a",
+                          "--chunks", "5,0"], "bad chunk"),
+                        (["stats", M, "/u", "-e", "x", "--with", "1y=a:/b"],
+                         "bad --with"),
+                        (["stats", M, "/u", "-e", "x+y", "--with",
+                          "y=%s:/v" % M, "--with", "y=%s:/v" % M],
+                         "names two")):
+    checks += 1
+    code, out, err = run(args)
+    if code != 2 or want_text not in err:
+        fail("h5cl " + " ".join(a.replace(WORK, "$WORK") for a in args),
+             "exit %d: %s" % (code, err.strip()))
+
+# ---------------------------------------------------------------- full disk
+# A file-size limit (RLIMIT_FSIZE, what `ulimit -f` sets) too small for the
+# output: the write fails (h5cl ignores SIGXFSZ), the run exits 1 with the
+# failed write in its message, the target is unchanged, no temporary left.
+checks += 1
+F4 = os.path.join(WORK, "four.h5")
+with h5py.File(F4, "w") as f:
+    f.create_dataset("a", data=np.linspace(0, 1, 1 << 20, dtype=np.float32))
+make_target(T)
+h0 = sha(T)
+
+
+def small_files():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+
+p = subprocess.run([BIN, "map", F4, "/a", "-e", "x*2", "-o", T + ":/big",
+                    "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                   preexec_fn=small_files, timeout=120)
+err = p.stderr.decode("utf-8", "replace")
+if p.returncode != 1 or "H5CL_ERR_" not in err or "target is unchanged" \
+        not in err:
+    fail("map with a full disk", "exit %d, stderr %r" % (p.returncode,
+                                                         err[-600:]))
+if sha(T) != h0:
+    fail("map with a full disk", "the target file changed")
+if temps(T):
+    fail("map with a full disk", "temporary files left: %r" % temps(T))
+    for t in temps(T):
+        os.unlink(t)
+
+# ---------------------------------------------------------------- kill -9
+# A map killed mid-run: the existing target is unchanged.  The killed
+# process cannot remove its temporary file (.<name>.h5cl-<pid>-<n>.tmp
+# beside the target); it must not be the target, and is removed here.
+checks += 1
+BIGF = os.path.join(WORK, "big-in.h5")
+with h5py.File(BIGF, "w") as f:
+    d = f.create_dataset("a", shape=(64, 1 << 20), dtype=np.float32)
+    row = np.arange(1 << 20, dtype=np.float32)
+    for r in range(64):                        # 256 MiB, a row at a time
+        d[r] = row + r
+make_target(T)
+h0 = sha(T)
+# Ctrl-C first: a clean cancel, which also removes the temporary file
+checks += 1
+p = subprocess.Popen([BIN, "map", BIGF, "/a", "-e", "x*2", "-o",
+                      T + ":/big", "-q"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+time.sleep(0.3)
+p.send_signal(signal.SIGINT)
+out, err = p.communicate(timeout=60)
+err = err.decode("utf-8", "replace")
+if p.returncode == 0:
+    print("note: the map ended before SIGINT; cancel not exercised")
+    make_target(T)
+    h0 = sha(T)
+elif p.returncode != 1 or "cancelled" not in err:
+    fail("map SIGINT", "exit %d: %r" % (p.returncode, err))
+elif sha(T) != h0 or temps(T):
+    fail("map SIGINT", "target changed or temporary left: %r" % temps(T))
+p = subprocess.Popen([BIN, "map", BIGF, "/a", "-e", "x*2", "-o",
+                      T + ":/big", "-q"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+time.sleep(0.3)
+p.kill()
+p.communicate(timeout=60)
+killed = p.returncode == -signal.SIGKILL
+if sha(T) != h0:
+    # only a map that completed (renamed) before the kill may change it
+    with h5py.File(T, "r") as f:
+        done = "big" in f and f["big"].shape == (64, 1 << 20) and \
+            np.array_equal(f["big"][63], (row + 63) * 2)
+    if not done:
+        fail("map killed with -9", "the target file changed")
+    target_ok("map killed with -9", T)
+    print("note: the map ended before the kill; kill -9 not exercised")
+left = temps(T)
+if any(os.path.samefile(t, T) for t in left):
+    fail("map killed with -9", "the temporary file is the target")
+if killed and left:
+    print("note: kill -9 left %d temporary file(s) beside the target "
+          "(removed)" % len(left))
+for t in left:
+    os.unlink(t)
+os.unlink(BIGF)
 
 print("cli-check: %d checks, %d failed" % (checks, len(failures)))
 sys.exit(1 if failures else 0)
