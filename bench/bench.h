@@ -1,0 +1,333 @@
+/*
+ * h5cl-bench: what the bench's files share.
+ *
+ *   h5cl-bench.c       command line, the run of the cases, exit status
+ *   bench_util.c       errors, signals, time, sizes, medians, files
+ *   bench_gen.c        generated data files (--make-sample, bench data)
+ *   bench_raw.c        the raw-HDF5 ceilings (H5Dread of the tiles)
+ *   bench_raw.c        (also the read + write + fsync ceiling of maps)
+ *   bench_case_stats.c the stats case: h5cl_stats_compute vs raw reads
+ *   bench_case_map.c   the map case: h5cl_map_run vs raw read + write
+ *   bench_case_hist.c  the hist case: h5cl_hist_compute vs raw reads
+ *   bench_rss.c        the peak-RSS probe (a fresh process, one run)
+ *   bench_report.c     the table and the JSON rows
+ *
+ * Only the public h5cl API and the HDF5 C API are used.
+ */
+#ifndef H5CL_BENCH_H
+#define H5CL_BENCH_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <hdf5.h>
+
+#include "h5cl.h"
+
+#define BENCH_NAME "h5cl-bench"
+/* 2: "case" names the benchmark case (stats, map, hist); the row's own
+ * name, "case" in version 1, is now "row". */
+#define JSON_FORMAT_VERSION 2
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define EXIT_INTERRUPTED 130
+
+#define KIB ((uint64_t)1024)
+#define MIB (KIB * 1024)
+#define GIB (MIB * 1024)
+
+#define ERRLEN 1024
+
+/* Generated data: bump GEN_VERSION whenever the values or layout change, so
+ * that files kept from an older generator are not reused. */
+#define GEN_VERSION 1
+#define GEN_SEED UINT64_C(0x6835636c2d62656e)
+#define FIELD_WIDTH 1024 /* row length of the value field (and 2-D cols) */
+#define GAUSS_BITS 16
+#define NAN_ONE_IN 4 /* one block in NAN_ONE_IN gets one NaN */
+
+#define DEFAULT_SIZE (4 * GIB)
+#define DEFAULT_SAMPLE_SIZE (384 * MIB)
+#define DEFAULT_CHUNK_BYTES (8 * MIB)
+#define DEFAULT_TILE_BYTES (8 * MIB)
+#define DEFAULT_SLOTS 3
+#define DEFAULT_REPS 5
+#define DEFAULT_DIR "build/bench-data"
+#define DEFAULT_DATASET "/data"
+#define SAMPLE_CHUNK_ROWS 256   /* 256 x 1024 float32 = 1 MiB chunks */
+#define SAMPLE_COUNTS_COLS 64
+#define SAMPLE_COUNTS_CHUNK_ROWS 4096
+
+/* Targets of the first version (bench/RESULTS.md). */
+#define TARGET_RATIO 0.6
+#define TARGET_OVERLAP 1.25
+#define RSS_SLACK_BYTES (64 * MIB)
+
+/* Relative tolerances of the result check (sanity, not accuracy tests). */
+#define TOL_MEAN 1e-4
+#define TOL_VAR 1e-3
+
+#define MAX_REPS 1024
+
+/* ------------------------------------------------------------------------
+ * bench_util.c: errors, signals, time, sizes.
+ */
+extern volatile sig_atomic_t g_interrupted;
+extern h5cl_ctx *volatile g_ctx;       /* cancelled on SIGINT/SIGTERM  */
+extern char g_tmp_path[PATH_MAX + 32]; /* unlinked on SIGINT/SIGTERM   */
+extern volatile sig_atomic_t g_tmp_active;
+extern const char *g_self;             /* this program, for exec       */
+
+void install_signals(void);
+/* Writes the message into err (ERRLEN bytes) and returns -1. */
+__attribute__((format(printf, 2, 3))) int fail(char *err, const char *fmt,
+                                               ...);
+/* "CALL failed (innermost HDF5 error)" for a failed HDF5 call; -1. */
+__attribute__((format(printf, 2, 3))) int hdf5_fail(char *err,
+                                                    const char *fmt, ...);
+/* "CALL: H5CL_ERR_...: the context's message"; -1. */
+int api_fail(char *err, h5cl_ctx *ctx, const char *call, int status);
+double now_seconds(void);
+int parse_size(const char *text, uint64_t *bytes_ret);
+int parse_uint(const char *text, unsigned lo, unsigned hi, unsigned *ret);
+const char *fmt_bytes(char *buf, size_t len, uint64_t n);
+const char *fmt_bytes_exact(char *buf, size_t len, uint64_t n);
+const char *fmt_dims(char *buf, size_t len, int rank, const hsize_t *dims);
+
+struct summary3 {
+    double median, min, max;
+};
+
+/* Median, min and max of n <= MAX_REPS values (NaN for none). */
+struct summary3 summarize(const double *v, unsigned n);
+uint64_t proc_status_kib(const char *key);
+int check_free_space(const char *path, uint64_t need, char *err);
+int mkdir_p(const char *dir, char *err);
+
+/* ------------------------------------------------------------------------
+ * bench_gen.c: generated files.
+ */
+struct bench_shape {
+    int rank;
+    hsize_t dims[2], chunk[2];
+};
+
+int make_sample(const char *path, uint64_t size, char *err);
+int bench_shape_for(int rank, uint64_t size, uint64_t chunk_bytes,
+                    struct bench_shape *sh, char *err);
+/* 1 when PATH holds /data exactly as bench_generate would write it. */
+int bench_file_matches(const char *path, const struct bench_shape *sh);
+int bench_generate(const char *path, const struct bench_shape *sh,
+                   char *err);
+
+/* ------------------------------------------------------------------------
+ * bench_raw.c: the raw ceiling, H5Dread of chunk-aligned tiles (whole rows
+ * of chunks, about tile_bytes each) into one reused buffer, chunk cache
+ * off.
+ */
+struct raw_reader {
+    hid_t file, dset, fspace, mspace_full, memtype;
+    h5cl_dtype dtype;
+    size_t elsize;
+    int rank;
+    hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
+    int chunked;
+    unsigned nfilters;
+    uint64_t element_count, nbytes, storage_bytes;
+    uint64_t row_elems;  /* product of dims[1..]                          */
+    hsize_t tile_rows;   /* rows per tile, a multiple of chunk[0]          */
+    uint64_t ntiles, tile_bytes;
+    void *buf;
+};
+
+/* Called with each tile read: its n values are in rr->buf, the first at
+ * flat (C-order) index flat0. */
+typedef void (*raw_tile_fn)(const struct raw_reader *rr, size_t n,
+                            uint64_t flat0, void *user);
+
+int raw_open(struct raw_reader *rr, const char *path, const char *dsname,
+             char *err);
+/* Tile geometry for tile_bytes: whole rows of chunks along axis 0, full
+ * extent on the other axes; at least one row of chunks. */
+int raw_set_tiles(struct raw_reader *rr, uint64_t tile_bytes, char *err);
+/* Reads tile k into rr->buf, leaving rr->fspace selected on it; *start0
+ * and *rows (may be NULL) receive its first row and row count. */
+int raw_read_tile(struct raw_reader *rr, uint64_t k, hsize_t *start0,
+                  hsize_t *rows, char *err);
+/* Element i of the tile in rr->buf, as double. */
+double raw_value(const struct raw_reader *rr, size_t i);
+/* Reads every tile once; fn (may be NULL) sees each tile. */
+int raw_pass(struct raw_reader *rr, raw_tile_fn fn, void *user, char *err);
+/* The map ceiling: every tile read with H5Dread and written with H5Dwrite
+ * into dataset dsname of a new file made like h5cl's output (a temporary
+ * file next to out_path; H5Dclose, H5Fclose, fsync, rename, fsync of the
+ * directory).  dcpl gives the output's layout; chunk cache off.
+ * phase_ret (PHASE_COUNT entries) receives the seconds of each phase. */
+int raw_copy_pass(struct raw_reader *rr, const char *out_path,
+                  const char *dsname, hid_t dcpl, double *phase_ret,
+                  char *err);
+/* The dataset creation properties h5cl's map output gets when no chunks
+ * are asked for: the input's chunks (unfiltered) or contiguous. */
+hid_t raw_output_dcpl(const struct raw_reader *rr, char *err);
+void raw_close(struct raw_reader *rr);
+
+/* ------------------------------------------------------------------------
+ * bench_rss.c: the peak-RSS probe.
+ */
+struct rss_result {
+    uint64_t peak_bytes, before_bytes, hwm_before_bytes, device_bytes;
+};
+
+/* `h5cl-bench --rss-probe ...`: the child's main. */
+int rss_probe_main(int argc, char **argv);
+int rss_probe_run(const char *file, const char *dataset, uint64_t tile,
+                  unsigned slots, const char *device,
+                  struct rss_result *res, char *err);
+
+/* ------------------------------------------------------------------------
+ * The benchmark: configuration, rows and results.
+ */
+enum bench_case { CASE_STATS = 0, CASE_MAP, CASE_HIST, CASE_COUNT };
+
+struct bench_cfg {
+    const char *file, *dataset, *dir, *device, *trace;
+    uint64_t size, chunk_bytes, tile_bytes;
+    unsigned slots, reps;
+    unsigned cases;        /* bit (1 << enum bench_case) per case to run */
+    int rank, json, keep, verbose;
+    int size_given, chunk_given, rank_given;
+    int hist_range_set;    /* --hist-range LO:HI                         */
+    double hist_lo, hist_hi;
+};
+
+enum row_status { ROW_OK = 0, ROW_ERROR };
+
+/* Phases of the map ceiling, timed separately (raw_copy_pass). */
+enum copy_phase { PHASE_READ = 0, PHASE_WRITE, PHASE_CLOSE, PHASE_SYNC,
+                  PHASE_COUNT };
+
+/* One row of a case: its ceiling (rows[0]) or one h5cl call, measured
+ * over the repetitions. */
+struct row {
+    const char *name;     /* JSON "row": "raw-h5dread", "h5cl-stats", ... */
+    const char *label;    /* table: "raw H5Dread", "h5cl stats", ...      */
+    int is_h5cl;
+    enum row_status status;
+    char message[ERRLEN];
+    struct summary3 gbps, seconds;
+    uint64_t tile_bytes, tiles;
+    /* ceiling rows that time their phases (map) */
+    int have_phases;
+    struct summary3 phase[PHASE_COUNT];
+    /* h5cl rows */
+    h5cl_run_summary sum; /* last repetition                            */
+    struct summary3 stage[H5CL_STAGE_COUNT], overlap, run_seconds;
+    double ratio;         /* gbps median / the ceiling's gbps median      */
+};
+
+/* The timed repetitions of one row, before they become medians. */
+struct samples {
+    unsigned n;
+    double seconds[MAX_REPS], gbps[MAX_REPS];
+    double run_seconds[MAX_REPS], overlap[MAX_REPS];
+    double stage[H5CL_STAGE_COUNT][MAX_REPS];
+    double phase[PHASE_COUNT][MAX_REPS];
+};
+
+/* What the map case made and checked. */
+struct map_detail {
+    const char *expr;
+    char out_file[PATH_MAX], ceiling_file[PATH_MAX];
+    char layout[16];                 /* of h5cl's output: "chunked" ...   */
+    int out_rank;
+    hsize_t out_chunk[H5S_MAX_RANK];
+    uint64_t bytes_written;          /* summary.bytes_written             */
+    uint64_t checked_tiles, checked_values; /* per run, sampled tiles    */
+};
+
+/* One checked histogram. */
+struct hist_detail {
+    double lo, hi;
+    int from_data;
+    uint64_t nan, under, over, in_bins, max_count;
+    unsigned passes;                 /* summary.bytes / dataset bytes     */
+    uint64_t corrected;              /* host: values numpy's edge check
+                                        moved from the floor estimate    */
+};
+
+struct case_result {
+    enum bench_case which;
+    int ran;
+    struct row rows[3];              /* rows[0]: the ceiling             */
+    unsigned nrows;
+    /* stats */
+    h5cl_stats_state st;
+    double mean_err, var_err;
+    int have_rss;
+    struct rss_result rss;
+    char rss_error[ERRLEN];
+    /* map */
+    struct map_detail map;
+    /* hist: rows[1] a given range, rows[2] the data's range */
+    uint32_t bins;
+    int fp64;                        /* host reference binned in double  */
+    struct hist_detail hist[2];
+};
+
+struct results {
+    /* context */
+    char file[PATH_MAX];
+    uint64_t file_bytes;
+    int generated;
+    struct raw_reader rr;
+    int rr_open;
+    h5cl_device_info dev;
+    int have_dev;
+    double build_seconds;
+    struct case_result cases[CASE_COUNT];
+};
+
+/* What a case gets: the context and dataset (NULL when h5cl could not be
+ * set up: then h5cl_error says why, and only the ceiling is measured). */
+struct case_env {
+    const struct bench_cfg *cfg;
+    struct results *res;
+    h5cl_ctx *ctx;
+    h5cl_dataset *ds;
+    const char *h5cl_error;
+};
+
+/* bench_util.c: rows and their samples. */
+const char *case_name(enum bench_case c);
+/* "read", "write", "close", "fsync" */
+const char *phase_name(enum copy_phase p);
+/* Zeroes cr and names the rows of case c (marks it as run). */
+void case_init(struct case_result *cr, enum bench_case c);
+/* One repetition: wall seconds for `bytes` of input; sum (may be NULL)
+ * is an h5cl run's summary, phase (may be NULL) a ceiling's phases. */
+void samples_add(struct samples *s, double wall, uint64_t bytes,
+                 const h5cl_run_summary *sum, const double *phase);
+void row_finish(struct row *r, const struct samples *s);
+/* Marks the row failed with msg unless it already holds a message. */
+void row_error(struct row *r, const char *msg);
+/* The trace file of a case: cfg->trace, with "-CASE" before the
+ * extension when more than one case runs. */
+const char *trace_path_for(const struct bench_cfg *cfg, enum bench_case c,
+                           char *buf, size_t len);
+
+/* The cases, on a case_result that case_init() prepared: warm-up of each
+ * row, then --reps alternating timed repetitions.  Each returns -1 when it
+ * could not measure its ceiling (or was interrupted), else 0 (h5cl rows
+ * may still be errors). */
+int case_stats(const struct case_env *env, struct case_result *cr);
+int case_map(const struct case_env *env, struct case_result *cr);
+int case_hist(const struct case_env *env, struct case_result *cr);
+
+/* bench_report.c */
+void print_table(const struct bench_cfg *cfg, const struct results *res);
+void print_json(const struct bench_cfg *cfg, const struct results *res);
+
+#endif /* H5CL_BENCH_H */
