@@ -1,5 +1,6 @@
 """Files, datasets, statistics runs.  Plain Python over h5cl._ffi."""
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -11,9 +12,10 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _ffi
-from .errors import AxisError, H5clError
+from .errors import AxisError, H5clError, ShapeMismatch
 
-__all__ = ["Device", "devices", "open", "File", "Dataset", "Stats", "RunInfo"]
+__all__ = ["Device", "devices", "open", "File", "Dataset", "Stats", "RunInfo",
+           "Histogram", "MapResult", "dot", "check_expression"]
 
 # ---------------------------------------------------------------------------
 # Devices
@@ -84,7 +86,9 @@ class _Progress:
     """Owns the C callback object for one run and what it drives: a tqdm bar
     and/or a user callable(tiles_done, tiles_total, bytes_done) whose truthy
     return cancels the run.  An exception in the callable cancels the run
-    and is re-raised after it."""
+    and is re-raised after it.  Runs of several passes (a histogram over the
+    data's range, quantiles) count from zero again each pass: the bar then
+    starts over, labelled with the pass."""
 
     def __init__(self, progress, total_bytes, desc):
         self.user = progress if callable(progress) else None
@@ -97,11 +101,19 @@ class _Progress:
         self.bar = None
         self.error = None
         self.c_fn = None
+        self.passes, self.last_done = 1, 0
         if self.user is not None or self.want_bar:
             self.c_fn = _ffi.make_progress(self._call)
 
     def _call(self, done, total, nbytes):
         try:
+            if done <= self.last_done:  # the run started another pass
+                self.passes += 1
+                if self.bar is not None:
+                    self.bar.reset(total=self.total_bytes)
+                    self.bar.set_description("%s (pass %d)"
+                                             % (self.desc, self.passes))
+            self.last_done = done
             if self.want_bar:
                 if self.bar is None:
                     self.bar = _make_bar(self.total_bytes, self.desc)
@@ -241,6 +253,97 @@ class File:
         with self._lock:
             _ffi.build_programs(ctx)
 
+    def map(self, expr, out, *, dtype=None, gzip=0, shuffle=False,
+            overwrite=False, chunks=None, progress=None, tile_bytes=0,
+            slots=0, trace=None, mask_fill=False, cf=False, **inputs):
+        """Evaluates expr element by element over the datasets bound by
+        keyword and writes the values to a new dataset:
+
+            f.map("sqrt(u*u + v*v)", u=f["/u"], v="/v", out="speed.h5:/speed")
+
+        Inputs are Datasets (of this file or another) or paths in this
+        file; they must have one shape, and views must select alike
+        (f["/u"][10:20] with f["/v"][10:20]; the output has the selection's
+        shape).  The first input sets the output's chunking.
+        out: "file.h5:/path" (split at the last ":/") or (file, path);
+        missing groups are made; the file must not be an input's file.
+        dtype: the output's type (default: the expression's, see
+        check_expression); gzip: deflate level 1..9 (True: 4), shuffle;
+        chunks: a tuple (default: the first input's chunks, or rows of
+        about 1 MiB when compressing a contiguous input); overwrite: replace
+        an existing dataset of that name (else OutputExists).
+
+        All or nothing: the output is written to a temporary file renamed
+        over the target when complete, so an error or Ctrl-C leaves the
+        target as it was.  The dataset records the expression and its
+        sources in attributes h5cl_expression and h5cl_sources.
+
+        mask_fill, cf: decode the inputs first, as for Dataset.stats():
+        masked elements are written as NaN (0 in an integer dtype) and
+        counted in .masked; an unpacked variable is float32 when its
+        scale_factor/add_offset are float32, else float64.  With either,
+        expr may be None: the decoded first input is written.
+        Returns a MapResult (file, path, shape, dtype, run, masked)."""
+        self._check()
+        if not inputs:
+            raise TypeError("map() needs at least one input dataset, bound "
+                            "by keyword (u=f['/u'])")
+        if expr is None and (mask_fill or cf):
+            expr = next(iter(inputs))  # the decoded data itself
+        if not isinstance(expr, str):
+            raise TypeError("expr must be a str, not %s" % type(expr).__name__)
+        out_file, out_path = _split_out(out)
+        names, views = list(inputs), []
+        for k, v in inputs.items():
+            if isinstance(v, str):
+                v = self[v]
+            elif not isinstance(v, Dataset):
+                raise TypeError(
+                    "map() got an unexpected keyword argument %r (keywords "
+                    "beyond the parameters bind Datasets or dataset paths "
+                    "to expression names, not %s)" % (k, type(v).__name__))
+            if any(dropped for _, _, dropped in v._sel):
+                raise IndexError(
+                    "%s=%r is indexed with an integer: a map writes the "
+                    "selection's box, so use a slice of length 1 (d[3:4]) "
+                    "to keep that axis" % (k, v))
+            views.append(v)
+        if dtype is not None:
+            dt = np.dtype(dtype)
+            if dt.byteorder == ">":
+                raise ValueError("maps write native little-endian types, "
+                                 "not %s" % dt.str)
+            dtype = dt.name
+            _ffi.dtype_code(dtype)  # ValueError for a type h5cl lacks
+        level = 4 if gzip is True else int(gzip or 0)
+        if chunks is True:
+            chunks = None
+        if chunks is not None:
+            chunks = tuple(int(c) for c in chunks)
+        ops = _Operands(views, names, _shared_selection(names, views), expr,
+                        -1, tile_bytes, slots, trace, mask_fill=mask_fill,
+                        cf=cf)
+        # decoded inputs have their decoded types (an unpacked variable is
+        # float32 or float64): they set the default output type
+        types = []
+        for v in views:
+            info = v.decoding(cf, mask_fill) if (mask_fill or cf) else None
+            types.append(info["decoded_dtype"] if info and info["flags"]
+                         else v.dtype.name)
+        with self._lock:
+            result = dtype or _ffi.expr_check(self._check(), expr, names,
+                                              types)
+        summary = _execute(
+            self, ops, progress,
+            lambda ptr, run: _ffi.map_run(ptr, out_file, out_path, dtype,
+                                          level, shuffle, overwrite, chunks,
+                                          **run),
+            desc="%s:%s" % (os.path.basename(out_file), out_path))
+        return MapResult(out_file, out_path, views[0].shape, np.dtype(result),
+                         expr, {n: "%s:%s" % (v.file.filename, v.name)
+                                for n, v in zip(names, views)},
+                         _run_info(summary))
+
 
 def open(path, device=None):  # noqa: A001 - mirrors h5py.File / builtins.open
     """Opens an HDF5 file for h5cl runs.  device: None for the default, "gpu",
@@ -295,8 +398,10 @@ _STATE_DTYPE = np.dtype({
 
 @dataclasses.dataclass
 class RunInfo:
-    """What a run did: bytes streamed, wall seconds, busy seconds per stage,
-    overlap (wall / busiest stage), zero-copy, and the per-tile timeline."""
+    """What a run did: bytes read (all inputs), wall seconds, busy seconds
+    per stage, overlap (wall / busiest stage), zero-copy, bytes written (maps),
+    masked (elements masked by mask_fill= or cf=) and, for statistics runs,
+    the per-tile timeline."""
 
     bytes: int
     tiles: int
@@ -306,7 +411,9 @@ class RunInfo:
     stage_seconds: dict
     overlap: float
     zero_copy: bool
+    bytes_written: int = 0
     _timeline: Optional[dict] = dataclasses.field(default=None, repr=False)
+    masked: int = 0
 
     @property
     def throughput(self):
@@ -316,11 +423,17 @@ class RunInfo:
     def timeline(self):
         """Per-tile stage times as a plain dict of lists: "tile", "bytes" and
         "<lane>_begin"/"<lane>_end" for lanes read, upload, kernel, download,
-        merge, in seconds since the run started (pandas.DataFrame-ready)."""
+        merge, write, in seconds since the run started
+        (pandas.DataFrame-ready).  Statistics runs only: the library keeps
+        no timeline of histograms and maps."""
         if self._timeline is None:
-            raise RuntimeError(
-                "no timeline: the loaded libh5cl (%s, %s) has no "
-                "h5cl_stats_timeline" % (_ffi.version(), _ffi.library_path))
+            if not _ffi.HAS_TIMELINE:
+                raise RuntimeError(
+                    "no timeline: the loaded libh5cl (%s, %s) has no "
+                    "h5cl_stats_timeline" % (_ffi.version(),
+                                             _ffi.library_path))
+            raise RuntimeError("no timeline: the library keeps one for "
+                               "statistics runs only")
         return {k: list(v) for k, v in self._timeline.items()}
 
     def plot_timeline(self, ax=None):
@@ -348,14 +461,17 @@ class RunInfo:
         return ax
 
 
-def _run_info(summary, timeline):
+def _run_info(summary, timeline=None):
     names = _ffi.stage_names()
     return RunInfo(summary.get("bytes", 0), summary.get("tiles", 0),
                    summary.get("tile_bytes", 0), summary.get("slots", 0),
                    summary.get("seconds", 0.0),
-                   dict(zip(names, summary.get("stage_seconds", [0.0] * 5))),
+                   dict(zip(names, summary.get("stage_seconds",
+                                               [0.0] * len(names)))),
                    summary.get("overlap", float("nan")),
-                   bool(summary.get("zero_copy", 0)), timeline)
+                   bool(summary.get("zero_copy", 0)),
+                   summary.get("bytes_written", 0), timeline,
+                   int(summary.get("masked", 0)))
 
 
 @dataclasses.dataclass
@@ -365,7 +481,8 @@ class Stats:
     numpy arrays of the result shape (an object array of Python ints for
     integer sums beyond 64 bits).  NaNs are excluded from every figure but
     nan_count.  Undefined figures (of no values) are NaN; argmin/argmax of no
-    values are -1."""
+    values are -1.  masked: elements masked by mask_fill= or cf= (they are
+    NaN to the run, so nan_count includes them)."""
 
     count: Any
     nan_count: Any
@@ -379,6 +496,7 @@ class Stats:
     argmax: Any
     ddof: int = 0
     run: Optional[RunInfo] = dataclasses.field(default=None, repr=False)
+    masked: int = 0
 
     def as_dict(self):
         return {f: getattr(self, f) for f in
@@ -467,6 +585,169 @@ def _narrow(v, dtype):
     return v
 
 
+class Histogram(tuple):
+    """The result of Dataset.histogram: a (counts, edges) tuple, as
+    numpy.histogram returns, with more attributes.
+
+    counts: int64 array of shape (bins,), or (positions..., bins) for a
+    per-axis histogram; edges: float64 array of bins + 1 equal-width edges
+    (numpy.linspace(lo, hi, bins + 1)).  nan, under, over: what was not
+    counted in a bin (NaNs, values below lo, above hi): int64 scalars, or
+    arrays of the positions' shape.  range: (lo, hi); range_from_data:
+    whether the range was found from the data.  run: RunInfo, or None.
+
+    Histograms of the same bins, range and shape merge exactly (merge());
+    to_bytes()/from_bytes() use the library's versioned byte form, so
+    partial histograms can be made elsewhere and merged."""
+
+    def __new__(cls, counts, edges, nan, under, over, range, range_from_data,
+                state, run=None):
+        self = tuple.__new__(cls, (counts, edges))
+        self.nan, self.under, self.over = nan, under, over
+        self.range, self.range_from_data = range, range_from_data
+        self.run = run
+        self._state = state
+        return self
+
+    @classmethod
+    def _from_read(cls, d, shape, run=None):
+        bins = d["bins"]
+        counts = np.frombuffer(d["counts"], dtype=np.uint64).astype(np.int64)
+        counts = counts.reshape(tuple(shape) + (bins,))
+
+        def positions(v):
+            a = np.array(v, dtype=np.int64).reshape(shape)
+            return a[()] if a.ndim == 0 else a
+
+        edges = np.linspace(d["lo"], d["hi"], bins + 1)
+        return cls(counts, edges, positions(d["nan"]), positions(d["under"]),
+                   positions(d["over"]), (d["lo"], d["hi"]), d["from_data"],
+                   d["state"], run)
+
+    counts = property(lambda self: self[0])
+    edges = property(lambda self: self[1])
+
+    @property
+    def bins(self):
+        return self[0].shape[-1]
+
+    @property
+    def shape(self):
+        """The positions' shape: () for one histogram."""
+        return self[0].shape[:-1]
+
+    @property
+    def total(self):
+        """Values counted in a bin (not NaN, not outside the range)."""
+        t = self[0].sum(axis=-1)
+        return t[()] if t.ndim == 0 else t
+
+    def density(self):
+        """counts / (total * bin width), as numpy.histogram(density=True)."""
+        width = np.diff(self[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self[0] / np.expand_dims(self.total, -1) / width
+
+    def to_bytes(self):
+        """The library's serialised histogram (h5cl_hist_serialize)."""
+        return self._state
+
+    @classmethod
+    def from_bytes(cls, data, shape=None):
+        """A Histogram from to_bytes() output (BadState if invalid).  The
+        positions keep the library's shape (integer-indexed axes of the
+        original view come back as length 1) unless shape is given."""
+        h = _ffi.hist_deserialize(data)
+        try:
+            d = _ffi.hist_read(h)
+        finally:
+            _ffi.hist_free(h)
+        pos = d["shape"] if shape is None else tuple(shape)
+        if int(np.prod(pos, dtype=np.int64)) != len(d["nan"]):
+            raise ValueError("shape %s does not hold %d histograms"
+                             % (pos, len(d["nan"])))
+        return cls._from_read(d, pos)
+
+    def merge(self, other):
+        """A new Histogram: self's counts plus other's (and their nan,
+        under, over).  Bins, range and shape must agree exactly
+        (InvalidArgument otherwise)."""
+        if not isinstance(other, Histogram):
+            raise TypeError("can only merge a Histogram")
+        a = _ffi.hist_deserialize(self._state)
+        try:
+            b = _ffi.hist_deserialize(other._state)
+            try:
+                _ffi.hist_merge(a, b)
+            finally:
+                _ffi.hist_free(b)
+            d = _ffi.hist_read(a)
+        finally:
+            _ffi.hist_free(a)
+        return Histogram._from_read(d, self.shape)
+
+    def __reduce__(self):  # pickles through the library's byte form
+        return (_histogram_from_bytes, (self._state, self.shape))
+
+    def __repr__(self):
+        return ("Histogram(counts=%r, edges=%r, nan=%r, under=%r, over=%r)"
+                % (self[0], self[1], self.nan, self.under, self.over))
+
+
+def _histogram_from_bytes(data, shape):
+    return Histogram.from_bytes(data, shape)
+
+
+def _check_bins(bins):
+    if isinstance(bins, (bool, np.bool_)) or not isinstance(
+            bins, (int, np.integer)):
+        raise TypeError("h5cl histograms have equal-width bins: bins must be "
+                        "an int (with range=(lo, hi)), not %s"
+                        % type(bins).__name__)
+    if not 1 <= int(bins) <= 0xFFFFFFFF:
+        raise ValueError("`bins` must be positive, when an integer")
+    return int(bins)
+
+
+def _check_range(r):
+    """(lo, hi) as floats, numpy's rules: finite, lo <= hi; lo == hi
+    widens to (lo - 0.5, hi + 0.5).  None stays None."""
+    if r is None:
+        return None
+    lo, hi = (float(x) for x in r)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("supplied range of [%r, %r] is not finite" % (lo, hi))
+    if lo > hi:
+        raise ValueError("max must be larger than min in range parameter.")
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    return lo, hi
+
+
+@dataclasses.dataclass
+class MapResult:
+    """What File.map wrote: the output file and dataset path, its shape and
+    dtype, the expression, the inputs ({name: "file:path"}) and the run
+    (RunInfo: bytes read, .bytes_written, seconds per stage)."""
+
+    file: str
+    path: str
+    shape: tuple
+    dtype: np.dtype
+    expression: str
+    inputs: dict
+    run: RunInfo = dataclasses.field(repr=False)
+
+    @property
+    def bytes_written(self):
+        return self.run.bytes_written
+
+    @property
+    def masked(self):
+        """Elements written as NaN because mask_fill= or cf= masked them."""
+        return self.run.masked
+
+
 # ---------------------------------------------------------------------------
 # Datasets
 
@@ -489,7 +770,8 @@ class Dataset:
     # ---- metadata
     @property
     def name(self):
-        return self._h.info["path"]
+        """The dataset's path, absolute as in h5py ("/g/x")."""
+        return "/" + self._h.info["path"].lstrip("/")
 
     @property
     def file(self):
@@ -605,8 +887,64 @@ class Dataset:
                             "dimension %d" % (a, len(live)))
         return live[a % len(live)], live
 
+    def _result_shape(self, shape, c_axis):
+        """A per-axis result's shape without the integer-indexed axes (the
+        library keeps them, with length 1; the reduced one is gone)."""
+        if c_axis < 0:
+            return tuple(shape)
+        keep = [ax for ax in range(len(self._sel)) if ax != c_axis]
+        return tuple(n for n, ax in zip(shape, keep) if not self._sel[ax][2])
+
+    def _operands(self, what, expr, name, inputs, axis=-1, tile_bytes=0,
+                  slots=0, trace=None, mask_fill=False, cf=False):
+        """The run's inputs: this view (bound to name when expr is set) and
+        the datasets bound by keyword, checked to share one selection."""
+        if expr is None:
+            if inputs:
+                raise TypeError(
+                    "%s() got unexpected keyword argument(s) %s (datasets "
+                    "are bound by keyword only together with expr=)"
+                    % (what, ", ".join(map(repr, inputs))))
+            return _Operands([self], [None], self.selection, None, axis,
+                             tile_bytes, slots, trace, mask_fill=mask_fill,
+                             cf=cf)
+        if not isinstance(expr, str):
+            raise TypeError("expr must be a str, not %s" % type(expr).__name__)
+        for k, v in inputs.items():
+            if not isinstance(v, Dataset):
+                raise TypeError(
+                    "%s() got an unexpected keyword argument %r (keywords "
+                    "beyond the parameters bind h5cl Datasets to expression "
+                    "names, not %s)" % (what, k, type(v).__name__))
+        names = [name or "x"] + list(inputs)
+        views = [self] + list(inputs.values())
+        return _Operands(views, names, _shared_selection(names, views), expr,
+                         axis, tile_bytes, slots, trace, mask_fill=mask_fill,
+                         cf=cf)
+
+    def decoding(self, cf=True, mask_fill=False):
+        """What a run with these options decodes (nothing is read but
+        attributes), as a dict: applied (the attribute names, "HDF5 fill
+        value" for a user-defined fill value), dtype, raw_dtype (the type
+        comparisons are made in: unsigned under _Unsigned), decoded_dtype
+        (the variable's type in expressions), fill_values [(value,
+        [sources])], valid_min, valid_max (None when absent, inclusive, in
+        raw units), scale_factor, add_offset.  UnsupportedType for an
+        attribute the library cannot interpret."""
+        self.file._check()
+        with self.file._lock:
+            return _ffi.dataset_cf_info(self._h.get(), cf, mask_fill)
+
+    def _decoded(self, ops):
+        """Whether a run of ops decodes this dataset (its values are then
+        floats to the statistics)."""
+        if not (ops.mask_fill or ops.cf):
+            return False
+        return bool(self.decoding(ops.cf, ops.mask_fill)["flags"])
+
     def stats(self, axis=None, ddof=0, progress=None, tile_bytes=0, slots=0,
-              trace=None):
+              trace=None, *, expr=None, name="x", mask_fill=False, cf=False,
+              **inputs):
         """Every statistic in one pass: a Stats (count, nan_count, sum,
         mean, var, std, min, max, argmin, argmax, and .run).
 
@@ -615,71 +953,145 @@ class Dataset:
         progress: True for a tqdm bar, False for none, a callable
         (tiles_done, tiles_total, bytes_done) -> truthy to cancel, or None
         (a bar only in interactive sessions).  tile_bytes/slots tune the
-        pipeline; trace writes a Chrome trace-event JSON file."""
+        pipeline; trace writes a Chrome trace-event JSON file.
+
+        expr: statistics of an expression's values instead of the data
+        (computed on the device, in float64 where it has fp64): this
+        dataset is the variable `name` ("x"), and further keywords bind
+        more datasets of the same shape and selection, e.g.
+        d.stats(expr="(x - 3.5)**2") or u.stats(expr="u*v", name="u", v=v).
+
+        mask_fill: leave out elements equal to the dataset's fill value (a
+        user-defined HDF5 fill value, _FillValue, missing_value).  cf:
+        decode CF-encoded (netCDF-4) variables first: _Unsigned, _FillValue,
+        missing_value, valid_min/valid_max/valid_range (compared in packed
+        units), then scale_factor/add_offset.  Masked elements are NaN to
+        the run: counted in nan_count, and in .masked.  See decoding().
+        """
         if int(ddof) < 0:
             raise ValueError("ddof must be >= 0")
-        c_axis, live = self._c_axis(axis)
-        ptr = self._h.get()
-        file = self._h.file
-        prog = _Progress(progress, self.nbytes, self.name)
-        select = self.selection
-
-        def work():
-            return _ffi.stats_compute(ptr, c_axis, select, tile_bytes, slots,
-                                      prog.c_fn, True, trace)
-
-        with file._lock:
-            try:
-                st = _run_cancellable(file._check(), work, prog)
-                try:
-                    shape, raw, summary, timeline = _ffi.stats_read(st)
-                finally:
-                    _ffi.stats_free(st)
-            finally:
-                prog.close()
-        # result shape: drop integer-indexed axes (the reduced one is gone)
-        if c_axis >= 0:
-            keep = [ax for ax in range(len(self._sel)) if ax != c_axis]
-            shape = tuple(n for n, ax in zip(shape, keep)
-                          if not self._sel[ax][2])
+        c_axis, _ = self._c_axis(axis)
+        ops = self._operands("stats", expr, name, inputs, c_axis, tile_bytes,
+                             slots, trace, mask_fill, cf)
+        ops.timeline = True
+        shape, raw, summary, timeline = _execute(
+            self.file, ops, progress,
+            lambda ptr, run: _ffi.stats_compute(ptr, **run),
+            _ffi.stats_read, _ffi.stats_free)
         run = _run_info(summary, timeline)
         self._h.last_run = run
-        return Stats(ddof=int(ddof), run=run,
-                     **_figures(raw, shape, self.dtype, int(ddof)))
+        floats = expr is not None or self._decoded(ops)
+        dtype = np.dtype(np.float64) if floats else self.dtype
+        return Stats(ddof=int(ddof), run=run, masked=run.masked,
+                     **_figures(raw, self._result_shape(shape, c_axis), dtype,
+                                int(ddof)))
+
+    def histogram(self, bins=10, range=None, axis=None, progress=None,
+                  tile_bytes=0, slots=0, trace=None, *, expr=None, name="x",
+                  mask_fill=False, cf=False, **inputs):
+        """Like numpy.histogram, in one pass over the data (two when the
+        range comes from the data): a Histogram, which unpacks as
+        (counts, edges).
+
+        bins: the number of equal-width bins (default 10, as numpy).
+        range: (lo, hi); None for the data's [min, max] (found by a first
+        pass).  Values outside it are not counted in a bin (see .under and
+        .over), NaNs neither (.nan).  The last bin includes hi.
+        axis: None for one histogram; else one per position of the other
+        axes: counts has shape (other axes..., bins).
+        progress, tile_bytes, slots, trace, expr, name, mask_fill, cf and
+        further keywords as for stats(); masked elements count as .nan."""
+        nbins = _check_bins(bins)
+        lo_hi = _check_range(range)
+        c_axis, _ = self._c_axis(axis)
+        ops = self._operands("histogram", expr, name, inputs, c_axis,
+                             tile_bytes, slots, trace, mask_fill, cf)
+        d = _execute(self.file, ops, progress,
+                     lambda ptr, run: _ffi.hist_compute(ptr, nbins, lo_hi,
+                                                        **run),
+                     _ffi.hist_read, _ffi.hist_free)
+        run = _run_info(d["summary"])
+        self._h.last_run = run
+        return Histogram._from_read(d, self._result_shape(d["shape"], c_axis),
+                                    run)
+
+    def quantile(self, q, axis=None, method="linear", progress=None,
+                 tile_bytes=0, slots=0, trace=None, *, expr=None, name="x",
+                 mask_fill=False, cf=False, **inputs):
+        """Exact quantiles, like numpy.nanquantile (NaNs ignored, the
+        default "linear" method): a float64 scalar for a scalar q, else an
+        array of q's shape; NaN where the selection holds no number.
+        Several passes over the data (a fixed number; see the README);
+        ask for all the quantiles you need in one call.  Whole selection
+        only (axis=None).  Other arguments as for stats(); masked elements
+        are ignored like NaNs."""
+        if method != "linear":
+            raise ValueError("h5cl computes the 'linear' method (numpy's "
+                             "default) only, not %r" % (method,))
+        if axis is not None:
+            raise AxisError("h5cl quantiles are of the whole selection; "
+                            "axis must be None, not %r" % (axis,))
+        qa = np.asarray(q, dtype=np.float64)
+        if not np.all((qa >= 0) & (qa <= 1)):
+            raise ValueError("Quantiles must be in the range [0, 1]")
+        flat = [float(x) for x in qa.ravel()]
+        if not flat:
+            return np.empty(qa.shape, dtype=np.float64)
+        ops = self._operands("quantile", expr, name, inputs, -1, tile_bytes,
+                             slots, trace, mask_fill, cf)
+        values, _ = _execute(
+            self.file, ops, progress,
+            lambda ptr, run: _ffi.quantile_compute(ptr, flat, **run))
+        out = np.array(values, dtype=np.float64).reshape(qa.shape)
+        return out[()] if out.ndim == 0 else out
+
+    def percentile(self, q, axis=None, method="linear", progress=None, **kw):
+        """Like numpy.nanpercentile: quantile(q / 100)."""
+        qa = np.asarray(q, dtype=np.float64)
+        if not np.all((qa >= 0) & (qa <= 100)):
+            raise ValueError("Percentiles must be in the range [0, 100]")
+        return self.quantile(qa / 100, axis, method, progress, **kw)
+
+    def median(self, axis=None, progress=None, **kw):
+        """Like numpy.nanmedian, exact: quantile(0.5)."""
+        return self.quantile(0.5, axis, progress=progress, **kw)
 
     @property
     def last_run(self):
-        """RunInfo of the latest run on this dataset (any view), or None."""
+        """RunInfo of the latest statistics or histogram run on this dataset
+        (any view), or None."""
         return getattr(self._h, "last_run", None)
 
-    def sum(self, axis=None, progress=None):
+    # The single figures: keywords (expr=, name=, inputs, tile_bytes, ...)
+    # as for stats().
+    def sum(self, axis=None, progress=None, **kw):
         """Like numpy.nansum; integer sums are exact (int64/uint64, or a
         Python int beyond 64 bits); float sums are float64."""
-        return self.stats(axis, progress=progress).sum
+        return self.stats(axis, progress=progress, **kw).sum
 
-    def mean(self, axis=None, progress=None):
+    def mean(self, axis=None, progress=None, **kw):
         """Like numpy.nanmean, always float64."""
-        return self.stats(axis, progress=progress).mean
+        return self.stats(axis, progress=progress, **kw).mean
 
-    def var(self, axis=None, ddof=0, progress=None):
-        return self.stats(axis, ddof, progress=progress).var
+    def var(self, axis=None, ddof=0, progress=None, **kw):
+        return self.stats(axis, ddof, progress=progress, **kw).var
 
-    def std(self, axis=None, ddof=0, progress=None):
-        return self.stats(axis, ddof, progress=progress).std
+    def std(self, axis=None, ddof=0, progress=None, **kw):
+        return self.stats(axis, ddof, progress=progress, **kw).std
 
-    def min(self, axis=None, progress=None):
+    def min(self, axis=None, progress=None, **kw):
         """Like numpy.nanmin (NaN where there are no values)."""
-        return self.stats(axis, progress=progress).min
+        return self.stats(axis, progress=progress, **kw).min
 
-    def max(self, axis=None, progress=None):
-        return self.stats(axis, progress=progress).max
+    def max(self, axis=None, progress=None, **kw):
+        return self.stats(axis, progress=progress, **kw).max
 
-    def argmin(self, axis=None, progress=None):
+    def argmin(self, axis=None, progress=None, **kw):
         """Like numpy.nanargmin: ValueError where there are no values."""
-        return _arg(self.stats(axis, progress=progress).argmin)
+        return _arg(self.stats(axis, progress=progress, **kw).argmin)
 
-    def argmax(self, axis=None, progress=None):
-        return _arg(self.stats(axis, progress=progress).argmax)
+    def argmax(self, axis=None, progress=None, **kw):
+        return _arg(self.stats(axis, progress=progress, **kw).argmax)
 
 
 def _arg(v):
@@ -688,11 +1100,12 @@ def _arg(v):
     return v
 
 
-def _run_cancellable(ctx, work, prog):
+def _run_cancellable(ctx, work, prog, free=None):
     """Runs work() (a blocking C call that releases the GIL) in a worker
     thread and waits in short steps, so Ctrl-C reaches Python: then the run
     is cancelled with h5cl_cancel, joined, and KeyboardInterrupt re-raised.
-    The context stays usable."""
+    The context stays usable.  free(result) releases a result that is
+    dropped because of an interrupt or an error in the progress callable."""
     box = {}
 
     def target():
@@ -715,7 +1128,7 @@ def _run_cancellable(ctx, work, prog):
         t.start()
         while t.is_alive():
             if pending:
-                # h5cl_stats_compute clears the cancel flag when it
+                # a run clears the cancel flag when it
                 # starts, so keep asking until the run is over
                 _ffi.cancel(ctx)
                 t.join(0.02)
@@ -724,14 +1137,159 @@ def _run_cancellable(ctx, work, prog):
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
-    if pending:
-        if "value" in box:
-            _ffi.stats_free(box["value"])
-        raise KeyboardInterrupt
-    if prog.error is not None:
-        if "value" in box:
-            _ffi.stats_free(box["value"])
+    if pending or prog.error is not None:
+        if "value" in box and free is not None:
+            free(box["value"])
+        if pending:
+            raise KeyboardInterrupt
         raise prog.error
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+@dataclasses.dataclass
+class _Operands:
+    """The inputs of one run (views[0] is the dataset the op runs on; with
+    an expression, views[i] is bound to names[i]) and its options."""
+
+    views: list
+    names: list
+    select: Optional[str]
+    expr: Optional[str]
+    axis: int = -1
+    tile_bytes: int = 0
+    slots: int = 0
+    trace: Any = None
+    timeline: bool = False
+    mask_fill: bool = False
+    cf: bool = False
+
+    def run_kw(self, ptrs, c_progress):
+        """Keyword arguments of _ffi.run_options()."""
+        return dict(axis=self.axis, select=self.select,
+                    tile_bytes=self.tile_bytes, slots=self.slots,
+                    progress=c_progress, timeline=self.timeline,
+                    trace_path=os.fspath(self.trace) if self.trace else None,
+                    expr=self.expr, name=self.names[0],
+                    bindings=list(zip(self.names[1:], ptrs[1:])),
+                    mask_fill=bool(self.mask_fill), cf=bool(self.cf))
+
+
+def _shared_selection(names, views):
+    """The one selection string of a run over several views (the library
+    reads the same selection from every input)."""
+    first = views[0]
+    for n, v in zip(names[1:], views[1:]):
+        if v._sel == first._sel:
+            continue
+        if v.shape != first.shape:
+            raise ShapeMismatch(
+                "%s (%s, shape %s) and %s (%s, shape %s) differ in shape; "
+                "the inputs of a run must have one shape"
+                % (names[0], first.name, first.shape, n, v.name, v.shape))
+        raise ValueError(
+            "%s (%s [%s]) and %s (%s [%s]) select different parts; h5cl "
+            "reads one selection from every input: slice them alike"
+            % (names[0], first.name, first.selection or "all", n, v.name,
+               v.selection or "all"))
+    return first.selection
+
+
+@contextlib.contextmanager
+def _pointers(file, ctx, views):
+    """The DatasetPtrs of views in file's context: a view's own where it
+    belongs to file, else one opened in file's context for this run (the
+    library binds only datasets of the context that runs) and closed
+    afterwards."""
+    ptrs, opened = [], {}
+    try:
+        for v in views:
+            h = v._h
+            ptr = h.get()  # a view of a closed file fails loudly here
+            if h.file is not file:
+                if id(h) not in opened:
+                    opened[id(h)] = _ffi.dataset_open(
+                        ctx, h.file.filename, h.info["path"])
+                ptr = opened[id(h)]
+            ptrs.append(ptr)
+        yield ptrs
+    finally:
+        for ptr in opened.values():
+            _ffi.dataset_close(ptr)
+
+
+def _execute(file, ops, progress, call, read=None, free=None, desc=None):
+    """Runs one C operation on file's context: call(ptr, run) blocks in the
+    library, with ptr the first input and run the keyword arguments of
+    _ffi.run_options().  Holds the file's lock, drives the progress bar or
+    callable, cancels on Ctrl-C (_run_cancellable).  With read, returns
+    read(result) and frees the result with free; else the result."""
+    prog = _Progress(progress, sum(v.nbytes for v in ops.views),
+                     desc or ops.views[0].name)
+    with file._lock:
+        try:
+            ctx = file._check()
+            with _pointers(file, ctx, ops.views) as ptrs:
+                run = ops.run_kw(ptrs, prog.c_fn)
+                res = _run_cancellable(ctx, lambda: call(ptrs[0], run), prog,
+                                       free)
+                if read is None:
+                    return res
+                try:
+                    return read(res)
+                finally:
+                    free(res)
+        finally:
+            prog.close()
+
+
+def _split_out(out):
+    """(file, "/path") of map's out= argument."""
+    if isinstance(out, (tuple, list)):
+        if len(out) != 2:
+            raise ValueError("out=(file, path) takes two items")
+        file, path = os.fspath(out[0]), str(out[1])
+    elif isinstance(out, str):
+        file, sep, path = out.rpartition(":/")
+        if not sep or not file:
+            raise ValueError("out=%r: give \"file.h5:/path\" or (file, path)"
+                             % (out,))
+    else:
+        raise TypeError("out must be \"file.h5:/path\" or (file, path), not "
+                        "%s" % type(out).__name__)
+    path = "/" + path.lstrip("/")
+    if path == "/":
+        raise ValueError("out=%r names no dataset" % (out,))
+    return file, path
+
+
+def dot(a, b, progress=None, **kw):
+    """Sum of a*b over every element (numpy.vdot for real data, or
+    np.nansum(a*b): NaN products are skipped), computed on the device in
+    float64 (float32 on devices without fp64).  a and b: Datasets (or
+    views) of one shape; b may belong to another File.  Returns float64."""
+    if not isinstance(a, Dataset) or not isinstance(b, Dataset):
+        raise TypeError("dot() takes two h5cl Datasets")
+    if b is a or (b._h is a._h and b._sel == a._sel):
+        return a.stats(progress=progress, expr="a*a", name="a", **kw).sum
+    return a.stats(progress=progress, expr="a*b", name="a", b=b, **kw).sum
+
+
+def check_expression(expr, **dtypes):
+    """Parses and type-checks expr over the variables given by keyword
+    (a numpy dtype, a dtype name, or a Dataset whose dtype is used).
+    Returns the numpy dtype a map writes by default: uint8 for a boolean
+    result, float64 when an input is float64 or a 32/64-bit integer, else
+    float32.  Raises ExpressionError (a ValueError) whose message shows the
+    column; its .column is that column (1-based)."""
+    names, types = [], []
+    for k, v in dtypes.items():
+        dt = v.dtype if isinstance(v, Dataset) else np.dtype(v)
+        names.append(k)
+        types.append(dt.name)
+    ctx = _ffi.ctx_create()
+    try:
+        return np.dtype(_ffi.expr_check(ctx, expr, names, types))
+    finally:
+        _ffi.ctx_destroy(ctx)

@@ -55,7 +55,7 @@ lib, library_path = _load()
 # Constants mirrored from include/h5cl.h
 
 MAX_RANK = 32
-STAGE_COUNT = 5
+STAGE_COUNT = 6
 STATS_STATE_BYTES = 96
 KIND_FLOAT, KIND_SIGNED, KIND_UNSIGNED = 0, 1, 2
 
@@ -76,6 +76,10 @@ class DatasetPtr(ctypes.c_void_p):
 
 
 class StatsPtr(ctypes.c_void_p):
+    pass
+
+
+class HistPtr(ctypes.c_void_p):
     pass
 
 
@@ -126,9 +130,13 @@ VISIT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
                             ctypes.c_void_p)
 
 
+class Binding(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("ds", ctypes.c_void_p)]
+
+
 class RunOptions(ctypes.Structure):
-    # `timeline` is the newest field; a library older than it sets a smaller
-    # struct_size in h5cl_run_options_init() and never reads it.
+    # Fields are only ever appended; a library older than a field sets a
+    # smaller struct_size in h5cl_run_options_init() and never reads it.
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
         ("tile_bytes", ctypes.c_uint64),
@@ -139,6 +147,36 @@ class RunOptions(ctypes.Structure):
         ("progress", PROGRESS_FN),
         ("progress_user", ctypes.c_void_p),
         ("timeline", ctypes.c_int),
+        ("expr", ctypes.c_char_p),
+        ("name", ctypes.c_char_p),
+        ("with_", ctypes.POINTER(Binding)),
+        ("nwith", ctypes.c_size_t),
+        ("mask_fill", ctypes.c_int),
+        ("cf", ctypes.c_int),
+    ]
+
+
+class HistOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("bins", ctypes.c_uint32),
+        ("range_set", ctypes.c_int),
+        ("lo", ctypes.c_double),
+        ("hi", ctypes.c_double),
+    ]
+
+
+class MapOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("out_file", ctypes.c_char_p),
+        ("out_path", ctypes.c_char_p),
+        ("dtype", ctypes.c_int),  # an h5cl_dtype; -1: the expression's
+        ("gzip", ctypes.c_int),
+        ("shuffle", ctypes.c_int),
+        ("overwrite", ctypes.c_int),
+        ("chunk_rank", ctypes.c_int),
+        ("chunk_dims", ctypes.c_uint64 * MAX_RANK),
     ]
 
 
@@ -168,6 +206,7 @@ class StatsState(ctypes.Structure):
 class RunSummary(ctypes.Structure):
     _fields_ = [
         ("bytes", ctypes.c_uint64),
+        ("bytes_written", ctypes.c_uint64),
         ("tiles", ctypes.c_uint64),
         ("tile_bytes", ctypes.c_uint64),
         ("slots", ctypes.c_uint),
@@ -175,6 +214,39 @@ class RunSummary(ctypes.Structure):
         ("stage_seconds", ctypes.c_double * STAGE_COUNT),
         ("overlap", ctypes.c_double),
         ("zero_copy", ctypes.c_int),
+        ("masked", ctypes.c_uint64),
+    ]
+
+
+CF_MAX_FILL = 8
+# h5cl_cf_info.flags, in the order the CLI names them
+CF_FLAGS = (
+    (0x100, "_Unsigned"),
+    (0x001, "HDF5 fill value"),
+    (0x002, "_FillValue"),
+    (0x004, "missing_value"),
+    (0x020, "valid_range"),
+    (0x008, "valid_min"),
+    (0x010, "valid_max"),
+    (0x040, "scale_factor"),
+    (0x080, "add_offset"),
+)
+CF_VALID_MIN, CF_VALID_MAX, CF_VALID_RANGE = 0x008, 0x010, 0x020
+
+
+class CfInfo(ctypes.Structure):
+    _fields_ = [
+        ("flags", ctypes.c_uint),
+        ("dtype", ctypes.c_int),
+        ("raw_dtype", ctypes.c_int),
+        ("value_dtype", ctypes.c_int),
+        ("nfill", ctypes.c_uint),
+        ("fill", Scalar * CF_MAX_FILL),
+        ("fill_from", ctypes.c_uint * CF_MAX_FILL),
+        ("valid_min", Scalar),
+        ("valid_max", Scalar),
+        ("scale_factor", ctypes.c_double),
+        ("add_offset", ctypes.c_double),
     ]
 
 
@@ -192,10 +264,15 @@ class TileTiming(ctypes.Structure):
 EXPECTED_SIZES = {
     DeviceInfo: 568,
     DatasetInfo: 2864,
-    RunOptions: 64,  # 56 before `timeline`
+    RunOptions: 104,  # 56 before `timeline`, 64 before `expr`, 96 before
+                      # `mask_fill`
+    Binding: 16,
     StatsState: 96,
-    RunSummary: 96,
-    TileTiming: 96,
+    RunSummary: 120,
+    CfInfo: 152,
+    TileTiming: 112,
+    HistOptions: 32,
+    MapOptions: 304,
 }
 
 
@@ -327,6 +404,73 @@ h5cl_stats_timeline = _proto("h5cl_stats_timeline", _c.c_size_t,
                              [StatsPtr, P(P(TileTiming))], optional=True)
 
 HAS_TIMELINE = h5cl_stats_timeline is not None
+
+# Expressions, histograms, quantiles, maps.  Declared optional so that the
+# statistics still work with a library that predates them; need() names
+# the missing function when one of these is called.
+_u64p = P(_c.c_uint64)
+h5cl_expr_check = _proto(
+    "h5cl_expr_check", _int,
+    [CtxPtr, _cstr, P(_cstr), P(_int), _c.c_size_t, P(_int)],
+    status=True, optional=True)
+h5cl_hist_options_init = _proto("h5cl_hist_options_init", None,
+                                [P(HistOptions)], optional=True)
+h5cl_hist_compute = _proto(
+    "h5cl_hist_compute", _int,
+    [DatasetPtr, P(RunOptions), P(HistOptions), P(HistPtr)],
+    status=True, optional=True)
+h5cl_hist_free = _proto("h5cl_hist_free", None, [HistPtr], optional=True)
+h5cl_hist_bins = _proto("h5cl_hist_bins", _c.c_uint32, [HistPtr],
+                        optional=True)
+h5cl_hist_range = _proto(
+    "h5cl_hist_range", None,
+    [HistPtr, P(_c.c_double), P(_c.c_double), P(_int)], optional=True)
+h5cl_hist_count = _proto("h5cl_hist_count", _c.c_size_t, [HistPtr],
+                         optional=True)
+h5cl_hist_shape = _proto("h5cl_hist_shape", _int, [HistPtr, _u64p],
+                         optional=True)
+h5cl_hist_counts = _proto("h5cl_hist_counts", _u64p, [HistPtr, _c.c_size_t],
+                          optional=True)
+h5cl_hist_outside = _proto(
+    "h5cl_hist_outside", _int,
+    [HistPtr, _c.c_size_t, _u64p, _u64p, _u64p], status=True, optional=True)
+h5cl_hist_summary = _proto("h5cl_hist_summary", P(RunSummary), [HistPtr],
+                           optional=True)
+h5cl_hist_merge = _proto("h5cl_hist_merge", _int, [HistPtr, HistPtr],
+                         status=True, optional=True)
+h5cl_hist_serialized_size = _proto("h5cl_hist_serialized_size",
+                                   _c.c_size_t, [HistPtr], optional=True)
+h5cl_hist_serialize = _proto(
+    "h5cl_hist_serialize", _int, [HistPtr, P(_c.c_ubyte), _c.c_size_t],
+    status=True, optional=True)
+h5cl_hist_deserialize = _proto(
+    "h5cl_hist_deserialize", _int,
+    [P(_c.c_ubyte), _c.c_size_t, P(HistPtr)], status=True, optional=True)
+h5cl_quantile_compute = _proto(
+    "h5cl_quantile_compute", _int,
+    [DatasetPtr, P(RunOptions), P(_c.c_double), _c.c_size_t,
+     P(_c.c_double), P(_c.c_uint)], status=True, optional=True)
+h5cl_map_options_init = _proto("h5cl_map_options_init", None,
+                               [P(MapOptions)], optional=True)
+h5cl_map_run = _proto(
+    "h5cl_map_run", _int,
+    [DatasetPtr, P(RunOptions), P(MapOptions), P(RunSummary)],
+    status=True, optional=True)
+h5cl_dataset_cf_info = _proto(
+    "h5cl_dataset_cf_info", _int, [DatasetPtr, _int, _int, P(CfInfo)],
+    status=True, optional=True)
+h5cl_stats_masked = _proto("h5cl_stats_masked", _c.c_uint64, [StatsPtr],
+                           optional=True)
+
+
+def need(*names):
+    """Raises NotImplementedError when the loaded library lacks one of the
+    named (optional) functions."""
+    missing = [n for n in names if globals().get(n) is None]
+    if missing:
+        raise NotImplementedError(
+            "the loaded libh5cl (%s, %s) lacks %s; rebuild it"
+            % (version(), library_path, ", ".join(missing)))
 
 
 def text(b):
@@ -466,10 +610,15 @@ def make_progress(fn):
     return PROGRESS_FN(tramp)
 
 
-def stats_compute(ds, axis=-1, select=None, tile_bytes=0, slots=0,
-                  progress=None, timeline=False, trace_path=None):
-    """Runs h5cl_stats_compute; progress is a make_progress() object.
-    Blocks (the GIL is released); returns a StatsPtr to free."""
+def run_options(axis=-1, select=None, tile_bytes=0, slots=0, progress=None,
+                timeline=False, trace_path=None, expr=None, name=None,
+                bindings=(), mask_fill=False, cf=False):
+    """A filled RunOptions.  progress is a make_progress() object; bindings
+    is a sequence of (name, DatasetPtr) bound besides the dataset the op
+    runs on (itself bound to name).  The returned struct references
+    everything it points to (ctypes keeps the objects in its _objects)."""
+    if (mask_fill or cf) and h5cl_dataset_cf_info is None:
+        need("h5cl_dataset_cf_info")
     opts = RunOptions()
     h5cl_run_options_init(ctypes.byref(opts))
     opts.axis = axis
@@ -481,6 +630,28 @@ def stats_compute(ds, axis=-1, select=None, tile_bytes=0, slots=0,
         opts.progress = progress
     if timeline and HAS_TIMELINE:
         opts.timeline = 1
+    if expr is not None:
+        opts.expr = expr.encode()
+        opts.name = name.encode() if name else None
+    opts.mask_fill = 1 if mask_fill else 0
+    opts.cf = 1 if cf else 0
+    if bindings:
+        arr = (Binding * len(bindings))()
+        for i, (n, ds) in enumerate(bindings):
+            arr[i].name = n.encode()
+            arr[i].ds = ds.value
+        opts.with_ = arr
+        opts.nwith = len(bindings)
+    return opts
+
+
+def stats_compute(ds, axis=-1, select=None, tile_bytes=0, slots=0,
+                  progress=None, timeline=False, trace_path=None, expr=None,
+                  name=None, bindings=(), mask_fill=False, cf=False):
+    """Runs h5cl_stats_compute; progress is a make_progress() object.
+    Blocks (the GIL is released); returns a StatsPtr to free."""
+    opts = run_options(axis, select, tile_bytes, slots, progress, timeline,
+                       trace_path, expr, name, bindings, mask_fill, cf)
     st = StatsPtr()
     h5cl_stats_compute(ds, ctypes.byref(opts), ctypes.byref(st))
     return st
@@ -488,6 +659,11 @@ def stats_compute(ds, axis=-1, select=None, tile_bytes=0, slots=0,
 
 def stats_free(st):
     h5cl_stats_free(st)
+
+
+def _summary(ptr):
+    """A P(RunSummary) (may be NULL) as a dict."""
+    return _struct_dict(ptr.contents) if ptr else {}
 
 
 def stats_read(st):
@@ -508,8 +684,9 @@ def stats_read(st):
             for i in range(n):
                 chunks.append(ctypes.string_at(
                     ctypes.addressof(h5cl_stats_get(st, i).contents), size))
-    summ = h5cl_stats_summary(st)
-    summary = _struct_dict(summ.contents) if summ else {}
+    summary = _summary(h5cl_stats_summary(st))
+    if h5cl_stats_masked is not None:
+        summary["masked"] = int(h5cl_stats_masked(st))
     timeline = None
     if HAS_TIMELINE:
         ptr = P(TileTiming)()
@@ -538,6 +715,203 @@ def state_figures(raw, ddof=0):
             "var": h5cl_stats_state_var(p, ddof),
             "std": h5cl_stats_state_std(p, ddof),
             "min": h5cl_stats_state_min(p), "max": h5cl_stats_state_max(p)}
+
+
+# ---- expressions
+
+
+def dtype_code(name):
+    """The h5cl_dtype of a dtype name ("float32"); ValueError otherwise."""
+    try:
+        return DTYPE_NAMES.index(name)
+    except ValueError:
+        raise ValueError("h5cl has no element type %r; it reads and writes "
+                         "%s" % (name, ", ".join(DTYPE_NAMES))) from None
+
+
+def expr_check(ctx, expr, names, dtypes):
+    """The default result dtype name of expr over names[i] of dtypes[i]
+    (names); raises ExpressionError with the library's message."""
+    need("h5cl_expr_check")
+    n = len(names)
+    c_names = (_cstr * max(n, 1))(*[x.encode() for x in names])
+    c_types = (_int * max(n, 1))(*[dtype_code(t) for t in dtypes])
+    result = _int(-1)
+    h5cl_expr_check(ctx, expr.encode(), c_names, c_types, n,
+                    ctypes.byref(result))
+    return DTYPE_NAMES[result.value]
+
+
+# ---- histograms
+
+
+def hist_compute(ds, bins, lo_hi=None, **run):
+    """Runs h5cl_hist_compute (run: run_options() arguments); returns a
+    HistPtr to free.  lo_hi None: the range of the data."""
+    need("h5cl_hist_compute", "h5cl_hist_options_init")
+    opts = run_options(**run)
+    hopts = HistOptions()
+    h5cl_hist_options_init(ctypes.byref(hopts))
+    hopts.bins = bins
+    if lo_hi is not None:
+        hopts.range_set = 1
+        hopts.lo, hopts.hi = lo_hi
+    h = HistPtr()
+    h5cl_hist_compute(ds, ctypes.byref(opts), ctypes.byref(hopts),
+                      ctypes.byref(h))
+    return h
+
+
+def hist_free(h):
+    if h5cl_hist_free is not None:
+        h5cl_hist_free(h)
+
+
+def hist_read(h):
+    """Everything in a histogram, copied out: a dict with bins, lo, hi,
+    from_data, shape (of the positions), counts (raw native uint64 bytes,
+    count * bins), nan/under/over (lists, one per position), summary
+    (dict), state (the serialised bytes)."""
+    bins = int(h5cl_hist_bins(h))
+    lo, hi, from_data = _c.c_double(), _c.c_double(), _int()
+    h5cl_hist_range(h, ctypes.byref(lo), ctypes.byref(hi),
+                    ctypes.byref(from_data))
+    n = h5cl_hist_count(h)
+    dims = (_c.c_uint64 * MAX_RANK)()
+    rank = h5cl_hist_shape(h, dims)
+    row = bins * 8
+    chunks = []
+    if n and bins:
+        first = ctypes.addressof(h5cl_hist_counts(h, 0).contents)
+        last = ctypes.addressof(h5cl_hist_counts(h, n - 1).contents)
+        if last - first == (n - 1) * row:  # one array: copy at once
+            chunks.append(ctypes.string_at(first, n * row))
+        else:
+            for i in range(n):
+                chunks.append(ctypes.string_at(
+                    ctypes.addressof(h5cl_hist_counts(h, i).contents), row))
+    nan, under, over = [], [], []
+    a, b, c = _c.c_uint64(), _c.c_uint64(), _c.c_uint64()
+    for i in range(n):
+        h5cl_hist_outside(h, i, ctypes.byref(a), ctypes.byref(b),
+                          ctypes.byref(c))
+        nan.append(a.value)
+        under.append(b.value)
+        over.append(c.value)
+    return {"bins": bins, "lo": lo.value, "hi": hi.value,
+            "from_data": bool(from_data.value),
+            "shape": tuple(int(x) for x in dims[:max(rank, 0)]),
+            "counts": b"".join(chunks), "nan": nan, "under": under,
+            "over": over, "summary": _summary(h5cl_hist_summary(h)),
+            "state": hist_serialize(h)}
+
+
+def hist_serialize(h):
+    size = h5cl_hist_serialized_size(h)
+    buf = (_c.c_ubyte * max(size, 1))()
+    h5cl_hist_serialize(h, buf, size)
+    return bytes(buf)[:size]
+
+
+def hist_deserialize(data):
+    """A HistPtr (to free) from serialised bytes; BadState if invalid."""
+    need("h5cl_hist_deserialize")
+    data = bytes(data)
+    buf = (_c.c_ubyte * max(len(data), 1)).from_buffer_copy(
+        data or b"\0")
+    h = HistPtr()
+    h5cl_hist_deserialize(buf, len(data), ctypes.byref(h))
+    return h
+
+
+def hist_merge(into, frm):
+    h5cl_hist_merge(into, frm)
+
+
+# ---- quantiles
+
+
+def quantile_compute(ds, qs, **run):
+    """(values, passes): exact quantiles of the fractions qs (floats)."""
+    need("h5cl_quantile_compute")
+    opts = run_options(**run)
+    n = len(qs)
+    q = (_c.c_double * max(n, 1))(*qs)
+    out = (_c.c_double * max(n, 1))()
+    passes = _c.c_uint(0)
+    h5cl_quantile_compute(ds, ctypes.byref(opts), q, n, out,
+                          ctypes.byref(passes))
+    return [float(out[i]) for i in range(n)], int(passes.value)
+
+
+# ---- maps
+
+
+def map_run(ds, out_file, out_path, dtype=None, gzip=0, shuffle=False,
+            overwrite=False, chunks=None, **run):
+    """Runs h5cl_map_run (run: run_options() arguments, expr required);
+    returns the run summary as a dict."""
+    need("h5cl_map_run", "h5cl_map_options_init")
+    opts = run_options(**run)
+    m = MapOptions()
+    h5cl_map_options_init(ctypes.byref(m))
+    m.out_file = os.fsencode(out_file)
+    m.out_path = out_path.encode()
+    m.dtype = -1 if dtype is None else dtype_code(dtype)
+    m.gzip = gzip
+    m.shuffle = 1 if shuffle else 0
+    m.overwrite = 1 if overwrite else 0
+    if chunks is not None:
+        if len(chunks) > MAX_RANK:
+            raise ValueError("chunks has more than %d dimensions" % MAX_RANK)
+        m.chunk_rank = len(chunks)
+        for i, c in enumerate(chunks):
+            m.chunk_dims[i] = c
+    summary = RunSummary()
+    h5cl_map_run(ds, ctypes.byref(opts), ctypes.byref(m),
+                 ctypes.byref(summary))
+    return _struct_dict(summary)
+
+
+# ---- fill values and CF conventions
+
+
+def _scalar_value(v, dtype_code):
+    """An h5cl_scalar as a Python number of the kind of dtype_code."""
+    name = DTYPE_NAMES[dtype_code]
+    if name.startswith("float"):
+        return float(v.f)
+    return int(v.u) if name.startswith("uint") else int(v.i)
+
+
+def dataset_cf_info(ds, cf=True, mask_fill=False):
+    """What a run with these options decodes (h5cl_dataset_cf_info), as a
+    dict: applied (attribute names), dtype, raw_dtype, decoded_dtype (dtype
+    names), fill_values [(value, [sources])], valid_min, valid_max (None
+    when absent), scale_factor, add_offset."""
+    need("h5cl_dataset_cf_info")
+    info = CfInfo()
+    h5cl_dataset_cf_info(ds, 1 if cf else 0, 1 if mask_fill else 0,
+                         ctypes.byref(info))
+    raw = info.raw_dtype
+    flags = info.flags
+    ranged = flags & CF_VALID_RANGE
+    applied = [n for f, n in CF_FLAGS if flags & f and not (
+        ranged and f in (CF_VALID_MIN, CF_VALID_MAX))]
+    fills = [(_scalar_value(info.fill[k], raw),
+              [n for f, n in CF_FLAGS if info.fill_from[k] & f])
+             for k in range(info.nfill)]
+    return {"applied": applied, "flags": int(flags),
+            "dtype": DTYPE_NAMES[info.dtype],
+            "raw_dtype": DTYPE_NAMES[raw],
+            "decoded_dtype": DTYPE_NAMES[info.value_dtype],
+            "fill_values": fills,
+            "valid_min": _scalar_value(info.valid_min, raw)
+            if flags & CF_VALID_MIN else None,
+            "valid_max": _scalar_value(info.valid_max, raw)
+            if flags & CF_VALID_MAX else None,
+            "scale_factor": float(info.scale_factor),
+            "add_offset": float(info.add_offset)}
 
 
 def version():

@@ -5,6 +5,8 @@ map is keyed by the C symbolic name (h5cl_errname), so numbers are never
 repeated here: _ffi.install() builds {code: class} from the loaded library.
 """
 
+import re
+
 
 class H5clError(Exception):
     """A failed h5cl call.  .code is the status, .name its C name
@@ -121,6 +123,25 @@ class Busy(H5clError, RuntimeError):
     """The context is running in another thread."""
 
 
+class ExpressionError(H5clError, ValueError):
+    """The expression does not parse or type-check; the message names the
+    column (and shows it under the text).  .column is that column, 1-based
+    (None when the message names none)."""
+
+    @property
+    def column(self):
+        m = re.search(r"column (\d+)", self.message or "")
+        return int(m.group(1)) if m else None
+
+
+class OutputExists(H5clError, FileExistsError):
+    """The output dataset exists and overwrite was not asked for."""
+
+
+class ShapeMismatch(H5clError, ValueError):
+    """The inputs of a map or fused reduction differ in shape."""
+
+
 BY_NAME = {
     "H5CL_ERR_INVALID_ARGUMENT": InvalidArgument,
     "H5CL_ERR_NO_MEMORY": OutOfMemory,
@@ -145,6 +166,9 @@ BY_NAME = {
     "H5CL_ERR_TOO_LARGE": TooLarge,
     "H5CL_ERR_CORRUPT": CorruptFile,
     "H5CL_ERR_BUSY": Busy,
+    "H5CL_ERR_EXPRESSION": ExpressionError,
+    "H5CL_ERR_EXISTS": OutputExists,
+    "H5CL_ERR_SHAPE": ShapeMismatch,
 }
 
 _BY_CODE = {}  # filled by install()

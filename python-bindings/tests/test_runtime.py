@@ -23,7 +23,7 @@ def big(tmp_path):
 
 
 def test_every_status_has_a_class():
-    assert len(_ffi.STATUS_NAMES) == 24
+    assert len(_ffi.STATUS_NAMES) == 27
     for code, name in _ffi.STATUS_NAMES.items():
         if code:
             cls = errors.class_for(code)
@@ -137,7 +137,8 @@ def test_timeline(big):
         run = s.run
         assert run.bytes == 8_000_000 and run.tiles > 1 and run.seconds > 0
         assert set(run.stage_seconds) == {"read", "upload", "kernel",
-                                          "download", "merge"}
+                                          "download", "merge", "write"}
+        assert run.stage_seconds["write"] == 0 and run.bytes_written == 0
         t = run.timeline()
         assert t["tile"] == list(range(run.tiles))
         assert sum(t["bytes"]) == run.bytes
@@ -155,7 +156,7 @@ def test_plot_timeline(big):
         pytest.skip("no h5cl_stats_timeline in the library")
     with h5cl.open(big) as f:
         ax = f["x"].stats(tile_bytes=65536).run.plot_timeline()
-        assert len(ax.get_yticklabels()) == 5
+        assert len(ax.get_yticklabels()) == len(_ffi.stage_names()) == 6
         plt.close("all")
 
 
