@@ -4,7 +4,7 @@
 set -u
 PKGS="build-essential ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
 libclblast-dev libhdf5-dev hdf5-tools check pkg-config valgrind python3 python3-pip"
-PY_MODULES="numpy h5py pytest tqdm matplotlib"
+PY_MODULES="numpy h5py pytest tqdm matplotlib nbclient nbformat ipykernel"
 
 missing=""
 for p in $PKGS; do

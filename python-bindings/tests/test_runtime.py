@@ -1,5 +1,6 @@
 """Errors, cancellation, lifetimes, timeline."""
 import _thread
+import gc
 import os
 import threading
 
@@ -119,6 +120,32 @@ def test_open_close_cycles_no_leak(big):
         del f, d
     assert _fds() <= before + 2
     assert v == np.arange(4.0, 12.0).mean()
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_memory_stays_flat(big):
+    """Many open/run/close cycles: resident memory settles after warm-up.
+    A leaked tile buffer, state array or OpenCL object per run would add
+    at least kilobytes a cycle; the bound allows allocator noise only."""
+    def cycle():
+        with h5cl.open(big) as f:
+            d = f["x"]  # 8 MB: tiles of 1 MiB, 3 slots of them per run
+            d.stats(tile_bytes=1 << 20)
+            d.histogram(bins=64, tile_bytes=1 << 20)
+            f["y"].mean(axis=0)
+    for _ in range(20):
+        cycle()
+    gc.collect()
+    before = _rss_bytes()
+    for _ in range(150):
+        cycle()
+    gc.collect()
+    grown = _rss_bytes() - before
+    assert grown < 4 << 20, "resident memory grew by %d bytes over 150 runs" % grown
 
 
 def test_view_keeps_file_alive(big):
