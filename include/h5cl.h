@@ -671,7 +671,8 @@ typedef struct h5cl_map_options {
     int gzip;             /* deflate level 1..9; 0: none                  */
     int shuffle;          /* byte shuffle before compression              */
     int overwrite;        /* replace an existing dataset of that name     */
-    int chunk_rank;       /* 0: the first input's chunking (when chunked) */
+    int chunk_rank;       /* 0: the first input's chunking (when chunked);
+                             -1: contiguous (no gzip or shuffle then)     */
     uint64_t chunk_dims[H5CL_MAX_RANK];
 } h5cl_map_options;
 

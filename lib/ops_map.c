@@ -76,8 +76,9 @@ void h5cl_map_options_init(h5cl_map_options *m)
     m->dtype = -1;
 }
 
-/* The output's chunks: asked for, else the input's, else (only when a
- * filter needs chunks) whole rows of about 1 MiB.  Clipped to the output's
+/* The output's chunks: none when asked to be contiguous; asked for, else
+ * the input's, else (only when a filter needs chunks) whole rows of about
+ * 1 MiB.  Clipped to the output's
  * extent, which HDF5 requires of fixed-size datasets. */
 static int choose_chunks(h5cl_ctx *ctx, const h5cl_map_options *m,
                          const h5cl_dataset *in, h5cl_writer_spec *w)
@@ -88,6 +89,13 @@ static int choose_chunks(h5cl_ctx *ctx, const h5cl_map_options *m,
     for (int d = 0; d < w->rank; d++)
         if (w->dims[d] == 0)
             return H5CL_OK; /* nothing to chunk */
+    if (m->chunk_rank < 0) {
+        if (m->gzip || m->shuffle)
+            return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                             "a contiguous output cannot be compressed or "
+                             "shuffled: HDF5 filters need chunks");
+        return H5CL_OK;
+    }
     if (m->chunk_rank) {
         if (m->chunk_rank != w->rank)
             return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,

@@ -649,6 +649,18 @@ with h5py.File(O, "r") as f:
             not z.shuffle or z.chunks != (50, 60):
         fail("map --gzip --shuffle --chunks", "filters %r %r %r %r" % (
             z.compression, z.compression_opts, z.shuffle, z.chunks))
+# a contiguous output of a chunked input; filters then refused
+check_map("map --chunks none", ["-e", "x*2", "--chunks", "none"], "/contig",
+          u * np.float32(2), "float32")
+checks += 1
+with h5py.File(O, "r") as f:
+    if f["/contig"].chunks is not None:
+        fail("map --chunks none", "chunks %r" % (f["/contig"].chunks,))
+checks += 1
+code, out, err = run(["map", M, "/u", "-e", "x", "--chunks", "none",
+                      "--gzip", "4", "-o", O + ":/cz", "-q"])
+if code != 1 or "contiguous" not in err:
+    fail("map --chunks none --gzip", "exit %d: %s" % (code, err.strip()))
 # a file name holding ':' (the dataset starts at the last ':/')
 colon = os.path.join(OUTD, "a:b.h5")
 check_map("map -o 'a:b.h5:/d'", ["-e", "x + 1"], "/d",

@@ -70,6 +70,10 @@ static int parse_map_args(int argc, char **argv, map_args *o)
             break;
         case OPT_SHUFFLE: o->m.shuffle = 1; break;
         case OPT_CHUNKS:
+            if (strcmp(optarg, "none") == 0) {
+                o->m.chunk_rank = -1;
+                break;
+            }
             if (parse_u64_list(optarg, 1, UINT32_MAX, o->m.chunk_dims,
                                H5CL_MAX_RANK, &n))
                 return usage_error("bad chunk shape '%s' (sizes >= 1 "

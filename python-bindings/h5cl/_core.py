@@ -270,7 +270,8 @@ class File:
         dtype: the output's type (default: the expression's, see
         check_expression); gzip: deflate level 1..9 (True: 4), shuffle;
         chunks: a tuple (default: the first input's chunks, or rows of
-        about 1 MiB when compressing a contiguous input); overwrite: replace
+        about 1 MiB when compressing a contiguous input), False for a
+        contiguous output; overwrite: replace
         an existing dataset of that name (else OutputExists).
 
         All or nothing: the output is written to a temporary file renamed
@@ -318,7 +319,7 @@ class File:
         level = 4 if gzip is True else int(gzip or 0)
         if chunks is True:
             chunks = None
-        if chunks is not None:
+        if chunks is not None and chunks is not False:
             chunks = tuple(int(c) for c in chunks)
         ops = _Operands(views, names, _shared_selection(names, views), expr,
                         -1, tile_bytes, slots, trace, mask_fill=mask_fill,

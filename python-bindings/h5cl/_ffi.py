@@ -861,7 +861,9 @@ def map_run(ds, out_file, out_path, dtype=None, gzip=0, shuffle=False,
     m.gzip = gzip
     m.shuffle = 1 if shuffle else 0
     m.overwrite = 1 if overwrite else 0
-    if chunks is not None:
+    if chunks is False:
+        m.chunk_rank = -1  # contiguous
+    elif chunks is not None:
         if len(chunks) > MAX_RANK:
             raise ValueError("chunks has more than %d dimensions" % MAX_RANK)
         m.chunk_rank = len(chunks)
