@@ -10,9 +10,13 @@
  *   bench_case_map.c   the map case: h5cl_map_run vs raw read + write
  *   bench_case_hist.c  the hist case: h5cl_hist_compute vs raw reads
  *   bench_rss.c        the peak-RSS probe (a fresh process, one run)
+ *   bench_sweep.c      --sweep: the cases over a grid of run parameters
+ *   bench_roofline.c   the device roofline: H2D and on-device read GB/s
  *   bench_report.c     the table and the JSON rows
  *
- * Only the public h5cl API and the HDF5 C API are used.
+ * Only the public h5cl API and the HDF5 C API are used, except in
+ * bench_roofline.c, which measures the device itself with OpenCL (on the
+ * platform and device indices h5cl_ctx_device() reports).
  */
 #ifndef H5CL_BENCH_H
 #define H5CL_BENCH_H
@@ -188,6 +192,42 @@ int rss_probe_run(const char *file, const char *dataset, uint64_t tile,
                   struct rss_result *res, char *err);
 
 /* ------------------------------------------------------------------------
+ * bench_sweep.c, parsing: `--sweep NAME=V1,V2,...`, repeatable; the run
+ * covers the cross product of every swept parameter.
+ */
+enum sweep_param { SWEEP_SLOTS = 0, SWEEP_TILE_BYTES, SWEEP_PARAM_COUNT };
+#define SWEEP_MAX_VALUES 16
+
+struct sweep_spec {
+    unsigned n[SWEEP_PARAM_COUNT];  /* 0: not swept (the --slots etc.)    */
+    uint64_t v[SWEEP_PARAM_COUNT][SWEEP_MAX_VALUES];
+};
+
+/* Adds one --sweep argument; -1 with a message in err (ERRLEN). */
+int sweep_parse(struct sweep_spec *sw, const char *text, char *err);
+/* 1 when any parameter is swept. */
+int sweep_active(const struct sweep_spec *sw);
+
+/* ------------------------------------------------------------------------
+ * bench_roofline.c: the device's own limits, measured with OpenCL on the
+ * device h5cl opened.
+ */
+struct roofline {
+    int measured;                    /* 0: see message                   */
+    char message[ERRLEN];
+    int host_unified;                /* H2D is a host memcpy (PoCL, iGPU) */
+    int contiguous;                  /* read kernel's access pattern      */
+    uint64_t bytes;                  /* per transfer / per reduction      */
+    unsigned reps;
+    struct summary3 h2d_gbps, read_gbps;
+};
+
+/* Measures the roofline of dev (one warm-up, then reps timed runs of each
+ * figure).  Never fails the run: a problem lands in rl->message. */
+void roofline_measure(const h5cl_device_info *dev, unsigned reps,
+                      struct roofline *rl);
+
+/* ------------------------------------------------------------------------
  * The benchmark: configuration, rows and results.
  */
 enum bench_case { CASE_STATS = 0, CASE_MAP, CASE_HIST, CASE_COUNT };
@@ -201,6 +241,8 @@ struct bench_cfg {
     int size_given, chunk_given, rank_given;
     int hist_range_set;    /* --hist-range LO:HI                         */
     double hist_lo, hist_hi;
+    struct sweep_spec sweep;   /* --sweep                                */
+    int no_roofline;           /* --no-roofline                          */
 };
 
 enum row_status { ROW_OK = 0, ROW_ERROR };
@@ -288,6 +330,19 @@ struct results {
     int have_dev;
     double build_seconds;
     struct case_result cases[CASE_COUNT];
+    struct roofline roof;
+    /* --sweep: one entry per combination (slots, tile bytes), each with
+     * its own case results; cases[] above is then unused */
+    struct sweep_point *sweep;
+    unsigned nsweep;
+};
+
+/* One combination of a sweep and what its cases measured. */
+struct sweep_point {
+    unsigned slots;
+    uint64_t tile_bytes;             /* requested                        */
+    int is_default;                  /* DEFAULT_SLOTS and DEFAULT_TILE_BYTES */
+    struct case_result cases[CASE_COUNT];
 };
 
 /* What a case gets: the context and dataset (NULL when h5cl could not be
@@ -326,8 +381,29 @@ int case_stats(const struct case_env *env, struct case_result *cr);
 int case_map(const struct case_env *env, struct case_result *cr);
 int case_hist(const struct case_env *env, struct case_result *cr);
 
+/* bench_sweep.c, the run: every chosen case at every combination, on the
+ * one context (fills res->sweep); run[] holds the case functions. */
+typedef int (*case_fn)(const struct case_env *env, struct case_result *cr);
+int sweep_run(const struct case_env *env, const case_fn run[CASE_COUNT],
+              char *err);
+void sweep_print_table(const struct bench_cfg *cfg,
+                       const struct results *res);
+void sweep_print_json(const struct bench_cfg *cfg,
+                      const struct results *res);
+
 /* bench_report.c */
 void print_table(const struct bench_cfg *cfg, const struct results *res);
 void print_json(const struct bench_cfg *cfg, const struct results *res);
+/* The table's header lines (program, device, roofline, file, dataset). */
+void print_header(const struct bench_cfg *cfg, const struct results *res);
+/* The JSON rows of one case run with cfg; extra (may be NULL) is a JSON
+ * fragment (",\"key\":value...") added to each row. */
+void print_json_case(const struct bench_cfg *cfg, const struct results *res,
+                     const struct case_result *cr, const char *extra);
+/* The stats row's roofline bound: min(raw H5Dread ceiling, H2D unless the
+ * run was zero-copy, on-device read); NaN when not measured.  which_ret
+ * names the limiting figure. */
+double roofline_bound(const struct results *res, const struct case_result *cr,
+                      const char **which_ret);
 
 #endif /* H5CL_BENCH_H */

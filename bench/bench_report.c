@@ -75,6 +75,62 @@ static uint64_t rss_increment(const struct case_result *cr)
                : 0;
 }
 
+/* min(raw H5Dread ceiling, H2D pinned unless the run was zero-copy,
+ * on-device read), for the stats case's h5cl row. */
+double roofline_bound(const struct results *res, const struct case_result *cr,
+                      const char **which_ret)
+{
+    const struct roofline *rl = &res->roof;
+    const struct row *raw = &cr->rows[0], *h5 = &cr->rows[1];
+    double bound = NAN;
+
+    *which_ret = "";
+    if (!rl->measured || cr->which != CASE_STATS || raw->status != ROW_OK ||
+        h5->status != ROW_OK)
+        return NAN;
+    bound = raw->gbps.median;
+    *which_ret = "H5Dread";
+    if (!h5->sum.zero_copy && rl->h2d_gbps.median < bound) {
+        bound = rl->h2d_gbps.median;
+        *which_ret = "H2D";
+    }
+    if (rl->read_gbps.median < bound) {
+        bound = rl->read_gbps.median;
+        *which_ret = "device read";
+    }
+    return bound;
+}
+
+static void json_summary3(FILE *f, const char *key, struct summary3 v)
+{
+    fprintf(f, ",\"%s_median\":", key);
+    json_num(f, v.median);
+    fprintf(f, ",\"%s_min\":", key);
+    json_num(f, v.min);
+    fprintf(f, ",\"%s_max\":", key);
+    json_num(f, v.max);
+}
+
+/* The device roofline, the same object in every row. */
+static void json_roofline(FILE *f, const struct results *res)
+{
+    const struct roofline *rl = &res->roof;
+    fprintf(f, ",\"roofline\":{\"status\":\"%s\"",
+            rl->measured ? "ok" : "error");
+    if (!rl->measured) {
+        fputs(",\"message\":", f);
+        json_str(f, rl->message);
+    } else {
+        fprintf(f, ",\"bytes\":%" PRIu64 ",\"reps\":%u"
+                   ",\"h2d_is_host_memcpy\":%s,\"read_pattern\":\"%s\"",
+                rl->bytes, rl->reps, rl->host_unified ? "true" : "false",
+                rl->contiguous ? "contiguous-vload8" : "interleaved-float4");
+        json_summary3(f, "h2d_pinned_gbps", rl->h2d_gbps);
+        json_summary3(f, "device_read_gbps", rl->read_gbps);
+    }
+    fputc('}', f);
+}
+
 /* ------------------------------------------------------------------------
  * JSON: one object per row.
  */
@@ -138,6 +194,7 @@ static void json_common(FILE *f, const struct bench_cfg *cfg,
         fputs(",\"seconds_median\":", f);
         json_num(f, row->seconds.median);
     }
+    json_roofline(f, res);
 }
 
 /* A ceiling row's method and, for maps, its phases. */
@@ -188,6 +245,7 @@ static void json_h5cl(FILE *f, const struct results *res,
 }
 
 static void json_stats(FILE *f, const struct bench_cfg *cfg,
+                       const struct results *res,
                        const struct case_result *cr, const struct row *row)
 {
     uint64_t bound = rss_bound(cfg, cr);
@@ -211,6 +269,19 @@ static void json_stats(FILE *f, const struct bench_cfg *cfg,
             : cr->rss.peak_bytes <= bound ? "true" : "false",
             !cr->have_rss ? "null"
             : rss_increment(cr) <= bound ? "true" : "false");
+    {
+        const char *which;
+        double rbound = roofline_bound(res, cr, &which);
+        fputs(",\"roofline_bound_gbps\":", f);
+        json_num(f, rbound);
+        fputs(",\"roofline_limit\":", f);
+        if (isfinite(rbound))
+            json_str(f, which);
+        else
+            fputs("null", f);
+        fputs(",\"fraction_of_roofline\":", f);
+        json_num(f, row->gbps.median / rbound);
+    }
     fprintf(f, ",\"result\":{\"count\":%" PRIu64 ",\"nan_count\":%" PRIu64
                ",\"mean\":",
             cr->st.count, cr->st.nan_count);
@@ -267,7 +338,8 @@ static void json_hist(FILE *f, const struct case_result *cr, int j)
 }
 
 static void json_row(const struct bench_cfg *cfg, const struct results *res,
-                     const struct case_result *cr, unsigned i)
+                     const struct case_result *cr, unsigned i,
+                     const char *extra)
 {
     const struct row *row = &cr->rows[i];
     FILE *f = stdout;
@@ -278,21 +350,29 @@ static void json_row(const struct bench_cfg *cfg, const struct results *res,
     if (row->is_h5cl && row->status == ROW_OK) {
         json_h5cl(f, res, cr, row);
         if (cr->which == CASE_STATS)
-            json_stats(f, cfg, cr, row);
+            json_stats(f, cfg, res, cr, row);
         else if (cr->which == CASE_MAP)
             json_map(f, cr);
         else if (cr->which == CASE_HIST)
             json_hist(f, cr, (int)i - 1);
     }
+    if (extra)
+        fputs(extra, f);
     fputs("}\n", f);
+}
+
+void print_json_case(const struct bench_cfg *cfg, const struct results *res,
+                     const struct case_result *cr, const char *extra)
+{
+    for (unsigned i = 0; i < cr->nrows; i++)
+        json_row(cfg, res, cr, i, extra);
 }
 
 void print_json(const struct bench_cfg *cfg, const struct results *res)
 {
     for (int c = 0; c < CASE_COUNT; c++)
         if (res->cases[c].ran)
-            for (unsigned i = 0; i < res->cases[c].nrows; i++)
-                json_row(cfg, res, &res->cases[c], i);
+            print_json_case(cfg, res, &res->cases[c], NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -388,6 +468,15 @@ static void print_stats(const struct bench_cfg *cfg,
                pass(rss_increment(cr) <= bound));
     } else {
         printf("peak RSS                : not measured: %s\n", cr->rss_error);
+    }
+    {
+        const char *which;
+        double rbound = roofline_bound(res, cr, &which);
+        if (isfinite(rbound))
+            printf("roofline fraction       : %.3f of %.3f GB/s = min(raw "
+                   "H5Dread, %sdevice read); limit: %s\n",
+                   h5->gbps.median / rbound, rbound,
+                   h5->sum.zero_copy ? "" : "H2D, ", which);
     }
     print_stages("stage busy s (median)", h5);
     print_run_line(res, h5);
@@ -497,7 +586,26 @@ static void print_case(const struct bench_cfg *cfg, const struct results *res,
         print_hist(res, cr);
 }
 
-void print_table(const struct bench_cfg *cfg, const struct results *res)
+static void print_roofline(const struct results *res)
+{
+    const struct roofline *rl = &res->roof;
+    char b1[32];
+    if (!rl->measured) {
+        printf("roofline : %s\n", rl->message);
+        return;
+    }
+    printf("roofline : H2D pinned %.2f GB/s (%.2f-%.2f)%s, on-device read "
+           "%.2f GB/s (%.2f-%.2f, %s)\n",
+           rl->h2d_gbps.median, rl->h2d_gbps.min, rl->h2d_gbps.max,
+           rl->host_unified ? " [host-unified: a host memcpy]" : "",
+           rl->read_gbps.median, rl->read_gbps.min, rl->read_gbps.max,
+           rl->contiguous ? "vload8 segments" : "interleaved float4");
+    printf("           (%s per transfer and per sum, event-profiled, median "
+           "of %u after a warm-up)\n",
+           fmt_bytes(b1, sizeof b1, rl->bytes), rl->reps);
+}
+
+void print_header(const struct bench_cfg *cfg, const struct results *res)
 {
     const struct raw_reader *rr = &res->rr;
     char b1[32], b2[32], d1[128], d2[128];
@@ -510,6 +618,7 @@ void print_table(const struct bench_cfg *cfg, const struct results *res)
                res->dev.compute_units);
     else
         printf("device   : (not opened)\n");
+    print_roofline(res);
     printf("file     : %s (%s)\n", res->file,
            fmt_bytes(b1, sizeof b1, res->file_bytes));
     if (res->rr_open) {
@@ -528,6 +637,11 @@ void print_table(const struct bench_cfg *cfg, const struct results *res)
         }
         printf(", %u filters\n", rr->nfilters);
     }
+}
+
+void print_table(const struct bench_cfg *cfg, const struct results *res)
+{
+    print_header(cfg, res);
     for (int c = 0; c < CASE_COUNT; c++)
         if (res->cases[c].ran)
             print_case(cfg, res, &res->cases[c]);

@@ -8,7 +8,8 @@
  *   h5cl-bench --make-sample FILE [--size 384M]
  *   h5cl-bench [--case stats|map|hist|all] [--file F] [--size 4G]
  *              [--chunk-bytes 8M] [--tile-bytes B] [--slots K] [--reps N]
- *              [--device D] [--json] [--keep] ...
+ *              [--device D] [--json] [--keep] [--no-roofline]
+ *              [--sweep slots=1,2,3,4 --sweep tile-bytes=1M,4M,16M,64M]
  *
  * Method (after clpeak): one warm-up of each row (page cache, program
  * cache), then --reps alternating timed repetitions; medians and min-max.
@@ -19,7 +20,8 @@
  * process (fork and exec of this program) that does one h5cl run and
  * nothing else.
  *
- * Only the public h5cl API and the HDF5 C API are used.
+ * Only the public h5cl API and the HDF5 C API are used here (the roofline,
+ * bench_roofline.c, uses OpenCL directly).
  */
 #include <errno.h>
 #include <math.h>
@@ -139,9 +141,8 @@ static void stats_rss(const struct bench_cfg *cfg, struct results *res)
  * chosen case in turn on the one context, then the RSS probe. */
 static void bench_run_cases(const struct bench_cfg *cfg, struct results *res)
 {
-    static int (*const run[CASE_COUNT])(const struct case_env *,
-                                        struct case_result *) = {
-        case_stats, case_map, case_hist };
+    static const case_fn run[CASE_COUNT] = { case_stats, case_map,
+                                             case_hist };
     h5cl_ctx *ctx = NULL;
     h5cl_dataset *ds = NULL;
     char raw_err[ERRLEN] = "", h5_err[ERRLEN] = "";
@@ -159,7 +160,22 @@ static void bench_run_cases(const struct bench_cfg *cfg, struct results *res)
     env.ctx = ctx;
     env.ds = h5ok ? ds : NULL;
     env.h5cl_error = h5_err;
-    for (int c = 0; c < CASE_COUNT; c++) {
+    if (res->have_dev && !cfg->no_roofline && !g_interrupted)
+        roofline_measure(&res->dev, cfg->reps, &res->roof);
+    else if (!cfg->no_roofline)
+        snprintf(res->roof.message, sizeof res->roof.message,
+                 "not measured: %s", res->have_dev ? "interrupted" : h5_err);
+    else
+        snprintf(res->roof.message, sizeof res->roof.message,
+                 "not measured (--no-roofline)");
+    if (sweep_active(&cfg->sweep)) {
+        char err[ERRLEN];
+        if (!raw_ok)
+            fprintf(stderr, "%s: %s\n", BENCH_NAME, raw_err);
+        else if (sweep_run(&env, run, err))
+            fprintf(stderr, "%s: %s\n", BENCH_NAME, err);
+    }
+    for (int c = 0; c < CASE_COUNT && !sweep_active(&cfg->sweep); c++) {
         struct case_result *cr = &res->cases[c];
         if (!(cfg->cases & (1u << c)))
             continue;
@@ -178,12 +194,39 @@ static void bench_run_cases(const struct bench_cfg *cfg, struct results *res)
     g_ctx = NULL;
     h5cl_dataset_close(ds);
     h5cl_ctx_destroy(ctx);
-    stats_rss(cfg, res);
+    if (!sweep_active(&cfg->sweep))
+        stats_rss(cfg, res);
+}
+
+/* 1 when every row of every case (at every sweep combination) ran ok, and
+ * the roofline was measured unless --no-roofline. */
+static int sweep_ok(const struct bench_cfg *cfg, const struct results *res)
+{
+    if (!res->nsweep)
+        return 0;
+    for (unsigned k = 0; k < res->nsweep; k++)
+        for (int c = 0; c < CASE_COUNT; c++) {
+            const struct case_result *cr = &res->sweep[k].cases[c];
+            if (!(cfg->cases & (1u << c)))
+                continue;
+            if (!cr->ran)
+                return 0;
+            for (unsigned i = 0; i < cr->nrows; i++)
+                if (cr->rows[i].status != ROW_OK)
+                    return 0;
+        }
+    return 1;
 }
 
 /* 1 when every row of every case ran ok (and the stats case has its RSS). */
-static int all_ok(const struct results *res)
+static int all_ok(const struct bench_cfg *cfg, const struct results *res)
 {
+    if (!cfg->no_roofline && !res->roof.measured) {
+        fprintf(stderr, "%s: roofline: %s\n", BENCH_NAME, res->roof.message);
+        return 0;
+    }
+    if (sweep_active(&cfg->sweep))
+        return sweep_ok(cfg, res);
     for (int c = 0; c < CASE_COUNT; c++) {
         const struct case_result *cr = &res->cases[c];
         if (!cr->ran)
@@ -215,12 +258,16 @@ static int bench_main(const struct bench_cfg *cfg)
         return g_interrupted ? EXIT_INTERRUPTED : EXIT_RUNTIME;
     }
     bench_run_cases(cfg, res);
-    if (cfg->json)
+    if (sweep_active(&cfg->sweep) && cfg->json)
+        sweep_print_json(cfg, res);
+    else if (sweep_active(&cfg->sweep))
+        sweep_print_table(cfg, res);
+    else if (cfg->json)
         print_json(cfg, res);
     else
         print_table(cfg, res);
     fflush(stdout);
-    if (!all_ok(res))
+    if (!all_ok(cfg, res))
         rc = EXIT_RUNTIME;
     if (res->rr_open)
         raw_close(&res->rr);
@@ -229,6 +276,7 @@ static int bench_main(const struct bench_cfg *cfg)
             fprintf(stderr, "%s: removed %s (--keep keeps it)\n", BENCH_NAME,
                     res->file);
     }
+    free(res->sweep);
     free(res);
     return g_interrupted ? EXIT_INTERRUPTED : rc;
 }
@@ -277,6 +325,14 @@ static void usage(FILE *f)
 "                     substring (default: H5CL_DEVICE, else h5cl's choice)\n"
 "  --hist-range LO:HI the hist case's given range (default: the data's\n"
 "                     [min, max] narrowed by 1/16 of its width at each end)\n"
+"  --sweep NAME=V,... run the chosen cases at every combination of the\n"
+"                     swept parameters (repeatable; the cross product):\n"
+"                     slots=1,2,3,4 and/or tile-bytes=1M,4M,16M,64M; each\n"
+"                     combination gets its own warm-up, repetitions and\n"
+"                     ceiling at its tile size; one row per combination,\n"
+"                     the defaults (%d slots, 8M tiles) marked '*'; no RSS\n"
+"                     probe\n"
+"  --no-roofline      skip the device roofline (below)\n"
 "Output:\n"
 "  --json             one JSON object per row on stdout\n"
 "  --verbose          each repetition's times and stage seconds on stderr\n"
@@ -289,10 +345,19 @@ static void usage(FILE *f)
 "smooth field plus Gaussian noise and a few NaNs) and /counts (int16,\n"
 "rows x 64) to FILE atomically; --size sets the /data size (default 384M).\n"
 "\n"
+"Device roofline (every run, before the cases): on h5cl's device, with\n"
+"OpenCL directly, the host->device bandwidth from a pinned host buffer\n"
+"(CL_MEM_ALLOC_HOST_PTR, mapped; transfers of up to 256 MiB) and the\n"
+"on-device read bandwidth (a sum over a resident buffer: vload8 segments\n"
+"on CPUs, interleaved float4 on GPUs), by event profiling, medians over\n"
+"--reps.  On host-unified devices (PoCL) H2D is a host memcpy.  The stats\n"
+"row then also gives its median as a fraction of min(raw H5Dread, H2D\n"
+"unless the run was zero-copy, on-device read).\n"
+"\n"
 "Sizes take K, M, G, T suffixes (powers of 1024): 384M, 4G, 8MiB.\n"
 "Exit status: 0 ok; 1 runtime error or a failed row; 2 usage error.\n",
             BENCH_NAME, BENCH_NAME, DEFAULT_DATASET, DEFAULT_DIR,
-            DEFAULT_SLOTS, DEFAULT_REPS);
+            DEFAULT_SLOTS, DEFAULT_REPS, DEFAULT_SLOTS);
 }
 
 /* "stats", "map", "hist" or "all" as a set of cases. */
@@ -332,7 +397,7 @@ static int is_known_option(const char *name)
         "--make-sample", "--size", "--file", "--dataset", "--dir",
         "--chunk-bytes", "--rank", "--tile-bytes", "--slots", "--reps",
         "--device", "--json", "--keep", "--verbose", "--trace", "--case",
-        "--hist-range" };
+        "--hist-range", "--sweep", "--no-roofline" };
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return 1;
@@ -387,7 +452,8 @@ int main(int argc, char **argv)
         if (!is_known_option(name))
             return usage_error("unknown option '%s'", name);
         takes = strcmp(name, "--json") != 0 && strcmp(name, "--keep") != 0 &&
-                strcmp(name, "--verbose") != 0;
+                strcmp(name, "--verbose") != 0 &&
+                strcmp(name, "--no-roofline") != 0;
         if (takes) {
             if (eq)
                 val = eq + 1;
@@ -460,6 +526,12 @@ int main(int argc, char **argv)
             bench_only = 1;
         } else if (strcmp(name, "--verbose") == 0) {
             cfg.verbose = bench_only = 1;
+        } else if (strcmp(name, "--sweep") == 0) {
+            if (sweep_parse(&cfg.sweep, val, err))
+                return usage_error("%s", err);
+            bench_only = 1;
+        } else if (strcmp(name, "--no-roofline") == 0) {
+            cfg.no_roofline = bench_only = 1;
         } else if (strcmp(name, "--keep") == 0) {
             cfg.keep = bench_only = 1;
         } else {

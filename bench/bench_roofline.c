@@ -1,0 +1,319 @@
+/*
+ * h5cl-bench, the device roofline: what the device itself can do, measured
+ * in the same run on the device h5cl opened (found with the OpenCL API by
+ * the platform and device indices h5cl_ctx_device() reports), so a run
+ * says how close h5cl comes to the transfer and memory limits.
+ *
+ *   H2D pinned      clEnqueueWriteBuffer from a pinned host buffer
+ *                   (CL_MEM_ALLOC_HOST_PTR, mapped) into a device buffer;
+ *                   large transfers (up to 256 MiB).  On host-unified
+ *                   devices (PoCL, integrated GPUs) this is a host memcpy.
+ *   on-device read  a sum of the resident device buffer, with the access
+ *                   pattern each device class wants (kernels/stats.cl):
+ *                   contiguous segments read with vload8 on CPU devices
+ *                   (one work-item per segment, prefetch-friendly),
+ *                   interleaved float4 loads on GPUs (coalesced).
+ *
+ * Times come from event profiling (start to end of the command), one
+ * warm-up of each, then --reps timed runs; medians and min-max.  The sum
+ * is checked, so the reads cannot be optimised away unnoticed.  The kernel
+ * is a small OpenCL C string here: it is the bench's probe, not one of
+ * h5cl's kernels.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CL/cl.h>
+
+#include "bench.h"
+
+#define ROOF_MAX_BYTES (256 * MIB)
+#define ROOF_MIN_BYTES (16 * MIB)
+
+static const char roof_source[] =
+    "__kernel void roof_sum(__global const float *p, ulong n, ulong seg,\n"
+    "                       __global float *out)\n"
+    "{\n"
+    "    size_t g = get_global_id(0), gs = get_global_size(0);\n"
+    "    float4 a = (float4)(0.0f), b = (float4)(0.0f);\n"
+    "#if CONTIGUOUS\n"
+    "    /* n and seg in float8 units: work-item g owns one segment */\n"
+    "    ulong lo = g * seg, hi = min(lo + seg, n);\n"
+    "    for (ulong i = lo; i < hi; i++) {\n"
+    "        float8 x = vload8(i, p);\n"
+    "        a += x.lo;\n"
+    "        b += x.hi;\n"
+    "    }\n"
+    "#else\n"
+    "    /* n in float4 units: neighbours read neighbouring float4s */\n"
+    "    __global const float4 *q = (__global const float4 *)p;\n"
+    "    for (ulong i = g; i < n; i += gs)\n"
+    "        a += q[i];\n"
+    "#endif\n"
+    "    out[g] = dot(a + b, (float4)(1.0f));\n"
+    "}\n";
+
+struct roof_cl {
+    cl_context ctx;
+    cl_command_queue q;
+    cl_program prog;
+    cl_kernel k;
+    cl_mem pinned, dbuf, out;
+    void *host;         /* pinned, mapped */
+};
+
+#define CL_TRY(call, name)                                                   \
+    do {                                                                     \
+        cl_int e_ = (call);                                                  \
+        if (e_ != CL_SUCCESS) {                                              \
+            snprintf(rl->message, sizeof rl->message, "%s failed (%d)",      \
+                     name, (int)e_);                                         \
+            return -1;                                                       \
+        }                                                                    \
+    } while (0)
+
+/* The cl_device_id of h5cl's device: same indices, same name. */
+static int find_device(const h5cl_device_info *dev, cl_device_id *id_ret,
+                       struct roofline *rl)
+{
+    cl_platform_id plats[64];
+    cl_device_id ids[64];
+    cl_uint np = 0, nd = 0;
+    char name[256] = "";
+
+    CL_TRY(clGetPlatformIDs(64, plats, &np), "clGetPlatformIDs");
+    if (dev->platform_index >= np || dev->platform_index >= 64)
+        return fail(rl->message, "platform %u not found", dev->platform_index);
+    CL_TRY(clGetDeviceIDs(plats[dev->platform_index], CL_DEVICE_TYPE_ALL, 64,
+                          ids, &nd),
+           "clGetDeviceIDs");
+    if (dev->device_index >= nd || dev->device_index >= 64)
+        return fail(rl->message, "device %u:%u not found",
+                    dev->platform_index, dev->device_index);
+    *id_ret = ids[dev->device_index];
+    CL_TRY(clGetDeviceInfo(*id_ret, CL_DEVICE_NAME, sizeof name - 1, name,
+                           NULL),
+           "clGetDeviceInfo(CL_DEVICE_NAME)");
+    if (strncmp(name, dev->device_name, sizeof dev->device_name - 1) != 0)
+        return fail(rl->message, "device %u:%u is '%s', h5cl reported '%s'",
+                    dev->platform_index, dev->device_index, name,
+                    dev->device_name);
+    return 0;
+}
+
+static int build(struct roof_cl *c, cl_device_id id, int contiguous,
+                 struct roofline *rl)
+{
+    const char *src = roof_source;
+    char opts[64];
+    cl_int e;
+
+    c->prog = clCreateProgramWithSource(c->ctx, 1, &src, NULL, &e);
+    CL_TRY(e, "clCreateProgramWithSource");
+    snprintf(opts, sizeof opts, "-DCONTIGUOUS=%d", contiguous);
+    e = clBuildProgram(c->prog, 1, &id, opts, NULL, NULL);
+    if (e != CL_SUCCESS) {
+        char log[768] = "";
+        clGetProgramBuildInfo(c->prog, id, CL_PROGRAM_BUILD_LOG,
+                              sizeof log - 1, log, NULL);
+        return fail(rl->message, "clBuildProgram failed (%d): %s", (int)e,
+                    log);
+    }
+    c->k = clCreateKernel(c->prog, "roof_sum", &e);
+    CL_TRY(e, "clCreateKernel");
+    return 0;
+}
+
+/* Seconds from the start to the end of a finished command. */
+static int event_seconds(cl_event ev, double *s, struct roofline *rl)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    CL_TRY(clWaitForEvents(1, &ev), "clWaitForEvents");
+    CL_TRY(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0,
+                                   &t0, NULL),
+           "clGetEventProfilingInfo");
+    CL_TRY(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1,
+                                   &t1, NULL),
+           "clGetEventProfilingInfo");
+    if (t1 <= t0)
+        return fail(rl->message, "profiling gave no time");
+    *s = (double)(t1 - t0) * 1e-9;
+    return 0;
+}
+
+static int time_h2d(struct roof_cl *c, struct roofline *rl, double *s)
+{
+    cl_event ev = NULL;
+    int rc;
+    CL_TRY(clEnqueueWriteBuffer(c->q, c->dbuf, CL_FALSE, 0, rl->bytes,
+                                c->host, 0, NULL, &ev),
+           "clEnqueueWriteBuffer");
+    rc = event_seconds(ev, s, rl);
+    clReleaseEvent(ev);
+    return rc;
+}
+
+static int time_read(struct roof_cl *c, struct roofline *rl, size_t global,
+                     size_t *local, float *part, double *s)
+{
+    const uint64_t nfloat = rl->bytes / sizeof(float);
+    double want = (double)nfloat / 8.0 * 7.0, got = 0.0;
+    cl_event ev = NULL;
+    int rc;
+
+    CL_TRY(clEnqueueNDRangeKernel(c->q, c->k, 1, NULL, &global, local, 0,
+                                  NULL, &ev),
+           "clEnqueueNDRangeKernel");
+    rc = event_seconds(ev, s, rl);
+    clReleaseEvent(ev);
+    if (rc)
+        return rc;
+    CL_TRY(clEnqueueReadBuffer(c->q, c->out, CL_TRUE, 0,
+                               global * sizeof(float), part, 0, NULL, NULL),
+           "clEnqueueReadBuffer");
+    for (size_t i = 0; i < global; i++)
+        got += part[i];
+    if (!(fabs(got - want) <= 1e-3 * want))
+        return fail(rl->message, "on-device sum %.9g, want %.9g", got, want);
+    return 0;
+}
+
+/* Buffers, the pattern (x[i] = (i % 8) / 4, sum 7/8 per value) and the
+ * kernel's geometry; then the timed runs. */
+static int measure(struct roof_cl *c, const h5cl_device_info *dev,
+                   cl_device_id id, unsigned reps, struct roofline *rl)
+{
+    double h2d[MAX_REPS], rd[MAX_REPS], s;
+    size_t global, local_v = 0, *local = NULL, wg = 0;
+    cl_ulong n, seg = 0;
+    float *part = NULL;
+    cl_int e;
+    int rc = -1;
+
+    c->ctx = clCreateContext(NULL, 1, &id, NULL, NULL, &e);
+    CL_TRY(e, "clCreateContext");
+    c->q = clCreateCommandQueue(c->ctx, id, CL_QUEUE_PROFILING_ENABLE, &e);
+    CL_TRY(e, "clCreateCommandQueue");
+    if (build(c, id, rl->contiguous, rl))
+        return -1;
+    c->pinned = clCreateBuffer(c->ctx, CL_MEM_ALLOC_HOST_PTR |
+                               CL_MEM_READ_WRITE, rl->bytes, NULL, &e);
+    CL_TRY(e, "clCreateBuffer(CL_MEM_ALLOC_HOST_PTR)");
+    c->host = clEnqueueMapBuffer(c->q, c->pinned, CL_TRUE, CL_MAP_WRITE, 0,
+                                 rl->bytes, 0, NULL, NULL, &e);
+    CL_TRY(e, "clEnqueueMapBuffer");
+    {
+        float *x = c->host;
+        for (uint64_t i = 0; i < rl->bytes / sizeof(float); i++)
+            x[i] = (float)(i & 7) * 0.25f;
+    }
+    c->dbuf = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, rl->bytes, NULL, &e);
+    CL_TRY(e, "clCreateBuffer(device)");
+
+    CL_TRY(clGetKernelWorkGroupInfo(c->k, id, CL_KERNEL_WORK_GROUP_SIZE,
+                                    sizeof wg, &wg, NULL),
+           "clGetKernelWorkGroupInfo");
+    if (rl->contiguous) {
+        /* a few segments per compute unit, one work-item per group so
+         * the groups spread over the cores */
+        global = (size_t)dev->compute_units * 4;
+        n = rl->bytes / (8 * sizeof(float));
+        seg = (n + global - 1) / global;
+        local_v = 1;
+    } else {
+        local_v = wg < 256 ? wg : 256;
+        global = (size_t)dev->compute_units * 8 * local_v;
+        n = rl->bytes / (4 * sizeof(float));
+    }
+    local = &local_v;
+    c->out = clCreateBuffer(c->ctx, CL_MEM_WRITE_ONLY, global * sizeof(float),
+                            NULL, &e);
+    CL_TRY(e, "clCreateBuffer(out)");
+    CL_TRY(clSetKernelArg(c->k, 0, sizeof c->dbuf, &c->dbuf), "clSetKernelArg");
+    CL_TRY(clSetKernelArg(c->k, 1, sizeof n, &n), "clSetKernelArg");
+    CL_TRY(clSetKernelArg(c->k, 2, sizeof seg, &seg), "clSetKernelArg");
+    CL_TRY(clSetKernelArg(c->k, 3, sizeof c->out, &c->out), "clSetKernelArg");
+    if (!(part = malloc(global * sizeof *part)))
+        return fail(rl->message, "out of memory");
+
+    /* warm-up of each (first touch of the device pages, kernel launch) */
+    if (time_h2d(c, rl, &s) || time_read(c, rl, global, local, part, &s))
+        goto done;
+    for (unsigned r = 0; r < reps && !g_interrupted; r++) {
+        if (time_h2d(c, rl, &s))
+            goto done;
+        h2d[r] = (double)rl->bytes / s / 1e9;
+        if (time_read(c, rl, global, local, part, &s))
+            goto done;
+        rd[r] = (double)rl->bytes / s / 1e9;
+        rl->reps = r + 1;
+    }
+    if (g_interrupted) {
+        fail(rl->message, "interrupted");
+        goto done;
+    }
+    rl->h2d_gbps = summarize(h2d, rl->reps);
+    rl->read_gbps = summarize(rd, rl->reps);
+    rl->measured = 1;
+    rc = 0;
+done:
+    free(part);
+    return rc;
+}
+
+static void release(struct roof_cl *c)
+{
+    if (c->host)
+        clEnqueueUnmapMemObject(c->q, c->pinned, c->host, 0, NULL, NULL);
+    if (c->q)
+        clFinish(c->q);
+    if (c->out)
+        clReleaseMemObject(c->out);
+    if (c->dbuf)
+        clReleaseMemObject(c->dbuf);
+    if (c->pinned)
+        clReleaseMemObject(c->pinned);
+    if (c->k)
+        clReleaseKernel(c->k);
+    if (c->prog)
+        clReleaseProgram(c->prog);
+    if (c->q)
+        clReleaseCommandQueue(c->q);
+    if (c->ctx)
+        clReleaseContext(c->ctx);
+}
+
+void roofline_measure(const h5cl_device_info *dev, unsigned reps,
+                      struct roofline *rl)
+{
+    struct roof_cl c;
+    cl_device_id id;
+    uint64_t bytes = ROOF_MAX_BYTES;
+
+    memset(rl, 0, sizeof *rl);
+    memset(&c, 0, sizeof c);
+    rl->host_unified = dev->host_unified_memory;
+    rl->contiguous = dev->type == H5CL_DEVICE_CPU;
+    /* two buffers of this size live at once on the device */
+    if (dev->max_alloc_bytes && bytes > dev->max_alloc_bytes)
+        bytes = dev->max_alloc_bytes;
+    if (dev->global_mem_bytes && bytes > dev->global_mem_bytes / 4)
+        bytes = dev->global_mem_bytes / 4;
+    bytes &= ~(MIB - 1);
+    if (bytes < ROOF_MIN_BYTES) {
+        fail(rl->message, "device too small for the roofline (%" PRIu64
+             " bytes)", bytes);
+        return;
+    }
+    rl->bytes = bytes;
+    if (reps > MAX_REPS)
+        reps = MAX_REPS;
+    fprintf(stderr, "%s: device roofline (H2D pinned and on-device read of "
+            "%" PRIu64 " MiB, %u reps)\n", BENCH_NAME, bytes / MIB, reps);
+    if (find_device(dev, &id, rl) == 0)
+        measure(&c, dev, id, reps, rl);
+    release(&c);
+}
