@@ -12,7 +12,8 @@
  * per prefix.
  *
  * hist_flat and key_hist, with CONTIGUOUS: work-item g owns elements
- * [g*seg, (g+1)*seg) and row g of the output, so it needs no atomics.
+ * [g*seg, (g+1)*seg) and row g of the output (hist_flat: the COPIES rows
+ * from g*COPIES, read eight values at a time), so it needs no atomics.
  * Without: work-items interleave; each work-group counts into a local row
  * with local atomics when it fits local memory (use_local) and then adds
  * it into the tile's one row in global memory (zeroed by the host), else
@@ -204,18 +205,138 @@ static void tally(__global const T *in, const ulong n, const ulong seg,
 #endif
 }
 
-/* One histogram of the tile's n values over [lo, hi]. */
+#if CONTIGUOUS
+/* ---- hist_flat's vectorised contiguous path ---- */
+
+/* Rows each work-item of hist_flat counts into, summed by the host
+ * (lib/tally.c's FLAT_COPIES): lane l of every 8 values counts into row
+ * l % COPIES, so a run of equal values does not serialise on one counter. */
+#define COPIES 8
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#if HAS_FP64
+typedef double4 R4;
+typedef long4 M4; /* what comparisons of R4 give: -1 where true */
+#define TO_R4(v) convert_double4(v)
+#define AS_R4(v) as_double4(v)
+#define AS_M4(v) as_long4(v)
+#else
+typedef float4 R4;
+typedef int4 M4;
+#define TO_R4(v) convert_float4(v)
+#define AS_R4(v) as_float4(v)
+#define AS_M4(v) as_int4(v)
+#endif
+
+/* Whether all four values are in [lo, hi] (NaN is not). */
+static M4 in_range4(const binning *b, R4 x)
+{
+    return (x >= b->lo) & (x <= b->hi);
+}
+
+/* bin_of for four values in [lo, hi], without branches: the same
+ * estimate and edges, computed the same way, in R throughout (AVX2 has no
+ * packed conversion of doubles to 64-bit integers, and PoCL's trunc() is
+ * slow).  min(est, bins - 1) truncated through int (bins < 2^30, checked
+ * by the caller) is bin_of's truncation and "i == bins: i--" (est is >= 0
+ * for values >= lo).  A value in range is never below edge 0 (it is lo).  The
+ * step up is computed against i * step + lo for every lane and undone by
+ * the final min for the last bin, where bin_of does not take it.  The
+ * corrections are -1, 0 or +1 as R, from the comparison masks. */
+static int4 bins_in_range4(const binning *b, R4 x)
+{
+    const R top = (R)(b->bins - 1);
+    const R4 est = ((x - b->lo) / b->norm) * (R)b->bins;
+    const R4 i = TO_R4(convert_int4(min(est, (R4)top)));
+    const R4 e0 = i * b->step + b->lo;
+    const R4 e1 = (i + (R)1) * b->step + b->lo;
+    const M4 one = AS_M4((R4)1);
+    const R4 down = AS_R4((x < e0) & one), up = AS_R4((x >= e1) & one);
+    return convert_int4(min((i - down) + up, (R4)top));
+}
+
+/* Counts lanes lo and hi (values 0-3 and 4-7) into the COPIES rows. */
+static void count8(__global uint *row, const uint nb, int4 lo, int4 hi)
+{
+#if COPIES == 8
+    row[lo.s0]++;
+    row[nb + lo.s1]++;
+    row[2 * nb + lo.s2]++;
+    row[3 * nb + lo.s3]++;
+    row[4 * nb + hi.s0]++;
+    row[5 * nb + hi.s1]++;
+    row[6 * nb + hi.s2]++;
+    row[7 * nb + hi.s3]++;
+#elif COPIES == 4
+    row[lo.s0]++;
+    row[nb + lo.s1]++;
+    row[2 * nb + lo.s2]++;
+    row[3 * nb + lo.s3]++;
+    row[hi.s0]++;
+    row[nb + hi.s1]++;
+    row[2 * nb + hi.s2]++;
+    row[3 * nb + hi.s3]++;
+#else
+#error "COPIES must be 4 or 8"
+#endif
+}
+
+/* Work-item g's segment [g*seg, (g+1)*seg) into its COPIES rows, from
+ * out + g * COPIES * nb: eight values per step by vector loads, the tail
+ * one by one. */
+static void hist_segment(__global const T *in, const ulong n, const ulong seg,
+                         const binning *b, __global uint *out)
+{
+    const uint nb = b->bins + 3;
+    const ulong g = get_global_id(0);
+    __global uint *row = out + g * COPIES * nb;
+    for (uint c = 0; c < COPIES * nb; c++)
+        row[c] = 0;
+    const ulong s = g * seg, e = min(s + seg, n);
+    if (s >= e)
+        return;
+    const ulong nv = (e - s) / 8;
+    __global const T *p = in + s;
+    const int fast = b->bins < (1u << 30); /* lanes of int4 hold a bin */
+    for (ulong v = 0; v < nv; v++) {
+#if T_SIZE == 8
+        const R4 xl = TO_R4(vload4(2 * v, p)), xh = TO_R4(vload4(2 * v + 1, p));
+#else
+        const CAT(T, 8) x = vload8(v, p);
+        const R4 xl = TO_R4(x.lo), xh = TO_R4(x.hi);
+#endif
+        if (fast && all(in_range4(b, xl) & in_range4(b, xh))) {
+            count8(row, nb, bins_in_range4(b, xl), bins_in_range4(b, xh));
+            continue;
+        }
+        /* NaN, or values outside [lo, hi]: one by one, as bin_of does */
+        for (uint l = 0; l < 8; l++)
+            row[(l % COPIES) * nb + bin_of(b, (R)p[8 * v + l])]++;
+    }
+    for (ulong i = s + nv * 8; i < e; i++)
+        row[bin_of(b, (R)in[i])]++;
+}
+#endif
+
+/* One histogram of the tile's n values over [lo, hi]; with CONTIGUOUS,
+ * COPIES rows per work-item (hist_segment). */
 __kernel void hist_flat(__global const T *in, const ulong n, const ulong seg,
                         __global uint *out, __local uint *lh,
                         const int use_local, const R lo, const R hi,
                         const R norm, const uint bins)
 {
+#if CONTIGUOUS
+    const binning b = binning_make(lo, hi, norm, bins);
+    hist_segment(in, n, seg, &b, out);
+#else
     rule r;
     r.keys = 0;
     r.bin = binning_make(lo, hi, norm, bins);
     r.prefix = 0;
     r.nprefix = r.fixed = 0;
     tally(in, n, seg, &r, bins + 3, out, lh, use_local);
+#endif
 }
 
 /* Digit counts of the keys that share one of the prefixes (their top

@@ -19,6 +19,9 @@
  * rows need more are refused so that smaller tiles are tried. */
 #define ROWS_BUDGET ((uint64_t)64 << 20)
 #define MIN_SEG 16384
+/* Rows per work-item of hist_flat with the contiguous pattern: the
+ * kernel's COPIES (kernels/hist.cl); merge() adds them like any rows. */
+#define FLAT_COPIES 8
 
 /* Kernel arguments (kernels/hist.cl): the per-tile ones come first. */
 enum { ARG_IN, ARG_N, ARG_SEG, ARG_OUT, ARG_LOCAL, ARG_USE_LOCAL, ARG_RULE };
@@ -35,6 +38,8 @@ typedef struct tally_op {
     cl_mem prefix;        /* keys: the prefixes, on the device         */
     size_t local;
     size_t max_groups;    /* interleaved: work-groups per tile         */
+    size_t copies;        /* rows per work-item: contiguous hist_flat
+                             FLAT_COPIES, else 1                       */
     size_t rows_cap;      /* rows per slot                             */
     unsigned nslots;
     cl_mem *dev_rows;     /* per slot                                  */
@@ -194,22 +199,25 @@ static int size_axis(tally_op *to, h5cl_ctx *ctx)
                          (unsigned long long)rows, to->nb,
                          (unsigned long long)budget);
     to->rows_cap = (size_t)(rows ? rows : 1);
+    to->copies = 1;
     to->local = dev->max_work_group_size < 64 ? dev->max_work_group_size : 64;
     return H5CL_OK;
 }
 
-/* Contiguous: a row per segment, as many as a full tile fills, a few per
- * core, within the budget. */
+/* Contiguous: a segment per work-item, as many as a full tile fills, a
+ * few per core, within the budget; each counts into `copies` rows. */
 static void size_contiguous(tally_op *to, const h5cl_device *dev)
 {
     const unsigned cu = dev->info.compute_units ? dev->info.compute_units : 1;
-    uint64_t rows = (to->plan->max_tile_elems + min_seg(to) - 1) / min_seg(to);
-    if (rows > 4 * cu)
-        rows = 4 * cu;
-    if (rows > rows_budget(dev) / (to->nb * sizeof(cl_uint)))
-        rows = rows_budget(dev) / (to->nb * sizeof(cl_uint));
+    uint64_t segs = (to->plan->max_tile_elems + min_seg(to) - 1) / min_seg(to);
+    to->copies = to->t->keys ? 1 : FLAT_COPIES;
+    if (segs > 4 * cu)
+        segs = 4 * cu;
+    const uint64_t seg_bytes = to->copies * to->nb * sizeof(cl_uint);
+    if (segs > rows_budget(dev) / seg_bytes)
+        segs = rows_budget(dev) / seg_bytes;
     to->local = 1;
-    to->rows_cap = rows ? (size_t)rows : 1;
+    to->rows_cap = (segs ? (size_t)segs : 1) * to->copies;
 }
 
 /* Interleaved: one row per tile, counted through local memory when a row
@@ -230,6 +238,7 @@ static int size_interleaved(tally_op *to, h5cl_ctx *ctx)
         return h5cl_fail_cl(ctx, err, "clGetKernelWorkGroupInfo",
                             "sizing the counting kernel");
     const unsigned cu = dev->info.compute_units ? dev->info.compute_units : 1;
+    to->copies = 1;
     to->local = pow2_floor(kwg < 256 ? (kwg ? kwg : 1) : 256);
     to->max_groups = 8 * cu;
     to->use_local = to->nb * sizeof(cl_uint) + klocal <= dev->local_mem_bytes;
@@ -340,11 +349,11 @@ static int set_tile_args(tally_op *to, h5cl_ctx *ctx, const h5cl_tile *tile,
     cl_ulong seg = 0, groups;
     if (to->contiguous) {
         groups = (n + min_seg(to) - 1) / min_seg(to);
-        if (groups > to->rows_cap)
-            groups = to->rows_cap;
+        if (groups > to->rows_cap / to->copies)
+            groups = to->rows_cap / to->copies;
         seg = (n + groups - 1) / groups;
         groups = (n + seg - 1) / seg;
-        *nrows = (size_t)groups;
+        *nrows = (size_t)groups * to->copies;
         *global = (size_t)groups;
     } else {
         groups = (n + *local - 1) / *local;

@@ -413,6 +413,52 @@ START_TEST(test_edges_float)
 }
 END_TEST
 
+/* Edge values and their neighbours that lie in [lo, hi] only, at each
+ * offset from an aligned start: every group of eight then takes the
+ * contiguous kernel's vector branch (kernels/hist.cl, hist_segment) with
+ * the edge correction going down, up and not at all. */
+START_TEST(test_edges_in_range)
+{
+    static const rbins cases[] = {
+        {7, -1.3, 2.7, 4.0},   {3, 0.1, 0.7, 0.7 - 0.1},      {10, 0, 1, 1},
+        {256, 5.61071998, 24.2718856, 24.2718856 - 5.61071998},
+        {1000, -1e307, 1e307, 2e307}, {5, 1e16, 1e16 + 64, 64},
+    };
+    const h5cl_dtype dt = _i ? H5CL_FLOAT32 : H5CL_FLOAT64;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        rbins b = cases[k];
+        if (dt == H5CL_FLOAT32 && (fabs(b.lo) > 1e38 || b.hi - b.lo < fabs(b.lo) * 1e-6))
+            continue; /* no float32 values between the edges */
+        b.norm = b.hi - b.lo;
+        tu_array probe;
+        edge_values(&probe, &b, dt);
+        uint64_t m = 0;
+        for (uint64_t i = 0; i < probe.n; i++) {
+            double x = tu_get_f(&probe, i);
+            m += x >= b.lo && x <= b.hi;
+        }
+        for (uint64_t off = 0; off < 8; off++) {
+            uint64_t n = m * 8 + off;
+            tu_array a;
+            tu_array_init(&a, dt, 1, &n);
+            for (uint64_t i = 0, j = 0; i < n; j++) {
+                double x = tu_get_f(&probe, j % probe.n);
+                if (x >= b.lo && x <= b.hi)
+                    tu_set_f(&a, i++, x);
+            }
+            h5cl_dataset *ds = write_open(&a, NULL);
+            hcase c;
+            char what[96];
+            snprintf(what, sizeof what, "%s in-range edges of %u bins, %llu values",
+                     h5cl_dtype_name(dt), b.bins, (unsigned long long)n);
+            hcase_init(&c, b.bins, 0);
+            hcase_range(&c, b.lo, b.hi);
+            check_case(ds, &a, &c, what);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_edges_int)
 {
     const h5cl_dtype dt = (h5cl_dtype)_i;
@@ -1150,6 +1196,7 @@ Suite *hist_suite(void)
     tcase_add_loop_test(tc, test_dtypes, 0, 2 * H5CL_DTYPE_COUNT);
     tcase_add_loop_test(tc, test_ranks_layouts, 0, 6);
     tcase_add_loop_test(tc, test_edges_float, 0, 2);
+    tcase_add_loop_test(tc, test_edges_in_range, 0, 2);
     tcase_add_loop_test(tc, test_edges_int, 0, H5CL_FLOAT32);
     tcase_add_loop_test(tc, test_int64_wide_range, 0, 2);
     tcase_add_test(tc, test_nan_outside);
