@@ -44,7 +44,7 @@ SO := $(B)/libh5cl.so
 SONAME := libh5cl.so.$(SOMAJOR)
 SOFULL := libh5cl.so.$(VERSION)
 
-.PHONY: all deps demo test check memcheck bench install uninstall clean format kernels-check gpu-bundle
+.PHONY: all deps demo test check memcheck bench bench-compare install uninstall clean format kernels-check gpu-bundle
 all: $(B)/libh5cl.a $(SO) $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl.pc
 
 $(B)/gen/kernels_gen.c: $(KERNELS) kernels/embed.sh
@@ -138,6 +138,15 @@ demo: deps
 
 bench: all
 	$(B)/h5cl-bench
+
+# h5cl against numpy+h5py, Dask and PyOpenCL on the same file (bench/baselines).
+# Quick check: make bench-compare COMPARE_SIZE=256M COMPARE_REPS=2
+COMPARE_SIZE ?= 1G
+COMPARE_REPS ?= 5
+COMPARE_ARGS ?=
+bench-compare: all
+	$(PYTHON) bench/baselines/compare.py --bench $(B)/h5cl-bench --dir $(B)/bench-data \
+	    --size $(COMPARE_SIZE) --reps $(COMPARE_REPS) $(COMPARE_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR)

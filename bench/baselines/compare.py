@@ -1,0 +1,765 @@
+#!/usr/bin/env python3
+"""h5cl against its peers, side by side, on the same HDF5 file.
+
+Runs `h5cl-bench --json` for each case, then the same cases with:
+
+  numpy+h5py chunks   dset.iter_chunks() + read_direct into one reused
+                      buffer, numpy with float64 accumulators, nan-aware
+  numpy+h5py read-all dset[...] once, then numpy (only when the dataset
+                      and its float64 temporaries fit in memory)
+  dask                da.from_array(h5py dataset, chunks = a multiple of the
+                      dataset's chunks near 96 MiB), threaded scheduler; one
+                      dask.compute of the nan-aware reductions,
+                      da.histogram, da.to_hdf5
+  pyopencl            stats only: chunks read with h5py, copied and reduced
+                      on the same OpenCL device (3 slots in flight, events
+                      chained, one in-order queue)
+
+Cases (the same definitions as h5cl-bench):
+  stats  count nan_count sum mean var std min max argmin argmax, one pass
+  hist   256 bins over --hist-range (np.histogram semantics)
+  map    x * 2 + 1, float32, into a new uncompressed file with the input's
+         chunks, made durable like h5cl's output: temporary file, close,
+         fsync, rename, fsync of the directory
+
+One warm-up of each system, then --reps timed repetitions; GB/s = dataset
+bytes / wall seconds (1e9 B/s), median [min-max].  Every system's result is
+checked against h5cl's (and against the numpy chunk loop for the figures
+h5cl-bench does not print); a disagreement makes the row an error.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+try:
+    import h5py
+except ImportError:  # pragma: no cover
+    sys.exit("compare.py needs h5py: python3 -m pip install h5py")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+DASK_PIP = "python3 -m pip install 'dask[array]'"
+PYOPENCL_PIP = "python3 -m pip install pyopencl"
+
+TOL_MEAN = 1e-4  # relative, as h5cl-bench's own check
+TOL_VAR = 1e-3
+MAP_EXPR = "x * 2 + 1"
+
+
+def log(msg):
+    print("compare: " + msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# h5cl-bench
+
+
+def run_h5cl_bench(args, case):
+    """Runs h5cl-bench for one case; returns its JSON rows."""
+    cmd = [args.bench, "--json", "--case", case, "--reps", str(args.reps),
+           "--hist-range", args.hist_range]
+    if args.file:
+        cmd += ["--file", args.file, "--dataset", args.dataset]
+    else:
+        cmd += ["--keep", "--size", args.size]
+    if args.device:
+        cmd += ["--device", args.device]
+    if args.trace:
+        cmd += ["--trace", "%s-%s.json" % (args.trace, case)]
+    log("running " + " ".join(cmd))
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    rows = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    if p.returncode not in (0, 1) or not rows:
+        raise RuntimeError("%s failed (exit %d)" % (" ".join(cmd), p.returncode))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Timing
+
+
+def measure(fn, reps, nbytes):
+    """One warm-up, then reps timed calls; returns (samples, last result)."""
+    result = fn()
+    secs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        result = fn()
+        secs.append(time.perf_counter() - t0)
+    return secs, result
+
+
+def summary(secs, nbytes):
+    gbps = [nbytes / s / 1e9 for s in secs]
+    return {"gbps_median": statistics.median(gbps), "gbps_min": min(gbps),
+            "gbps_max": max(gbps), "seconds_median": statistics.median(secs),
+            "reps": len(secs)}
+
+
+# ---------------------------------------------------------------------------
+# Stats: one chunk's figures, and merging them (Chan et al.)
+
+
+def chunk_stats(x, flat0):
+    """Figures of one block x (any shape, float32), first flat index flat0."""
+    x = x.reshape(-1)
+    nanmask = np.isnan(x)
+    nnan = int(np.count_nonzero(nanmask))
+    xv = x[~nanmask] if nnan else x
+    n = xv.size
+    if n == 0:
+        return {"n": 0, "nan": nnan, "mean": 0.0, "m2": 0.0, "sum": 0.0,
+                "min": math.inf, "max": -math.inf, "argmin": -1, "argmax": -1}
+    s = float(np.add.reduce(xv, dtype=np.float64))
+    mean = s / n
+    d = np.subtract(xv, mean, dtype=np.float64)
+    m2 = float(np.dot(d, d))
+    if nnan:
+        imin, imax = int(np.nanargmin(x)), int(np.nanargmax(x))
+    else:
+        imin, imax = int(np.argmin(x)), int(np.argmax(x))
+    return {"n": n, "nan": nnan, "mean": mean, "m2": m2, "sum": s,
+            "min": float(x[imin]), "max": float(x[imax]),
+            "argmin": flat0 + imin, "argmax": flat0 + imax}
+
+
+def merge_stats(a, b):
+    if a is None:
+        return b
+    n = a["n"] + b["n"]
+    out = {"n": n, "nan": a["nan"] + b["nan"], "sum": a["sum"] + b["sum"]}
+    if n == 0:
+        out.update(mean=0.0, m2=0.0)
+    else:
+        d = b["mean"] - a["mean"]
+        out["mean"] = a["mean"] + d * b["n"] / n
+        out["m2"] = a["m2"] + b["m2"] + d * d * a["n"] * b["n"] / n
+    # ties: the lower flat index wins (numpy's first occurrence)
+    for k, better in (("min", lambda u, v: u < v), ("max", lambda u, v: u > v)):
+        ka = "arg" + k
+        if b["n"] and (a["n"] == 0 or better(b[k], a[k]) or
+                       (b[k] == a[k] and b[ka] < a[ka])):
+            out[k], out[ka] = b[k], b[ka]
+        else:
+            out[k], out[ka] = a[k], a[ka]
+    return out
+
+
+def final_stats(m):
+    n = m["n"]
+    var = m["m2"] / n if n else math.nan
+    return {"count": n, "nan_count": m["nan"], "sum": m["sum"],
+            "mean": m["mean"] if n else math.nan, "var": var,
+            "std": math.sqrt(var), "min": m["min"], "max": m["max"],
+            "argmin": m["argmin"], "argmax": m["argmax"]}
+
+
+def flat_index(sl, shape):
+    """Flat C-order index of the first element of a chunk's slices."""
+    idx = 0
+    for s, d in zip(sl, shape):
+        idx = idx * d + s.start
+    return idx
+
+
+class ChunkReader:
+    """The dataset's chunks in storage order, read with read_direct into
+    one reused buffer per chunk shape (h5py's recommended fast path)."""
+
+    def __init__(self, dset):
+        self.dset = dset
+        self.bufs = {}
+
+    def __iter__(self):
+        for sl in self.dset.iter_chunks():
+            shape = tuple(s.stop - s.start for s in sl)
+            buf = self.bufs.get(shape)
+            if buf is None:
+                buf = self.bufs[shape] = np.empty(shape, self.dset.dtype)
+            self.dset.read_direct(buf, source_sel=sl)
+            yield sl, buf
+
+
+# ---------------------------------------------------------------------------
+# numpy + h5py
+
+
+def numpy_chunks_stats(dset):
+    m = None
+    for sl, buf in ChunkReader(dset):
+        m = merge_stats(m, chunk_stats(buf, flat_index(sl, dset.shape)))
+    return final_stats(m)
+
+
+def numpy_chunks_hist(dset, lo, hi, bins):
+    counts = np.zeros(bins, np.int64)
+    for _, buf in ChunkReader(dset):
+        counts += np.histogram(buf, bins=bins, range=(lo, hi))[0]
+    return counts
+
+
+def durable_h5(out_path, write):
+    """write(h5py.File) into a temporary file next to out_path, then close,
+    fsync, rename and fsync the directory (what h5cl does)."""
+    tmp = out_path + ".tmp"
+    with h5py.File(tmp, "w") as f:
+        write(f)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, out_path)
+    dfd = os.open(os.path.dirname(os.path.abspath(out_path)), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def numpy_chunks_map(dset, out_path):
+    def write(f):
+        out = f.create_dataset("data", shape=dset.shape, dtype=np.float32,
+                               chunks=dset.chunks)
+        for sl, buf in ChunkReader(dset):
+            np.multiply(buf, np.float32(2), out=buf)
+            np.add(buf, np.float32(1), out=buf)
+            out.write_direct(buf, dest_sel=sl)
+    durable_h5(out_path, write)
+
+
+def numpy_all_stats(dset):
+    return final_stats(chunk_stats(dset[...], 0))
+
+
+def numpy_all_hist(dset, lo, hi, bins):
+    return np.histogram(dset[...], bins=bins, range=(lo, hi))[0]
+
+
+def numpy_all_map(dset, out_path):
+    def write(f):
+        x = dset[...]
+        np.multiply(x, np.float32(2), out=x)
+        np.add(x, np.float32(1), out=x)
+        f.create_dataset("data", data=x, chunks=dset.chunks)
+    durable_h5(out_path, write)
+
+
+# ---------------------------------------------------------------------------
+# Dask
+
+
+def dask_chunks(dset, target=96 << 20):
+    """The dataset's chunks grown along axis 0 to a multiple near target."""
+    ch = dset.chunks or dset.shape
+    cbytes = int(np.prod(ch)) * dset.dtype.itemsize
+    k = max(1, round(target / cbytes))
+    return (min(dset.shape[0], ch[0] * k),) + tuple(ch[1:])
+
+
+def dask_stats(dset, da, dask):
+    a = da.from_array(dset, chunks=dask_chunks(dset))
+    f8 = np.float64
+    nan = da.isnan(a).sum()
+    r = dask.compute(nan, da.nansum(a, dtype=f8), da.nanmean(a, dtype=f8),
+                     da.nanvar(a, dtype=f8), da.nanstd(a, dtype=f8),
+                     da.nanmin(a), da.nanmax(a), da.nanargmin(a),
+                     da.nanargmax(a), scheduler="threads")
+    nnan = int(r[0])
+    return {"count": a.size - nnan, "nan_count": nnan, "sum": float(r[1]),
+            "mean": float(r[2]), "var": float(r[3]), "std": float(r[4]),
+            "min": float(r[5]), "max": float(r[6]), "argmin": int(r[7]),
+            "argmax": int(r[8])}
+
+
+def dask_hist(dset, lo, hi, bins, da, dask):
+    a = da.from_array(dset, chunks=dask_chunks(dset))
+    h, _ = da.histogram(a, bins=bins, range=(lo, hi))
+    return np.asarray(h.compute(scheduler="threads"), dtype=np.int64)
+
+
+def dask_map(dset, out_path, da, dask):
+    a = da.from_array(dset, chunks=dask_chunks(dset))
+    y = a * np.float32(2) + np.float32(1)
+    tmp = out_path + ".tmp"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    with dask.config.set(scheduler="threads"):
+        da.to_hdf5(tmp, "/data", y, chunks=dset.chunks)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, out_path)
+    dfd = os.open(os.path.dirname(os.path.abspath(out_path)), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+# ---------------------------------------------------------------------------
+# PyOpenCL (stats)
+
+CL_STATS = r"""
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+/* Work-item g reduces x[g], x[g + G], x[g + 2G], ... (adjacent work-items
+ * read adjacent values) into shifted double sums and first-index extrema. */
+__kernel void stats(__global const float *x, const ulong n, const ulong flat0,
+                    const double shift, __global double *s1,
+                    __global double *s2, __global ulong *cnt,
+                    __global float *mn, __global float *mx,
+                    __global ulong *imn, __global ulong *imx)
+{
+    const size_t g = get_global_id(0), G = get_global_size(0);
+    double a = 0.0, b = 0.0;
+    ulong c = 0, jmin = (ulong)-1, jmax = (ulong)-1;
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = g; i < n; i += G) {
+        float v = x[i];
+        if (isnan(v))
+            continue;
+        double d = (double)v - shift;
+        a += d;
+        b += d * d;
+        c++;
+        if (v < lo) { lo = v; jmin = i; }
+        if (v > hi) { hi = v; jmax = i; }
+    }
+    s1[g] = a; s2[g] = b; cnt[g] = c; mn[g] = lo; mx[g] = hi;
+    imn[g] = jmin == (ulong)-1 ? jmin : flat0 + jmin;
+    imx[g] = jmax == (ulong)-1 ? jmax : flat0 + jmax;
+}
+"""
+
+
+class ClStats:
+    SLOTS = 3
+    ITEMS = 4096
+
+    def __init__(self, cl, dset, device=None):
+        self.cl = cl
+        devs = [d for p in cl.get_platforms() for d in p.get_devices()]
+        if device:
+            devs = [d for d in devs if device.lower() in d.name.lower()] or devs
+        self.dev = devs[0]
+        self.ctx = cl.Context([self.dev])
+        self.q = cl.CommandQueue(self.ctx)
+        self.prg = cl.Program(self.ctx, CL_STATS).build()
+        self.kernel = cl.Kernel(self.prg, "stats")
+        self.dset = dset
+        ch = dset.chunks or dset.shape
+        self.chunk_elems = int(np.prod(ch))
+        mf = cl.mem_flags
+        G = self.ITEMS
+        self.slots = []
+        for _ in range(self.SLOTS):
+            host = np.empty(self.chunk_elems, np.float32)
+            outs = {"s1": np.empty(G, np.float64), "s2": np.empty(G, np.float64),
+                    "cnt": np.empty(G, np.uint64), "mn": np.empty(G, np.float32),
+                    "mx": np.empty(G, np.float32), "imn": np.empty(G, np.uint64),
+                    "imx": np.empty(G, np.uint64)}
+            dbufs = {k: cl.Buffer(self.ctx, mf.WRITE_ONLY, v.nbytes)
+                     for k, v in outs.items()}
+            self.slots.append({"host": host, "din": cl.Buffer(
+                self.ctx, mf.READ_ONLY, host.nbytes), "outs": outs,
+                "dbufs": dbufs, "events": None, "flat0": 0})
+
+    def _merge(self, slot, acc):
+        cl = self.cl
+        cl.wait_for_events(slot["events"])
+        slot["events"] = None
+        o = slot["outs"]
+        acc["n"] += int(o["cnt"].sum())
+        acc["s1"] += float(o["s1"].sum())
+        acc["s2"] += float(o["s2"].sum())
+        for k, ik, pick in (("mn", "imn", np.min), ("mx", "imx", np.max)):
+            live = o["cnt"] > 0
+            if not live.any():
+                continue
+            v = pick(o[k][live])
+            j = int(o[ik][live & (o[k] == v)].min())
+            cur = acc[k]
+            if (cur is None or (v < cur[0] if k == "mn" else v > cur[0]) or
+                    (v == cur[0] and j < cur[1])):
+                acc[k] = (float(v), j)
+
+    def run(self, shift):
+        cl, G = self.cl, self.ITEMS
+        acc = {"n": 0, "s1": 0.0, "s2": 0.0, "mn": None, "mx": None}
+        total = self.dset.size
+        k = 0
+        for sl in self.dset.iter_chunks():
+            slot = self.slots[k % self.SLOTS]
+            if slot["events"] is not None:
+                self._merge(slot, acc)
+            shape = tuple(s.stop - s.start for s in sl)
+            n = int(np.prod(shape))
+            view = slot["host"][:n].reshape(shape)
+            self.dset.read_direct(view, source_sel=sl)
+            up = cl.enqueue_copy(self.q, slot["din"], view, is_blocking=False)
+            d = slot["dbufs"]
+            self.kernel.set_args(slot["din"], np.uint64(n),
+                                 np.uint64(flat_index(sl, self.dset.shape)),
+                                 np.float64(shift), d["s1"], d["s2"], d["cnt"],
+                                 d["mn"], d["mx"], d["imn"], d["imx"])
+            ke = cl.enqueue_nd_range_kernel(self.q, self.kernel, (G,), None,
+                                            wait_for=[up])
+            slot["events"] = [cl.enqueue_copy(self.q, slot["outs"][name],
+                                              d[name], is_blocking=False,
+                                              wait_for=[ke])
+                              for name in slot["outs"]]
+            self.q.flush()
+            k += 1
+        for i in range(k, k + self.SLOTS):
+            slot = self.slots[i % self.SLOTS]
+            if slot["events"] is not None:
+                self._merge(slot, acc)
+        n = acc["n"]
+        mean_d = acc["s1"] / n
+        var = max(acc["s2"] / n - mean_d * mean_d, 0.0)
+        return {"count": n, "nan_count": total - n,
+                "sum": acc["s1"] + shift * n, "mean": shift + mean_d,
+                "var": var, "std": math.sqrt(var), "min": acc["mn"][0],
+                "max": acc["mx"][0], "argmin": acc["mn"][1],
+                "argmax": acc["mx"][1]}
+
+
+# ---------------------------------------------------------------------------
+# Checks
+
+
+def rel(a, b):
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
+def check_stats(got, ref, h5cl_row):
+    """Errors (a list of text) of a stats result against the numpy chunk
+    loop's reference and h5cl's printed figures."""
+    errs = []
+    for k in ("count", "nan_count", "min", "max", "argmin", "argmax"):
+        if got[k] != ref[k]:
+            errs.append("%s %r != reference %r" % (k, got[k], ref[k]))
+    for k, tol in (("mean", TOL_MEAN), ("sum", TOL_MEAN), ("var", TOL_VAR),
+                   ("std", TOL_VAR)):
+        if not rel(got[k], ref[k]) <= tol:
+            errs.append("%s %.9g vs reference %.9g" % (k, got[k], ref[k]))
+    h = (h5cl_row or {}).get("result")
+    if h:
+        for k in ("count", "nan_count"):
+            if got[k] != h[k]:
+                errs.append("%s %r != h5cl %r" % (k, got[k], h[k]))
+        for k in ("min", "max"):  # h5cl-bench prints 6 digits
+            if not rel(got[k], h[k]) <= 1e-5:
+                errs.append("%s %.9g vs h5cl %.9g" % (k, got[k], h[k]))
+        for k, tol in (("mean", TOL_MEAN), ("std", TOL_VAR)):
+            if not rel(got[k], h[k]) <= tol:
+                errs.append("%s %.9g vs h5cl %.9g" % (k, got[k], h[k]))
+    return errs
+
+
+def check_hist(counts, h5cl_row, n_total):
+    h = (h5cl_row or {}).get("result")
+    if not h:
+        return ["no h5cl histogram to compare with"]
+    errs = []
+    in_bins = int(counts.sum())
+    if in_bins != h["in_bins"]:
+        errs.append("in_bins %d != h5cl %d" % (in_bins, h["in_bins"]))
+    if int(counts.max()) != h["max_bin_count"]:
+        errs.append("max bin %d != h5cl %d" % (counts.max(), h["max_bin_count"]))
+    if n_total - in_bins != h["nan"] + h["under"] + h["over"]:
+        errs.append("outside bins %d != h5cl nan+under+over %d" %
+                    (n_total - in_bins, h["nan"] + h["under"] + h["over"]))
+    return errs
+
+
+def check_map(dset, out_path, h5cl_out, nsample=4):
+    """Sampled chunks of the output equal float32(x * 2 + 1) exactly, and
+    equal h5cl's output where h5cl-bench left it."""
+    errs = []
+    chunks = list(dset.iter_chunks())
+    picks = sorted(set(np.linspace(0, len(chunks) - 1, nsample).astype(int)))
+    with h5py.File(out_path, "r") as f:
+        out = f["data"]
+        if out.shape != dset.shape or out.dtype != np.float32:
+            return ["output %s %s" % (out.shape, out.dtype)]
+        hf = h5py.File(h5cl_out, "r") if h5cl_out and os.path.exists(h5cl_out) else None
+        try:
+            for i in picks:
+                sl = chunks[i]
+                x = dset[sl]
+                want = x * np.float32(2) + np.float32(1)
+                got = out[sl]
+                if not np.array_equal(got, want, equal_nan=True):
+                    errs.append("chunk %d differs from x*2+1" % i)
+                if hf is not None:
+                    hd = hf[next(iter(hf.keys()))]
+                    if not np.array_equal(got, hd[sl], equal_nan=True):
+                        errs.append("chunk %d differs from h5cl's output" % i)
+        finally:
+            if hf is not None:
+                hf.close()
+    return errs
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+def fits_in_memory(nbytes):
+    """The read-all path holds the float32 data, a NaN mask and float64
+    deviations: about 4x the dataset.  Half the available memory at most."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    return 4 * nbytes <= avail // 2, avail
+    except OSError:
+        pass
+    return False, 0
+
+
+def row(system, case, status, message="", stats=None, **extra):
+    r = {"system": system, "case": case, "status": status,
+         "message": message}
+    if stats:
+        r.update(stats)
+    r.update(extra)
+    return r
+
+
+def run_case(case, args, dset, h5rows, systems, ctx):
+    """Rows of one case: h5cl's (from h5cl-bench), then each system's."""
+    rows = []
+    nbytes = dset.size * dset.dtype.itemsize
+    ceiling = next((r for r in h5rows if not r["row"].startswith("h5cl")), None)
+    main = {"stats": "h5cl-stats", "hist": "h5cl-hist",
+            "map": "h5cl-map"}[case]
+    h5 = next((r for r in h5rows if r["row"] == main), None)
+    if ceiling:
+        rows.append(row("ceiling (" + ceiling["row"] + ")", case,
+                        ceiling["status"], ceiling.get("message", ""),
+                        {k: ceiling.get(k) for k in ("gbps_median", "gbps_min",
+                         "gbps_max", "seconds_median", "reps")}))
+    if h5:
+        rows.append(row("h5cl", case, h5["status"], h5.get("message", ""),
+                        {k: h5.get(k) for k in ("gbps_median", "gbps_min",
+                         "gbps_max", "seconds_median", "reps")},
+                        device=h5.get("device"), overlap=h5.get("overlap_median")))
+    lo, hi = (float(v) for v in args.hist_range.split(":"))
+    outdir = args.dir
+    ref = ctx.get("ref")
+
+    for name, fn in systems[case]:
+        if isinstance(fn, str):  # skipped, with the reason
+            rows.append(row(name, case, "skipped", fn))
+            continue
+        log("%s: %s" % (case, name))
+        try:
+            secs, res = measure(fn, args.reps, nbytes)
+        except Exception as e:  # a failing system is a row, not a crash
+            rows.append(row(name, case, "error", "%s: %s" % (type(e).__name__, e)))
+            continue
+        errs = []
+        if case == "stats":
+            if ref is None:
+                ref = ctx["ref"] = res  # the numpy chunk loop runs first
+            errs = check_stats(res, ref, h5)
+        elif case == "hist":
+            errs = check_hist(res, h5, dset.size)
+        else:
+            errs = check_map(dset, res, ctx.get("h5cl_map_out"))
+            try:
+                os.unlink(res)
+            except OSError:
+                pass
+        st = summary(secs, nbytes)
+        r = row(name, case, "error" if errs else "ok", "; ".join(errs), st)
+        if case == "stats":
+            r["result"] = res
+        rows.append(r)
+
+    if h5 and h5.get("status") == "ok":
+        for r in rows:
+            if r["system"] != "h5cl" and r.get("gbps_median"):
+                r["ratio_h5cl"] = h5["gbps_median"] / r["gbps_median"]
+    return rows
+
+
+def build_systems(args, dset, ctx):
+    lo, hi = (float(v) for v in args.hist_range.split(":"))
+    bins = args.bins
+    outdir = args.dir
+    s = {"stats": [], "hist": [], "map": []}
+
+    def out(name):
+        return os.path.join(outdir, "compare-map-%s.h5" % name)
+
+    s["stats"].append(("numpy+h5py chunks", lambda: numpy_chunks_stats(dset)))
+    s["hist"].append(("numpy+h5py chunks",
+                      lambda: numpy_chunks_hist(dset, lo, hi, bins)))
+    s["map"].append(("numpy+h5py chunks",
+                     lambda: (numpy_chunks_map(dset, out("numpy-chunks")),
+                              out("numpy-chunks"))[1]))
+
+    nbytes = dset.size * dset.dtype.itemsize
+    fits, avail = fits_in_memory(nbytes)
+    if fits:
+        s["stats"].append(("numpy+h5py read-all", lambda: numpy_all_stats(dset)))
+        s["hist"].append(("numpy+h5py read-all",
+                          lambda: numpy_all_hist(dset, lo, hi, bins)))
+        s["map"].append(("numpy+h5py read-all",
+                         lambda: (numpy_all_map(dset, out("numpy-all")),
+                                  out("numpy-all"))[1]))
+    else:
+        why = ("skipped: needs about %.1f GB (4x the dataset), %.1f GB "
+               "available" % (4 * nbytes / 1e9, avail / 1e9))
+        for c in s:
+            s[c].append(("numpy+h5py read-all", why))
+
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:
+        why = "dask is not installed: " + DASK_PIP
+        log(why)
+        for c in s:
+            s[c].append(("dask", why))
+    else:
+        s["stats"].append(("dask", lambda: dask_stats(dset, da, dask)))
+        s["hist"].append(("dask", lambda: dask_hist(dset, lo, hi, bins, da, dask)))
+        s["map"].append(("dask", lambda: (dask_map(dset, out("dask"), da, dask),
+                                          out("dask"))[1]))
+
+    try:
+        import pyopencl as cl
+        clstats = ClStats(cl, dset, args.device)
+    except Exception as e:  # ImportError, or no platform/device
+        why = ("pyopencl unavailable (%s: %s): %s" %
+               (type(e).__name__, e, PYOPENCL_PIP))
+        log(why)
+        s["stats"].append(("pyopencl", why))
+    else:
+        ctx["pyopencl_device"] = clstats.dev.name.strip()
+        shift = float(np.nanmean(dset[tuple(slice(0, min(d, 4096)) for d in dset.shape)]))
+        if not math.isfinite(shift):
+            shift = 0.0
+        s["stats"].append(("pyopencl", lambda: clstats.run(shift)))
+    s["hist"].append(("pyopencl", "not implemented (stats only)"))
+    s["map"].append(("pyopencl", "not implemented (stats only)"))
+    return s
+
+
+def fmt_row(r):
+    if r.get("gbps_median") is None:
+        return [r["system"], r["case"], r["status"], "", "", "",
+                r.get("message", "")]
+    g = "%.3f [%.3f-%.3f]" % (r["gbps_median"], r["gbps_min"], r["gbps_max"])
+    ratio = "%.2f" % r["ratio_h5cl"] if r.get("ratio_h5cl") else ""
+    return [r["system"], r["case"], r["status"], g,
+            "%.4f" % r["seconds_median"], ratio, r.get("message", "")]
+
+
+def print_table(rows, info):
+    print("file %s  dataset %s  %s %s  chunks %s  %.3f GB  reps %d" % (
+        info["file"], info["dataset"], info["dtype"], info["shape"],
+        info["chunks"], info["nbytes"] / 1e9, info["reps"]))
+    print("device %s  hist %d bins over [%s]  map %s" % (
+        info.get("device"), info["bins"], info["hist_range"], MAP_EXPR))
+    head = ["system", "case", "status", "GB/s median [min-max]", "s median",
+            "h5cl/system", "note"]
+    body = [fmt_row(r) for r in rows]
+    w = [max(len(str(x[i])) for x in body + [head]) for i in range(6)]
+    line = lambda c: "  ".join(str(c[i]).ljust(w[i]) for i in range(6)) + \
+        ("  " + c[6] if c[6] else "")
+    print(line(head))
+    print("  ".join("-" * n for n in w))
+    for b in body:
+        print(line(b))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--case", default="all",
+                    choices=["stats", "hist", "map", "all"])
+    ap.add_argument("--file", help="HDF5 file (default: h5cl-bench's "
+                    "generated file for --size, made and kept if absent)")
+    ap.add_argument("--dataset", default="/data")
+    ap.add_argument("--size", default="1G", help="generated size (1G)")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--hist-range", default="5:25")
+    ap.add_argument("--bins", type=int, default=256)
+    ap.add_argument("--device", help="h5cl-bench --device and PyOpenCL "
+                    "device name filter")
+    ap.add_argument("--bench", default=os.path.join(ROOT, "build",
+                                                    "h5cl-bench"))
+    ap.add_argument("--dir", default=os.path.join(ROOT, "build",
+                                                  "bench-data"))
+    ap.add_argument("--trace", help="h5cl-bench --trace PREFIX (PREFIX-CASE.json)")
+    ap.add_argument("--json", action="store_true",
+                    help="one JSON object per row on stdout")
+    ap.add_argument("--json-out", metavar="FILE",
+                    help="also write the JSON rows to FILE (for plot.py)")
+    args = ap.parse_args(argv)
+    if args.bins != 256:
+        ap.error("h5cl-bench's histogram has 256 bins")
+    if args.reps < 1:
+        ap.error("--reps must be at least 1")
+    os.makedirs(args.dir, exist_ok=True)
+    cases = ["stats", "hist", "map"] if args.case == "all" else [args.case]
+
+    h5rows = {}
+    for c in cases:
+        h5rows[c] = run_h5cl_bench(args, c)
+        if not args.file:  # generated: the rest use the same file
+            args.file = h5rows[c][0]["file"]
+    ctx = {}
+    for r in h5rows.get("map", []):
+        if r["row"] == "h5cl-map":
+            ctx["h5cl_map_out"] = r.get("output", {}).get("file")
+
+    rows = []
+    with h5py.File(args.file, "r") as f:
+        dset = f[args.dataset]
+        if dset.dtype != np.float32:
+            sys.exit("compare.py: the baselines read float32 data, %s is %s"
+                     % (args.dataset, dset.dtype))
+        info = {"file": args.file, "dataset": args.dataset,
+                "dtype": str(dset.dtype), "shape": list(dset.shape),
+                "chunks": list(dset.chunks) if dset.chunks else None,
+                "nbytes": dset.size * 4, "reps": args.reps,
+                "bins": args.bins, "hist_range": args.hist_range}
+        any_h5 = next(iter(h5rows.values()))[0]
+        info["device"] = any_h5.get("device")
+        systems = build_systems(args, dset, ctx)
+        info["pyopencl_device"] = ctx.get("pyopencl_device")
+        info["dask_chunks"] = list(dask_chunks(dset))
+        for c in cases:
+            rows += run_case(c, args, dset, h5rows[c], systems, ctx)
+
+    lines = [json.dumps(dict(r, **{"info": info}), sort_keys=True)
+             for r in rows]
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    if args.json:
+        print("\n".join(lines))
+    else:
+        print_table(rows, info)
+    return 1 if any(r["status"] == "error" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
