@@ -70,6 +70,9 @@ int help_requested(void);
 double now_seconds(void);
 /* A whole decimal integer in [lo, hi]; 0 on success. */
 int parse_long(const char *s, long long lo, long long hi, long long *out);
+/* --axis N: an integer in [-H5CL_MAX_RANK, H5CL_MAX_RANK); prints the usage
+ * error and returns nonzero otherwise. */
+int parse_axis(const char *s, long long *axis_ret);
 /* Plain bytes or a K/M/G/T suffix (powers of 1024), optionally followed by
  * "B" or "iB"; zero is refused.  0 on success. */
 int parse_bytes(const char *s, uint64_t *out);

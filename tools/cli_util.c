@@ -324,3 +324,12 @@ void format_index(char *buf, size_t n, uint64_t flat, int rank,
     if (used < n)
         snprintf(buf + used, n - used, rank ? "]" : "[]");
 }
+
+int parse_axis(const char *s, long long *axis_ret)
+{
+    if (!parse_long(s, -H5CL_MAX_RANK, H5CL_MAX_RANK - 1, axis_ret))
+        return 0;
+    usage_error("bad axis '%s' (an integer from %d to %d)", s, -H5CL_MAX_RANK,
+                H5CL_MAX_RANK - 1);
+    return 1;
+}

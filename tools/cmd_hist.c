@@ -74,11 +74,8 @@ static int parse_hist_args(int argc, char **argv, hist_args *o)
         }
         switch (c) {
         case 'a':
-            if (parse_long(optarg, -H5CL_MAX_RANK, H5CL_MAX_RANK - 1,
-                           &o->axis))
-                return usage_error("bad axis '%s' (an integer from %d to "
-                                   "%d)", optarg, -H5CL_MAX_RANK,
-                                   H5CL_MAX_RANK - 1);
+            if (parse_axis(optarg, &o->axis))
+                return EXIT_USAGE;
             o->have_axis = 1;
             break;
         case OPT_BINS:

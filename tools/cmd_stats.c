@@ -441,11 +441,8 @@ static int parse_stats_args(int argc, char **argv, stats_args *o, int dot)
         }
         switch (c) {
         case 'a':
-            if (parse_long(optarg, -H5CL_MAX_RANK, H5CL_MAX_RANK - 1,
-                           &o->axis))
-                return usage_error("bad axis '%s' (an integer from %d to "
-                                   "%d)", optarg, -H5CL_MAX_RANK,
-                                   H5CL_MAX_RANK - 1);
+            if (parse_axis(optarg, &o->axis))
+                return EXIT_USAGE;
             o->have_axis = 1;
             break;
         case OPT_DDOF:
