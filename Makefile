@@ -31,6 +31,12 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120 \
 	-DCL_USE_DEPRECATED_OPENCL_1_2_APIS $(WARN) $(CFLAGS) -Iinclude -Ilib -I$(B)/gen \
 	$(OPENCL_CFLAGS) $(HDF5_CFLAGS) -MMD -MP
 LIB_LIBS := $(HDF5_LIBS) $(OPENCL_LIBS) -lpthread -lm
+# A relocatable build for the GPU bundle: binaries in bin/ and libh5cl.so
+# in lib/ find the bundled libraries through $ORIGIN.  DT_RPATH (not
+# RUNPATH) so that it also serves the libraries' own dependencies.
+ifdef BUNDLE_RPATH
+LDFLAGS += -Wl,-rpath,'$$ORIGIN/../lib:$$ORIGIN' -Wl,--disable-new-dtags
+endif
 
 LIB_SRC := $(wildcard lib/*.c)
 KERNELS := $(wildcard kernels/*.cl)
@@ -76,20 +82,20 @@ $(B)/libh5cl.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/$(SOFULL): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIB_LIBS)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 $(SO): $(B)/$(SOFULL)
 	ln -sf $(SOFULL) $(B)/$(SONAME)
 	ln -sf $(SOFULL) $@
 
 $(B)/h5cl: $(TOOL_OBJ) $(B)/libh5cl.a
-	$(CC) -o $@ $^ $(LIB_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 $(B)/h5cl-bench: $(patsubst bench/%.c,$(B)/obj/bench_%.o,$(wildcard bench/*.c)) $(B)/libh5cl.a
-	$(CC) -o $@ $^ $(LIB_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 $(B)/h5cl-tests: $(TEST_OBJ) $(B)/libh5cl.a
-	$(CC) -o $@ $^ $(CHECK_LIBS) $(LIB_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIB_LIBS)
 
 $(B)/h5cl.pc: h5cl.pc.in include/h5cl.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
@@ -109,8 +115,10 @@ deps:
 	@sh tools/deps.sh
 
 # Binaries plus their shared libraries, for a bare GPU machine.
-gpu-bundle: all $(B)/h5cl-tests
-	sh tools/gpu-bundle.sh $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl-tests
+gpu-bundle:
+	$(MAKE) --no-print-directory B=$(B)/rpath BUNDLE_RPATH=1 \
+	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so
+	sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests
 
 test: deps
 	@$(MAKE) --no-print-directory check

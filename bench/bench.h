@@ -220,6 +220,7 @@ struct roofline {
     uint64_t bytes;                  /* per transfer / per reduction      */
     unsigned reps;
     struct summary3 h2d_gbps, read_gbps;
+    struct summary3 copy_gbps;       /* bytes read + written per second  */
 };
 
 /* Measures the roofline of dev (one warm-up, then reps timed runs of each
@@ -237,7 +238,7 @@ struct bench_cfg {
     uint64_t size, chunk_bytes, tile_bytes;
     unsigned slots, reps;
     unsigned cases;        /* bit (1 << enum bench_case) per case to run */
-    int rank, json, keep, verbose;
+    int rank, json, keep, generate_only, verbose;
     int size_given, chunk_given, rank_given;
     int hist_range_set;    /* --hist-range LO:HI                         */
     double hist_lo, hist_hi;

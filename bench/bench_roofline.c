@@ -13,6 +13,10 @@
  *                   contiguous segments read with vload8 on CPU devices
  *                   (one work-item per segment, prefetch-friendly),
  *                   interleaved float4 loads on GPUs (coalesced).
+ *   on-device copy  clEnqueueCopyBuffer between two device buffers,
+ *                   counting the bytes read and written (2 x size), the
+ *                   usual way device-to-device bandwidth is quoted; the
+ *                   read above is judged against it.
  *
  * Times come from event profiling (start to end of the command), one
  * warm-up of each, then --reps timed runs; medians and min-max.  The sum
@@ -61,7 +65,7 @@ struct roof_cl {
     cl_command_queue q;
     cl_program prog;
     cl_kernel k;
-    cl_mem pinned, dbuf, out;
+    cl_mem pinned, dbuf, dbuf2, out;
     void *host;         /* pinned, mapped */
 };
 
@@ -156,6 +160,18 @@ static int time_h2d(struct roof_cl *c, struct roofline *rl, double *s)
     return rc;
 }
 
+static int time_copy(struct roof_cl *c, struct roofline *rl, double *s)
+{
+    cl_event ev = NULL;
+    int rc;
+    CL_TRY(clEnqueueCopyBuffer(c->q, c->dbuf, c->dbuf2, 0, 0, rl->bytes, 0,
+                               NULL, &ev),
+           "clEnqueueCopyBuffer");
+    rc = event_seconds(ev, s, rl);
+    clReleaseEvent(ev);
+    return rc;
+}
+
 static int time_read(struct roof_cl *c, struct roofline *rl, size_t global,
                      size_t *local, float *part, double *s)
 {
@@ -186,7 +202,7 @@ static int time_read(struct roof_cl *c, struct roofline *rl, size_t global,
 static int measure(struct roof_cl *c, const h5cl_device_info *dev,
                    cl_device_id id, unsigned reps, struct roofline *rl)
 {
-    double h2d[MAX_REPS], rd[MAX_REPS], s;
+    double h2d[MAX_REPS], rd[MAX_REPS], cp[MAX_REPS], s;
     size_t global, local_v = 0, *local = NULL, wg = 0;
     cl_ulong n, seg = 0;
     float *part = NULL;
@@ -211,6 +227,8 @@ static int measure(struct roof_cl *c, const h5cl_device_info *dev,
             x[i] = (float)(i & 7) * 0.25f;
     }
     c->dbuf = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, rl->bytes, NULL, &e);
+    CL_TRY(e, "clCreateBuffer(device)");
+    c->dbuf2 = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, rl->bytes, NULL, &e);
     CL_TRY(e, "clCreateBuffer(device)");
 
     CL_TRY(clGetKernelWorkGroupInfo(c->k, id, CL_KERNEL_WORK_GROUP_SIZE,
@@ -240,7 +258,8 @@ static int measure(struct roof_cl *c, const h5cl_device_info *dev,
         return fail(rl->message, "out of memory");
 
     /* warm-up of each (first touch of the device pages, kernel launch) */
-    if (time_h2d(c, rl, &s) || time_read(c, rl, global, local, part, &s))
+    if (time_h2d(c, rl, &s) || time_read(c, rl, global, local, part, &s) ||
+        time_copy(c, rl, &s))
         goto done;
     for (unsigned r = 0; r < reps && !g_interrupted; r++) {
         if (time_h2d(c, rl, &s))
@@ -249,6 +268,9 @@ static int measure(struct roof_cl *c, const h5cl_device_info *dev,
         if (time_read(c, rl, global, local, part, &s))
             goto done;
         rd[r] = (double)rl->bytes / s / 1e9;
+        if (time_copy(c, rl, &s))
+            goto done;
+        cp[r] = 2.0 * (double)rl->bytes / s / 1e9;
         rl->reps = r + 1;
     }
     if (g_interrupted) {
@@ -257,6 +279,7 @@ static int measure(struct roof_cl *c, const h5cl_device_info *dev,
     }
     rl->h2d_gbps = summarize(h2d, rl->reps);
     rl->read_gbps = summarize(rd, rl->reps);
+    rl->copy_gbps = summarize(cp, rl->reps);
     rl->measured = 1;
     rc = 0;
 done:
@@ -274,6 +297,8 @@ static void release(struct roof_cl *c)
         clReleaseMemObject(c->out);
     if (c->dbuf)
         clReleaseMemObject(c->dbuf);
+    if (c->dbuf2)
+        clReleaseMemObject(c->dbuf2);
     if (c->pinned)
         clReleaseMemObject(c->pinned);
     if (c->k)
@@ -297,7 +322,7 @@ void roofline_measure(const h5cl_device_info *dev, unsigned reps,
     memset(&c, 0, sizeof c);
     rl->host_unified = dev->host_unified_memory;
     rl->contiguous = dev->type == H5CL_DEVICE_CPU;
-    /* two buffers of this size live at once on the device */
+    /* three buffers of this size live at once on the device */
     if (dev->max_alloc_bytes && bytes > dev->max_alloc_bytes)
         bytes = dev->max_alloc_bytes;
     if (dev->global_mem_bytes && bytes > dev->global_mem_bytes / 4)
@@ -311,7 +336,7 @@ void roofline_measure(const h5cl_device_info *dev, unsigned reps,
     rl->bytes = bytes;
     if (reps > MAX_REPS)
         reps = MAX_REPS;
-    fprintf(stderr, "%s: device roofline (H2D pinned and on-device read of "
+    fprintf(stderr, "%s: device roofline (H2D pinned, on-device read and copy of "
             "%" PRIu64 " MiB, %u reps)\n", BENCH_NAME, bytes / MIB, reps);
     if (find_device(dev, &id, rl) == 0)
         measure(&c, dev, id, reps, rl);

@@ -8,7 +8,7 @@
  *   h5cl-bench --make-sample FILE [--size 384M]
  *   h5cl-bench [--case stats|map|hist|all] [--file F] [--size 4G]
  *              [--chunk-bytes 8M] [--tile-bytes B] [--slots K] [--reps N]
- *              [--device D] [--json] [--keep] [--no-roofline]
+ *              [--device D] [--json] [--keep] [--generate] [--no-roofline]
  *              [--sweep slots=1,2,3,4 --sweep tile-bytes=1M,4M,16M,64M]
  *
  * Method (after clpeak): one warm-up of each row (page cache, program
@@ -257,6 +257,11 @@ static int bench_main(const struct bench_cfg *cfg)
         free(res);
         return g_interrupted ? EXIT_INTERRUPTED : EXIT_RUNTIME;
     }
+    if (cfg->generate_only) {
+        printf("%s\n", res->file);
+        free(res);
+        return 0;
+    }
     bench_run_cases(cfg, res);
     if (sweep_active(&cfg->sweep) && cfg->json)
         sweep_print_json(cfg, res);
@@ -316,6 +321,8 @@ static void usage(FILE *f)
 "  --rank 1|2         generated shape: 1-D, or rows x 1024 (default 1)\n"
 "  --keep             keep a file this run generated, to be reused by later\n"
 "                     runs with the same parameters (default: remove it)\n"
+"  --generate         only make (or find) that file, print its path and stop\n"
+"                     (implies --keep): to prepare data ahead of timed runs\n"
 "Run:\n"
 "  --case C           stats, map, hist or all (default stats)\n"
 "  --tile-bytes B     bytes per tile, h5cl and ceiling (default 8M)\n"
@@ -396,8 +403,8 @@ static int is_known_option(const char *name)
     static const char *const known[] = {
         "--make-sample", "--size", "--file", "--dataset", "--dir",
         "--chunk-bytes", "--rank", "--tile-bytes", "--slots", "--reps",
-        "--device", "--json", "--keep", "--verbose", "--trace", "--case",
-        "--hist-range", "--sweep", "--no-roofline" };
+        "--device", "--json", "--keep", "--generate", "--verbose", "--trace",
+        "--case", "--hist-range", "--sweep", "--no-roofline" };
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return 1;
@@ -452,6 +459,7 @@ int main(int argc, char **argv)
         if (!is_known_option(name))
             return usage_error("unknown option '%s'", name);
         takes = strcmp(name, "--json") != 0 && strcmp(name, "--keep") != 0 &&
+                strcmp(name, "--generate") != 0 &&
                 strcmp(name, "--verbose") != 0 &&
                 strcmp(name, "--no-roofline") != 0;
         if (takes) {
@@ -534,6 +542,8 @@ int main(int argc, char **argv)
             cfg.no_roofline = bench_only = 1;
         } else if (strcmp(name, "--keep") == 0) {
             cfg.keep = bench_only = 1;
+        } else if (strcmp(name, "--generate") == 0) {
+            cfg.generate_only = cfg.keep = bench_only = 1;
         } else {
             return usage_error("unknown option '%s'", name);
         }

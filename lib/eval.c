@@ -147,14 +147,16 @@ static void put(sbuf *b, const char *fmt, ...)
 
 /* How a value of type EV becomes an output element: float types by a
  * cast; integers saturate and truncate toward zero, as numpy's astype
- * does for values in range (NaN becomes 0). */
+ * does for values in range.  NaN becomes 0: OpenCL's _sat conversions
+ * promise that, but NVIDIA's (driver 580, H200) give the type's minimum,
+ * so the test is spelled out. */
 static void put_store(sbuf *b, h5cl_dtype out)
 {
     const char *t = h5cl_program_cl_type(out);
     if (out >= H5CL_FLOAT32)
         put(b, "(%s)(r)", t);
     else
-        put(b, "convert_%s_sat(r)", t);
+        put(b, "(isnan(r) ? (%s)0 : convert_%s_sat(r))", t, t);
 }
 
 /* ---- decoding (fill values and CF conventions) ---- */

@@ -1,9 +1,14 @@
 #!/bin/sh
 # Packs the binaries and every non-glibc shared library they load into
 # build/gpu-bundle/{bin,lib}, for a bare GPU machine with no package
-# registry.  bench/gpu/run.sh sets LD_LIBRARY_PATH to lib/ there; the
-# binaries are built on Debian 12 and run on newer x86-64 distributions.
+# registry:  gpu-bundle.sh BUILD_DIR BINARY...
+# `make gpu-bundle` links them with an $ORIGIN rpath, so they (and
+# lib/libh5cl.so, loaded by the Python bindings) find lib/ without
+# LD_LIBRARY_PATH, which would also push these libraries into python3.
+# Built on Debian 12, they run on newer x86-64 distributions.
 set -eu
+build=$1
+shift
 out=build/gpu-bundle
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
@@ -16,6 +21,6 @@ for b in "$@"; do ldd "$b"; done |
     grep -Ev '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux[^/]*)\.so' |
     while read -r lib; do cp -L "$lib" "$out/lib/"; done
 # the shared library too, for the Python bindings (H5CL_LIBRARY)
-cp -L build/libh5cl.so "$out/lib/libh5cl.so"
+cp -L "$build/libh5cl.so" "$out/lib/libh5cl.so"
 cp bench/gpu/run.sh "$out/"
 du -sh "$out"

@@ -1,29 +1,41 @@
 #!/bin/sh
-# Runs h5cl's C tests, the CLI checks and the stats benchmark on an NVIDIA
-# GPU machine with no package registry.  Run from the repository root with
-# the bundle that `make gpu-bundle` made (binaries plus their shared
-# libraries, OpenCL's ICD loader included):
+# Runs h5cl's C tests, the CLI checks, the Python tests and the benchmark
+# cases on an NVIDIA GPU machine with no package registry.  Run from the
+# repository root with the bundle that `make gpu-bundle` made (binaries
+# plus their shared libraries, OpenCL's ICD loader included, found through
+# an $ORIGIN rpath):
 #
-#   BUNDLE=build/gpu-bundle OUT=gpu-results SIZE=16G sh bench/gpu/run.sh
+#   OUT=gpu-results SIZE=16G sh bench/gpu/run.sh
 #
-# DEVICE=cpu runs the same steps on PoCL (a dry run of the script).
+# DEVICE=cpu runs the same steps on PoCL (a dry run of the script);
+# SIZE and MAP_SIZE shrink the data for that.
 #
-# Writes run.log, nvidia-smi.txt, devices.json, tests.log, cli-check.log,
-# bench-*.json and a trace into $OUT.  Exit status: 0 all passed, 1 a check
+# Order: the data files are generated in the background (CPU, local disk)
+# while the tests run on the GPU; then the timed cases run alone.  Every
+# step has its own time limit, so the script always ends with a summary.
+#
+# Writes into $OUT: run.log (the summary), nvidia-smi.txt, devices.json,
+# tests.log, cli-check.log, pytest.log, roofline + bench-*.json and
+# bench-*.err, trace-*.json; run.log has one line per benchmark row
+# (bench/gpu/summarize.py).  Exit status: 0 all passed, 1 a check
 # failed, 3 no NVIDIA OpenCL library on the machine (the evidence is in
 # $OUT/no-opencl.txt).
 set -u
 BUNDLE=${BUNDLE:-build/gpu-bundle}
 OUT=${OUT:-gpu-results}
 SIZE=${SIZE:-16G}
+MAP_SIZE=${MAP_SIZE:-4G}
 DATA=${DATA:-/tmp/h5cl-bench}
 DEVICE=${DEVICE:-gpu}
+BIN=$BUNDLE/bin
 mkdir -p "$OUT" "$DATA"
+OUT=$(cd "$OUT" && pwd)
 log() { echo "$*" | tee -a "$OUT/run.log"; }
 status=0
+t_start=$(date +%s)
+since() { echo "$(($(date +%s) - $1)) s"; }
 
 # ---- OpenCL: the NVIDIA ICD is libnvidia-opencl.so.1 from the driver ----
-export LD_LIBRARY_PATH="$BUNDLE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export H5CL_CACHE_DIR="${H5CL_CACHE_DIR:-$(mktemp -d)}"
 nvlib=$(ldconfig -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1 /{print $NF; exit}')
 if [ -z "$nvlib" ]; then
@@ -36,6 +48,8 @@ if [ -z "$nvlib" ]; then
     nvlib=$(find / -xdev -name 'libnvidia-opencl.so.1*' 2>/dev/null | head -n 1)
 fi
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.max,pcie.link.width.max \
+    --format=csv >> "$OUT/nvidia-smi.txt" 2>&1
 if [ -z "$nvlib" ] && [ "$DEVICE" = gpu ]; then
     {
         echo "libnvidia-opencl.so.1 not found"
@@ -52,39 +66,67 @@ if [ -n "$nvlib" ]; then
     icd=$(mktemp -d)
     echo "$nvlib" > "$icd/nvidia.icd"
     export OCL_ICD_VENDORS="$icd"
-    LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$nvlib")"
+    export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$(dirname "$nvlib")"
     log "NVIDIA OpenCL: $nvlib"
 fi
-"$BUNDLE/bin/h5cl" devices | tee -a "$OUT/run.log"
-"$BUNDLE/bin/h5cl" devices --json > "$OUT/devices.json" || status=1
+log "machine: $(nproc) cores, $(awk '/MemTotal/{print int($2/1048576)}' /proc/meminfo) GiB, $(uname -r)"
+"$BIN/h5cl" devices | tee -a "$OUT/run.log"
+"$BIN/h5cl" devices --json > "$OUT/devices.json" || status=1
 
-# ---- correctness on the GPU ----
+# ---- data, in the background: the timed cases need it, the tests do not ----
+(
+    timeout 300 "$BIN/h5cl-bench" --generate --size "$SIZE" --dir "$DATA" > "$OUT/gen.log" 2>&1 &
+    timeout 300 "$BIN/h5cl-bench" --generate --size "$MAP_SIZE" --dir "$DATA" >> "$OUT/gen.log" 2>&1 &
+    wait
+) &
+gen_pid=$!
+
+# ---- correctness on the device ----
 t0=$(date +%s)
-H5CL_DEVICE=$DEVICE timeout 240 "$BUNDLE/bin/h5cl-tests" > "$OUT/tests.log" 2>&1 || status=1
-log "C tests on $DEVICE: $(grep -E '^[0-9]+%: Checks' "$OUT/tests.log") ($(($(date +%s) - t0)) s)"
+H5CL_DEVICE=$DEVICE CK_TIMEOUT_MULTIPLIER=4 timeout 240 "$BIN/h5cl-tests" > "$OUT/tests.log" 2>&1 || status=1
+log "C tests on $DEVICE: $(grep -E '^[0-9]+%: Checks' "$OUT/tests.log" || tail -n 3 "$OUT/tests.log") ($(since "$t0"))"
+t0=$(date +%s)
 if python3 -c 'import numpy, h5py' 2>/dev/null; then
-    H5CL_DEVICE=$DEVICE timeout 120 sh tools/cli-check.sh "$BUNDLE/bin/h5cl" > "$OUT/cli-check.log" 2>&1 || status=1
-    log "CLI checks on $DEVICE: $(tail -n 1 "$OUT/cli-check.log")"
+    H5CL_DEVICE=$DEVICE timeout 150 sh tools/cli-check.sh "$BIN/h5cl" > "$OUT/cli-check.log" 2>&1 &
+    cli_pid=$!
 else
-    log "CLI checks skipped: python3 with numpy and h5py not found"
+    cli_pid=
+    echo "python3 with numpy and h5py not found" > "$OUT/cli-check.log"
 fi
 if python3 -c 'import numpy, h5py, pytest' 2>/dev/null; then
     (cd python-bindings && H5CL_DEVICE=$DEVICE H5CL_LIBRARY="$(cd .. && pwd)/$BUNDLE/lib/libh5cl.so" \
-        timeout 240 python3 -m pytest -q -p no:cacheprovider tests) > "$OUT/pytest.log" 2>&1 || status=1
-    log "Python tests on $DEVICE: $(tail -n 1 "$OUT/pytest.log")"
+        timeout 150 python3 -m pytest -q -p no:cacheprovider tests) > "$OUT/pytest.log" 2>&1 || status=1
 else
-    log "Python tests skipped: python3 with numpy, h5py and pytest not found"
+    echo "python3 with numpy, h5py and pytest not found" > "$OUT/pytest.log"
 fi
+if [ -n "$cli_pid" ]; then wait "$cli_pid" || status=1; fi
+log "CLI checks on $DEVICE: $(tail -n 1 "$OUT/cli-check.log")"
+log "Python tests on $DEVICE: $(tail -n 1 "$OUT/pytest.log") ($(since "$t0"))"
 
-# ---- the stats benchmark: page-cached float32, 8 MiB chunks ----
-for cfg in "8M 3" "64M 4"; do
-    set -- $cfg # two words: tile bytes, slots
+t0=$(date +%s)
+wait "$gen_pid"
+log "data ready ($(since "$t0") more): $(tr '\n' ' ' < "$OUT/gen.log")"
+
+# ---- timed cases, alone on the machine: page-cached float32, 8 MiB chunks ----
+# NAME LIMIT_S ARGS...: one h5cl-bench run, JSON rows to bench-NAME.json
+bench() {
+    name=$1 limit=$2
+    shift 2
     t0=$(date +%s)
-    timeout 200 "$BUNDLE/bin/h5cl-bench" --device "$DEVICE" --size "$SIZE" --dir "$DATA" --keep \
-        --tile-bytes "$1" --slots "$2" --reps 5 --json \
-        --trace "$OUT/trace-$1.json" > "$OUT/bench-$1.json" 2> "$OUT/bench-$1.err" || status=1
-    log "bench tile $1 slots $2 ($(($(date +%s) - t0)) s):"
-    cat "$OUT/bench-$1.json" >> "$OUT/run.log"
-done
-log "status $status"
+    timeout "$limit" "$BIN/h5cl-bench" --device "$DEVICE" --dir "$DATA" --keep --json "$@" \
+        > "$OUT/bench-$name.json" 2> "$OUT/bench-$name.err" || status=1
+    log "bench $name: $* ($(since "$t0"))"
+    python3 bench/gpu/summarize.py "$OUT/bench-$name.json" 2>&1 | tee -a "$OUT/run.log"
+    grep -h 'h5cl-bench: .*\(error\|fail\)' "$OUT/bench-$name.err" | head -n 5 | tee -a "$OUT/run.log"
+}
+bench stats-64M 120 --size "$SIZE" --case stats --tile-bytes 64M --slots 3 --reps 5 \
+    --trace "$OUT/trace-stats-64M.json"
+bench stats-8M 120 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 3 --no-roofline
+bench hist-64M 120 --size "$SIZE" --case hist --tile-bytes 64M --slots 3 --reps 3 --no-roofline \
+    --trace "$OUT/trace-hist-64M.json"
+bench map-64M 120 --size "$MAP_SIZE" --case map --tile-bytes 64M --slots 3 --reps 3 --no-roofline \
+    --trace "$OUT/trace-map-64M.json"
+bench sweep 120 --size "$MAP_SIZE" --case stats --reps 2 --no-roofline \
+    --sweep slots=2,3,4 --sweep tile-bytes=16M,64M,256M
+log "status $status (whole run $(since "$t_start"))"
 exit $status
