@@ -505,6 +505,20 @@ uint64_t h5cl_box_elems(const h5cl_box *b)
     return n;
 }
 
+void h5cl_box_text(const h5cl_box *b, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < b->rank && used < len; d++) {
+        int n = snprintf(buf + used, len - used, "%s%llu:%llu", d ? "," : "",
+                         (unsigned long long)b->start[d],
+                         (unsigned long long)(b->start[d] + b->count[d]));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
 /* Parses an optional signed integer; returns 1 if one was there. */
 static int parse_int(const char **p, long long *v, int *bad)
 {

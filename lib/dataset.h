@@ -24,6 +24,8 @@ typedef struct h5cl_box {
 } h5cl_box;
 
 uint64_t h5cl_box_elems(const h5cl_box *b);
+/* "a:b,c:d" into buf, for messages. */
+void h5cl_box_text(const h5cl_box *b, char *buf, size_t len);
 
 /* "integer", "float", "string", "compound", ... for messages. */
 const char *h5cl_type_class_name(H5T_class_t c);

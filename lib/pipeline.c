@@ -94,6 +94,7 @@ typedef struct pipe {
     const h5cl_stream *stream;
     const h5cl_plan *plan;
     h5cl_reader **rd;   /* one per input                               */
+    h5cl_pool *pool;    /* threads of direct reads; NULL: none        */
     h5cl_run_summary *sum;
     h5cl_tile_timing *times;
     double t0;          /* host seconds at the start of the run        */
@@ -170,7 +171,7 @@ static void *reader_main(void *arg)
         char msg[1024];
         int st = H5CL_OK;
         for (size_t i = 0; i < p->stream->ninputs && st == H5CL_OK; i++)
-            st = h5cl_reader_read(p->rd[i], &box, s->in[i].host, msg,
+            st = h5cl_reader_read(p->rd[i], p->pool, &box, s->in[i].host, msg,
                                   sizeof msg);
         double t1 = h5cl_now();
 
@@ -672,13 +673,21 @@ static int pipe_prepare(pipe *p)
     }
     p->out_bytes = (size_t)((elems * sm->out_elem_size + 4095) / 4096 * 4096);
     int st = slots_create(p);
-    for (size_t i = 0; i < sm->ninputs && st == H5CL_OK; i++)
+    int direct = 0;
+    for (size_t i = 0; i < sm->ninputs && st == H5CL_OK; i++) {
         st = h5cl_reader_open(ctx, sm->inputs[i], &p->rd[i]);
+        direct |= st == H5CL_OK && h5cl_reader_can_direct(p->rd[i]);
+    }
+    if (st == H5CL_OK && direct &&
+        h5cl_pool_create(h5cl_pool_default_threads(), &p->pool) != 0)
+        st = h5cl_fail(ctx, H5CL_ERR_THREAD,
+                       "cannot start the threads that read the file");
     return st;
 }
 
 static void pipe_release(pipe *p)
 {
+    h5cl_pool_destroy(p->pool);
     for (size_t i = 0; p->rd && i < p->stream->ninputs; i++)
         h5cl_reader_close(p->rd[i]);
     slots_destroy(p);
@@ -753,6 +762,10 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, const h5cl_stream *stream,
         sum->slots = slots;
         sum->bytes = elems * p.in_elem_bytes;
         sum->bytes_written = stream->writer ? elems * stream->out_elem_size : 0;
+        sum->bytes_direct = 0;
+        for (size_t i = 0; i < stream->ninputs; i++)
+            sum->bytes_direct += h5cl_reader_bytes_direct(p.rd[i]);
+        sum->read_threads = p.pool ? h5cl_pool_threads(p.pool) : 1;
         if (opts->trace_path)
             st = h5cl_trace_write(ctx, opts->trace_path, p.times,
                                   (size_t)plan->ntiles, sum,

@@ -1,12 +1,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "direct.h"
 #include "hdf5io.h"
 #include "reader.h"
 
 struct h5cl_reader {
     h5cl_dataset *ds;
-    hid_t fspace; /* the file dataspace, re-selected per tile */
+    hid_t fspace;        /* the file dataspace, re-selected per tile */
+    h5cl_direct *direct; /* NULL: every tile through H5Dread          */
+    uint64_t bytes_direct;
 };
 
 int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
@@ -16,10 +19,12 @@ int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
     if (!rd)
         return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     rd->ds = ds;
+    rd->direct = h5cl_direct_open(ds);
     h5cl_h5_lock();
     rd->fspace = ds->scalar ? H5S_ALL : H5Dget_space(ds->dset);
     h5cl_h5_unlock();
     if (rd->fspace < 0) {
+        h5cl_direct_close(rd->direct);
         free(rd);
         return h5cl_fail(ctx, H5CL_ERR_HDF5, "H5Dget_space failed on %s in %s",
                          ds->info.path, ds->info.file);
@@ -28,23 +33,28 @@ int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
     return H5CL_OK;
 }
 
-static void box_text(const h5cl_box *b, char *buf, size_t len)
+int h5cl_reader_can_direct(const h5cl_reader *rd)
 {
-    size_t used = 0;
-    for (int d = 0; d < b->rank && used < len; d++) {
-        int n = snprintf(buf + used, len - used, "%s%llu:%llu", d ? "," : "",
-                         (unsigned long long)b->start[d],
-                         (unsigned long long)(b->start[d] + b->count[d]));
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
+    return rd->direct != NULL;
 }
 
-int h5cl_reader_read(h5cl_reader *rd, const h5cl_box *box, void *dst,
-                     char *err, size_t errlen)
+uint64_t h5cl_reader_bytes_direct(const h5cl_reader *rd)
+{
+    return rd->bytes_direct;
+}
+
+int h5cl_reader_read(h5cl_reader *rd, h5cl_pool *pool, const h5cl_box *box,
+                     void *dst, char *err, size_t errlen)
 {
     const h5cl_dataset *ds = rd->ds;
+    if (rd->direct && pool) {
+        int st = h5cl_direct_read(rd->direct, pool, box, dst, err, errlen);
+        if (st == H5CL_OK)
+            rd->bytes_direct +=
+                h5cl_box_elems(box) * h5cl_dtype_size(ds->info.dtype);
+        if (st <= 0)
+            return st;
+    }
     hsize_t start[H5CL_MAX_RANK], count[H5CL_MAX_RANK];
     for (int d = 0; d < box->rank; d++) {
         start[d] = box->start[d];
@@ -69,7 +79,7 @@ int h5cl_reader_read(h5cl_reader *rd, const h5cl_box *box, void *dst,
     if (rc < 0) {
         char detail[512], where[256];
         h5cl_h5_describe(detail, sizeof detail);
-        box_text(box, where, sizeof where);
+        h5cl_box_text(box, where, sizeof where);
         snprintf(err, errlen, "%s failed reading [%s] of %s in %s: %s", call,
                  where, ds->info.path, ds->info.file, detail);
     }
@@ -83,6 +93,7 @@ void h5cl_reader_close(h5cl_reader *rd)
 {
     if (!rd)
         return;
+    h5cl_direct_close(rd->direct);
     if (rd->fspace != H5S_ALL) {
         h5cl_h5_lock();
         H5Sclose(rd->fspace);

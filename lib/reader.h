@@ -1,18 +1,25 @@
-/* Reads one tile (a box of the dataset) from HDF5 into host memory, in the
- * dataset's native memory type.  Holds the HDF5 lock only for the call. */
+/* Reads one tile (a box of the dataset) into host memory, in the dataset's
+ * native memory type: directly from the file on a pool of threads where the
+ * bytes allow it (direct.h), else with H5Dread under the HDF5 lock. */
 #ifndef H5CL_READER_H
 #define H5CL_READER_H
 
 #include "dataset.h"
+#include "pool.h"
 
 typedef struct h5cl_reader h5cl_reader;
 
 int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret);
+/* Whether some tiles may be read directly (then pass a pool to read). */
+int h5cl_reader_can_direct(const h5cl_reader *rd);
 /* On failure writes a message naming the file, dataset, box and HDF5's
- * innermost error into err and returns H5CL_ERR_HDF5.  Safe to call from a
- * worker thread (touches no context state). */
-int h5cl_reader_read(h5cl_reader *rd, const h5cl_box *box, void *dst,
-                     char *err, size_t errlen);
+ * innermost error (or the failed pread) into err and returns the status.
+ * pool NULL: H5Dread only.  Safe to call from a worker thread (touches no
+ * context state). */
+int h5cl_reader_read(h5cl_reader *rd, h5cl_pool *pool, const h5cl_box *box,
+                     void *dst, char *err, size_t errlen);
+/* Bytes read so far without H5Dread. */
+uint64_t h5cl_reader_bytes_direct(const h5cl_reader *rd);
 void h5cl_reader_close(h5cl_reader *rd);
 
 #endif

@@ -484,13 +484,17 @@ void tu_write_opts_init(tu_write_opts *o)
     o->write_rows = -1;
 }
 
-static hid_t tu_file_open_rw(const char *file)
+static hid_t tu_file_open_rw(const char *file, uint64_t userblock)
 {
     hid_t f;
-    if (access(file, F_OK) == 0)
+    if (access(file, F_OK) == 0) {
         f = H5Fopen(file, H5F_ACC_RDWR, H5P_DEFAULT);
-    else
-        f = H5Fcreate(file, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    } else {
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        ck_assert(fcpl >= 0 && H5Pset_userblock(fcpl, userblock) >= 0);
+        f = H5Fcreate(file, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
+        H5Pclose(fcpl);
+    }
     ck_assert_msg(f >= 0, "cannot create or open %s", file);
     return f;
 }
@@ -558,7 +562,7 @@ void tu_write(const char *file, const char *path, tu_array *a,
     hsize_t dims[H5CL_MAX_RANK], maxdims[H5CL_MAX_RANK];
     hid_t f, space, dcpl, lcpl, dset, mtype = tu_mem_type(a->dtype);
     int i;
-    f = tu_file_open_rw(file);
+    f = tu_file_open_rw(file, o->userblock);
     dcpl = tu_make_dcpl(a, o, maxdims);
     for (i = 0; i < a->rank; i++)
         dims[i] = a->dims[i];
@@ -602,7 +606,7 @@ void tu_write(const char *file, const char *path, tu_array *a,
 
 void tu_write_group(const char *file, const char *path)
 {
-    hid_t f = tu_file_open_rw(file), lcpl = tu_lcpl();
+    hid_t f = tu_file_open_rw(file, 0), lcpl = tu_lcpl();
     hid_t g = H5Gcreate2(f, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     ck_assert_msg(g >= 0, "H5Gcreate2 %s failed", path);
     H5Gclose(g);
@@ -663,7 +667,7 @@ void tu_read(const char *file, const char *path, tu_array *a)
 void tu_write_special(const char *file, const char *path, const char *what)
 {
     hsize_t dims[1] = {4};
-    hid_t f = tu_file_open_rw(file), lcpl = tu_lcpl();
+    hid_t f = tu_file_open_rw(file, 0), lcpl = tu_lcpl();
     hid_t space = H5Screate_simple(1, dims, NULL), type, dset;
     unsigned char buf[256];
     const char *strs[4] = {"a", "bb", "ccc", "dddd"};

@@ -32,6 +32,7 @@ Suite *expr_suite(void);
 Suite *map_suite(void);
 Suite *hist_suite(void);
 Suite *cf_suite(void);
+Suite *direct_suite(void);
 
 /* Seconds per test; generous because a cold PoCL build can be slow. */
 #define TU_TIMEOUT 180
@@ -134,6 +135,8 @@ typedef struct tu_write_opts {
     double fill;
     int64_t write_rows;            /* < 0: write everything; else only the
                                       first write_rows along axis 0       */
+    uint64_t userblock;            /* a new file's userblock bytes (0, or
+                                      a power of two >= 512)              */
 } tu_write_opts;
 
 /* Contiguous, little-endian, no filters, write everything. */

@@ -695,6 +695,9 @@ void print_summary_human(const h5cl_run_summary *s, const char *trace,
     printf("tile size   %s\n", human_bytes(a, sizeof a, s->tile_bytes));
     printf("slots       %u\n", s->slots);
     printf("zero-copy   %s\n", s->zero_copy ? "yes" : "no");
+    if (s->bytes_direct)
+        printf("direct read %s by pread on %u threads (not H5Dread)\n",
+               human_bytes(a, sizeof a, s->bytes_direct), s->read_threads);
     printf("where the time went (busy seconds, %% of wall):\n");
     for (i = 0; i < H5CL_STAGE_COUNT; i++) {
         double t = s->stage_seconds[i];
@@ -756,6 +759,10 @@ void json_summary(jw *w, const run_state *rs, const h5cl_run_summary *s,
     jw_double(w, s->overlap);
     jw_key(w, "zero_copy");
     jw_bool(w, s->zero_copy);
+    jw_key(w, "bytes_direct");
+    jw_u64(w, s->bytes_direct);
+    jw_key(w, "read_threads");
+    jw_u64(w, s->read_threads);
     jw_key(w, "trace");
     jw_string(w, rs->a->trace);
     if (rs->a->mask_fill || rs->a->cf) {

@@ -8,7 +8,11 @@
 #   OUT=gpu-results SIZE=16G sh bench/gpu/run.sh
 #
 # DEVICE=cpu runs the same steps on PoCL (a dry run of the script);
-# SIZE and MAP_SIZE shrink the data for that.
+# SIZE and MAP_SIZE shrink the data for that.  PLAN=rerun is the short
+# second visit (a few minutes of GPU time are left after the first): the
+# Check suites and Python tests named in RERUN_SUITES / RERUN_PYTEST only,
+# no CLI checks, and the read-path comparison (direct reads at several
+# thread counts against H5Dread) instead of the full case list.
 #
 # Order: the data files are generated in the background (CPU, local disk)
 # while the tests run on the GPU; then the timed cases run alone.  Every
@@ -27,6 +31,9 @@ SIZE=${SIZE:-16G}
 MAP_SIZE=${MAP_SIZE:-4G}
 DATA=${DATA:-/tmp/h5cl-bench}
 DEVICE=${DEVICE:-gpu}
+PLAN=${PLAN:-full}
+RERUN_SUITES=${RERUN_SUITES:-map:values direct}  # SUITE or SUITE:TCASE
+RERUN_PYTEST=${RERUN_PYTEST:-integer or big_endian or memory}
 BIN=$BUNDLE/bin
 mkdir -p "$OUT" "$DATA"
 OUT=$(cd "$OUT" && pwd)
@@ -83,10 +90,24 @@ gen_pid=$!
 
 # ---- correctness on the device ----
 t0=$(date +%s)
-H5CL_DEVICE=$DEVICE CK_TIMEOUT_MULTIPLIER=4 timeout 240 "$BIN/h5cl-tests" > "$OUT/tests.log" 2>&1 || status=1
-log "C tests on $DEVICE: $(grep -E '^[0-9]+%: Checks' "$OUT/tests.log" || tail -n 3 "$OUT/tests.log") ($(since "$t0"))"
+if [ "$PLAN" = rerun ]; then
+    : > "$OUT/tests.log"
+    for sc in $RERUN_SUITES; do
+        case $sc in *:*) tcase=${sc#*:} ;; *) tcase= ;; esac
+        env H5CL_DEVICE="$DEVICE" CK_RUN_SUITE="${sc%%:*}" ${tcase:+CK_RUN_CASE="$tcase"} \
+            CK_TIMEOUT_MULTIPLIER=4 timeout 120 "$BIN/h5cl-tests" >> "$OUT/tests.log" 2>&1 || status=1
+    done
+else
+    H5CL_DEVICE=$DEVICE CK_TIMEOUT_MULTIPLIER=4 timeout 240 "$BIN/h5cl-tests" > "$OUT/tests.log" 2>&1 || status=1
+fi
+log "C tests on $DEVICE ($PLAN): $(grep -E '^[0-9]+%: Checks' "$OUT/tests.log" | tr '\n' ' ' || tail -n 3 "$OUT/tests.log") ($(since "$t0"))"
 t0=$(date +%s)
-if python3 -c 'import numpy, h5py' 2>/dev/null; then
+pytest_k=
+if [ "$PLAN" = rerun ]; then
+    pytest_k=$RERUN_PYTEST
+    cli_pid=
+    echo "CLI checks not rerun (PLAN=rerun)" > "$OUT/cli-check.log"
+elif python3 -c 'import numpy, h5py' 2>/dev/null; then
     H5CL_DEVICE=$DEVICE timeout 150 sh tools/cli-check.sh "$BIN/h5cl" > "$OUT/cli-check.log" 2>&1 &
     cli_pid=$!
 else
@@ -95,7 +116,8 @@ else
 fi
 if python3 -c 'import numpy, h5py, pytest' 2>/dev/null; then
     (cd python-bindings && H5CL_DEVICE=$DEVICE H5CL_LIBRARY="$(cd .. && pwd)/$BUNDLE/lib/libh5cl.so" \
-        timeout 150 python3 -m pytest -q -p no:cacheprovider tests) > "$OUT/pytest.log" 2>&1 || status=1
+        timeout 150 python3 -m pytest -q -p no:cacheprovider ${pytest_k:+-k "$pytest_k"} tests) \
+        > "$OUT/pytest.log" 2>&1 || status=1
 else
     echo "python3 with numpy, h5py and pytest not found" > "$OUT/pytest.log"
 fi
@@ -108,17 +130,36 @@ wait "$gen_pid"
 log "data ready ($(since "$t0") more): $(tr '\n' ' ' < "$OUT/gen.log")"
 
 # ---- timed cases, alone on the machine: page-cached float32, 8 MiB chunks ----
-# NAME LIMIT_S ARGS...: one h5cl-bench run, JSON rows to bench-NAME.json
+# NAME LIMIT_S ARGS...: one h5cl-bench run, JSON rows to bench-NAME.json;
+# BENCH_ENV (e.g. "H5CL_DIRECT=0") is its extra environment
+BENCH_ENV=
 bench() {
     name=$1 limit=$2
     shift 2
     t0=$(date +%s)
-    timeout "$limit" "$BIN/h5cl-bench" --device "$DEVICE" --dir "$DATA" --keep --json "$@" \
+    timeout "$limit" env $BENCH_ENV "$BIN/h5cl-bench" --device "$DEVICE" --dir "$DATA" --keep --json "$@" \
         > "$OUT/bench-$name.json" 2> "$OUT/bench-$name.err" || status=1
-    log "bench $name: $* ($(since "$t0"))"
+    log "bench $name: $BENCH_ENV $* ($(since "$t0"))"
     python3 bench/gpu/summarize.py "$OUT/bench-$name.json" 2>&1 | tee -a "$OUT/run.log"
     grep -h 'h5cl-bench: .*\(error\|fail\)' "$OUT/bench-$name.err" | head -n 5 | tee -a "$OUT/run.log"
 }
+if [ "$PLAN" = rerun ]; then
+    bench stats-8M 100 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 5 \
+        --trace "$OUT/trace-stats-8M.json"
+    BENCH_ENV=H5CL_DIRECT=0
+    bench stats-8M-h5dread 100 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 3 --no-roofline
+    for t in 4 8; do
+        BENCH_ENV=H5CL_THREADS=$t
+        bench stats-8M-threads$t 60 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 3 --no-roofline
+    done
+    BENCH_ENV=
+    bench hist-8M 100 --size "$SIZE" --case hist --tile-bytes 8M --slots 3 --reps 3 --no-roofline
+    bench sweep 100 --size "$MAP_SIZE" --case stats --reps 2 --no-roofline \
+        --sweep slots=2,3,4 --sweep tile-bytes=4M,16M,64M
+    python3 bench/gpu/context_rss.py "$BUNDLE/lib/libh5cl.so" 100 "$DEVICE" 2>&1 | tee -a "$OUT/run.log"
+    log "status $status (whole run $(since "$t_start"))"
+    exit $status
+fi
 bench stats-64M 120 --size "$SIZE" --case stats --tile-bytes 64M --slots 3 --reps 5 \
     --trace "$OUT/trace-stats-64M.json"
 bench stats-8M 120 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 3 --no-roofline

@@ -415,6 +415,8 @@ class RunInfo:
     bytes_written: int = 0
     _timeline: Optional[dict] = dataclasses.field(default=None, repr=False)
     masked: int = 0
+    bytes_direct: int = 0
+    read_threads: int = 0
 
     @property
     def throughput(self):
@@ -472,7 +474,9 @@ def _run_info(summary, timeline=None):
                    summary.get("overlap", float("nan")),
                    bool(summary.get("zero_copy", 0)),
                    summary.get("bytes_written", 0), timeline,
-                   int(summary.get("masked", 0)))
+                   int(summary.get("masked", 0)),
+                   int(summary.get("bytes_direct", 0)),
+                   int(summary.get("read_threads", 0)))
 
 
 @dataclasses.dataclass

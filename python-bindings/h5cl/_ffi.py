@@ -215,6 +215,8 @@ class RunSummary(ctypes.Structure):
         ("overlap", ctypes.c_double),
         ("zero_copy", ctypes.c_int),
         ("masked", ctypes.c_uint64),
+        ("bytes_direct", ctypes.c_uint64),
+        ("read_threads", ctypes.c_uint),
     ]
 
 
@@ -268,7 +270,7 @@ EXPECTED_SIZES = {
                       # `mask_fill`
     Binding: 16,
     StatsState: 96,
-    RunSummary: 120,
+    RunSummary: 136,
     CfInfo: 152,
     TileTiming: 112,
     HistOptions: 32,

@@ -1,0 +1,32 @@
+/* Direct reads of uncompressed data: where a dataset's bytes lie in the
+ * file is asked of HDF5 once (contiguous) or per chunk, and the bytes are
+ * then read with pread on a pool of threads straight into the tile, outside
+ * HDF5's lock.  HDF5 serialises every call and copies on one core; this is
+ * how a run reads at the memory's speed instead of H5Dread's.
+ *
+ * Only data whose bytes in the file are exactly its memory image qualify:
+ * sec2 driver, no filters, no external storage, a native type equal to the
+ * file type (byte order, precision, offset), and a tile that is a few long
+ * contiguous runs of the file (contiguous layout; chunked layout whose
+ * chunks span the full extent of every axis but the first).  Everything
+ * else, and any tile touching an unallocated chunk, is H5Dread's. */
+#ifndef H5CL_DIRECT_H
+#define H5CL_DIRECT_H
+
+#include "dataset.h"
+#include "pool.h"
+
+typedef struct h5cl_direct h5cl_direct;
+
+/* Returns NULL when the dataset does not qualify (or H5CL_DIRECT=0), which
+ * is not an error.  Takes the HDF5 lock. */
+h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds);
+void h5cl_direct_close(h5cl_direct *dr);
+
+/* H5CL_OK and the tile in dst; 1 when this tile must go through H5Dread
+ * (nothing was read); H5CL_ERR_IO or H5CL_ERR_CORRUPT with a message in
+ * err naming the file, dataset, box and offset. */
+int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
+                     void *dst, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,356 @@
+/*
+ * Direct reads (lib/direct.c): for every layout that qualifies, the bytes
+ * read with pread on the pool equal H5Dread's, tile by tile, for whole
+ * datasets and for boxes that start and end inside chunks; what does not
+ * qualify (chunks narrower than the rows, big-endian, filters, runs too
+ * short, unallocated chunks) is read by H5Dread and still right; files
+ * with a userblock; a file truncated under a running reader is a clear
+ * error.  The pool runs each index exactly once, job after job.  And the
+ * run summary says which path was taken.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_util.h"
+#include "common.h"
+#include "dataset.h"
+#include "pool.h"
+#include "reader.h"
+
+/* Reads box of (file, path) with the direct path allowed and with
+ * H5CL_DIRECT=0, asserts the bytes are equal, whether the dataset
+ * qualified (want_direct) and whether this box was read directly
+ * (want_bytes 1 or 0; -1: either). */
+static void compare_box(const char *file, const char *path, const h5cl_box *box,
+                        int want_direct, int want_bytes, const char *what)
+{
+    h5cl_dataset *ds = tu_open(tu_ctx, file, path);
+    const size_t bytes = (size_t)(h5cl_box_elems(box) * h5cl_dtype_size(ds->info.dtype));
+    unsigned char *a = tu_alloc(bytes + 1), *b = tu_alloc(bytes + 1);
+    h5cl_reader *rd;
+    h5cl_pool *pool;
+    char err[1024] = "";
+    int rc;
+
+    ck_assert_int_eq(h5cl_pool_create(3, &pool), 0);
+    ck_assert_int_eq(h5cl_reader_open(tu_ctx, ds, &rd), H5CL_OK);
+    ck_assert_msg(h5cl_reader_can_direct(rd) == want_direct, "%s: can_direct %d, want %d",
+                  what, h5cl_reader_can_direct(rd), want_direct);
+    memset(a, 0xA5, bytes + 1);
+    rc = h5cl_reader_read(rd, pool, box, a, err, sizeof err);
+    ck_assert_msg(rc == H5CL_OK, "%s: direct read: %s", what, err);
+    ck_assert_msg(a[bytes] == 0xA5, "%s: wrote past the tile", what);
+    if (want_bytes >= 0)
+        ck_assert_msg((h5cl_reader_bytes_direct(rd) > 0) == want_bytes,
+                      "%s: %llu bytes read directly", what,
+                      (unsigned long long)h5cl_reader_bytes_direct(rd));
+    h5cl_reader_close(rd);
+
+    tu_setenv("H5CL_DIRECT", "0");
+    ck_assert_int_eq(h5cl_reader_open(tu_ctx, ds, &rd), H5CL_OK);
+    ck_assert_int_eq(h5cl_reader_can_direct(rd), 0);
+    rc = h5cl_reader_read(rd, pool, box, b, err, sizeof err);
+    ck_assert_msg(rc == H5CL_OK, "%s: H5Dread: %s", what, err);
+    ck_assert_uint_eq(h5cl_reader_bytes_direct(rd), 0);
+    h5cl_reader_close(rd);
+    tu_setenv("H5CL_DIRECT", NULL);
+    h5cl_pool_destroy(pool);
+
+    for (size_t i = 0; i < bytes; i++)
+        ck_assert_msg(a[i] == b[i], "%s: byte %zu differs: %u (direct) vs %u (H5Dread)",
+                      what, i, a[i], b[i]);
+}
+
+static void box_set(h5cl_box *b, int rank, const uint64_t *start, const uint64_t *count)
+{
+    b->rank = rank;
+    for (int d = 0; d < rank; d++) {
+        b->start[d] = start[d];
+        b->count[d] = count[d];
+    }
+}
+
+/* The whole dataset, a box from inside the first chunk to inside the
+ * last but one, and a box of one element, along axis 0 (other axes full). */
+static void compare_rows(const char *file, const char *path, const tu_array *a,
+                         int want_direct, const char *what)
+{
+    const uint64_t n0 = a->dims[0];
+    const uint64_t starts[3] = {0, n0 / 7 + 1, n0 - 1};
+    const uint64_t counts[3] = {n0, n0 - n0 / 7 - 1 - n0 / 5, 1};
+    for (int k = 0; k < 3; k++) {
+        uint64_t start[H5CL_MAX_RANK] = {0}, count[H5CL_MAX_RANK];
+        h5cl_box box;
+        char desc[256];
+        for (int d = 0; d < a->rank; d++)
+            count[d] = a->dims[d];
+        start[0] = starts[k];
+        count[0] = counts[k];
+        box_set(&box, a->rank, start, count);
+        snprintf(desc, sizeof desc, "%s, rows %llu+%llu", what,
+                 (unsigned long long)start[0], (unsigned long long)count[0]);
+        compare_box(file, path, &box, want_direct, want_direct ? -1 : 0, desc);
+    }
+}
+
+static void write_case(const char *name, h5cl_dtype dt, int rank, const uint64_t *dims,
+                       const tu_write_opts *w, tu_array *a)
+{
+    tu_rng r;
+    tu_rng_seed(&r, 42);
+    tu_array_init(a, dt, rank, dims);
+    tu_fill_random(a, &r, 0.01);
+    tu_write(tu_path(name), "/d", a, w);
+}
+
+START_TEST(test_contiguous)
+{
+    const uint64_t d1[1] = {1000003}, d2[2] = {300, 700}, d3[3] = {9, 40, 1000};
+    tu_array a;
+    tu_write_opts w;
+    tu_write_opts_init(&w);
+    write_case("c1.h5", H5CL_FLOAT32, 1, d1, &w, &a);
+    compare_rows(tu_path("c1.h5"), "/d", &a, 1, "contiguous 1-D float32");
+    write_case("c2.h5", H5CL_INT16, 2, d2, &w, &a);
+    compare_rows(tu_path("c2.h5"), "/d", &a, 1, "contiguous 2-D int16");
+    write_case("c3.h5", H5CL_FLOAT64, 3, d3, &w, &a);
+    compare_rows(tu_path("c3.h5"), "/d", &a, 1, "contiguous 3-D float64");
+    {
+        /* runs of 32 000 bytes: many preads (one per row pair of axis 0..1) */
+        const uint64_t start[3] = {2, 3, 0}, count[3] = {5, 30, 1000};
+        h5cl_box box;
+        box_set(&box, 3, start, count);
+        compare_box(tu_path("c3.h5"), "/d", &box, 1, 1, "contiguous 3-D, inner box");
+    }
+    {
+        /* runs of 1 360 bytes: too short, H5Dread's */
+        const uint64_t start[2] = {5, 10}, count[2] = {195, 680};
+        h5cl_box box;
+        box_set(&box, 2, start, count);
+        compare_box(tu_path("c2.h5"), "/d", &box, 1, 0, "contiguous 2-D, narrow columns");
+    }
+}
+END_TEST
+
+START_TEST(test_chunked)
+{
+    const uint64_t d1[1] = {1000003}, d2[2] = {1001, 300};
+    tu_array a;
+    tu_write_opts w;
+    tu_write_opts_init(&w);
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[0] = 65536; /* the last chunk is partly outside the dataset */
+    write_case("k1.h5", H5CL_FLOAT64, 1, d1, &w, &a);
+    compare_rows(tu_path("k1.h5"), "/d", &a, 1, "chunked 1-D float64");
+    w.chunk[0] = 7;
+    w.chunk[1] = 300;
+    write_case("k2.h5", H5CL_UINT32, 2, d2, &w, &a);
+    compare_rows(tu_path("k2.h5"), "/d", &a, 1, "chunked 2-D, full-row chunks");
+    w.unlimited = 1; /* another chunk index (extensible array) */
+    write_case("k3.h5", H5CL_INT8, 2, d2, &w, &a);
+    compare_rows(tu_path("k3.h5"), "/d", &a, 1, "chunked 2-D, unlimited");
+    w.unlimited = 0;
+    w.chunk[1] = 100; /* a chunk is not one run of the file */
+    write_case("k4.h5", H5CL_FLOAT32, 2, d2, &w, &a);
+    compare_rows(tu_path("k4.h5"), "/d", &a, 0, "chunked 2-D, narrow chunks");
+}
+END_TEST
+
+START_TEST(test_not_qualified)
+{
+    const uint64_t d[2] = {500, 256};
+    tu_array a;
+    tu_write_opts w;
+    tu_write_opts_init(&w);
+    w.big_endian = 1;
+    write_case("be.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    compare_rows(tu_path("be.h5"), "/d", &a, 0, "big-endian");
+    tu_write_opts_init(&w);
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[0] = 16;
+    w.chunk[1] = 256;
+    w.shuffle = 1;
+    write_case("sh.h5", H5CL_INT32, 2, d, &w, &a);
+    compare_rows(tu_path("sh.h5"), "/d", &a, 0, "shuffled");
+    tu_write_opts_init(&w);
+    w.layout = H5CL_LAYOUT_COMPACT;
+    write_case("co.h5", H5CL_INT16, 1, d, &w, &a);
+    compare_rows(tu_path("co.h5"), "/d", &a, 0, "compact");
+}
+END_TEST
+
+/* Chunks never written: the tiles that meet one are H5Dread's, which
+ * gives the fill value; the others are still read directly. */
+START_TEST(test_unallocated_chunks)
+{
+    const uint64_t d[2] = {400, 128};
+    tu_array a;
+    tu_write_opts w;
+    tu_write_opts_init(&w);
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[0] = 50;
+    w.chunk[1] = 128;
+    w.write_rows = 170;
+    w.has_fill = 1;
+    w.fill = -7;
+    write_case("un.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    compare_rows(tu_path("un.h5"), "/d", &a, 1, "unallocated chunks");
+    {
+        const uint64_t start[2] = {10, 0}, count[2] = {150, 128};
+        h5cl_box box;
+        box_set(&box, 2, start, count);
+        compare_box(tu_path("un.h5"), "/d", &box, 1, 1, "written chunks only");
+        box.start[0] = 190;
+        compare_box(tu_path("un.h5"), "/d", &box, 1, 0, "an unwritten chunk");
+    }
+}
+END_TEST
+
+/* HDF5 1.10 gives chunk addresses without the userblock and the
+ * contiguous offset with it. */
+START_TEST(test_userblock)
+{
+    const uint64_t d[2] = {333, 512};
+    tu_array a;
+    tu_write_opts w;
+    tu_write_opts_init(&w);
+    w.userblock = 4096;
+    write_case("ub.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    compare_rows(tu_path("ub.h5"), "/d", &a, 1, "userblock, contiguous");
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[0] = 10;
+    w.chunk[1] = 512;
+    write_case("ubk.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    compare_rows(tu_path("ubk.h5"), "/d", &a, 1, "userblock, chunked");
+}
+END_TEST
+
+START_TEST(test_truncated_while_open)
+{
+    const uint64_t d[1] = {1 << 20};
+    tu_array a;
+    tu_write_opts w;
+    h5cl_reader *rd;
+    h5cl_pool *pool;
+    h5cl_box box;
+    char err[1024] = "";
+    const char *f = tu_path("tr.h5");
+    const uint64_t start[1] = {0};
+    tu_write_opts_init(&w);
+    write_case("tr.h5", H5CL_FLOAT32, 1, d, &w, &a);
+    h5cl_dataset *ds = tu_open(tu_ctx, f, "/d");
+    ck_assert_int_eq(h5cl_reader_open(tu_ctx, ds, &rd), H5CL_OK);
+    ck_assert_int_eq(h5cl_reader_can_direct(rd), 1);
+    ck_assert_int_eq(truncate(f, 1 << 20), 0);
+    ck_assert_int_eq(h5cl_pool_create(2, &pool), 0);
+    box_set(&box, 1, start, d);
+    int rc = h5cl_reader_read(rd, pool, &box, tu_alloc(4 << 20), err, sizeof err);
+    ck_assert_msg(rc == H5CL_ERR_IO, "status %s (%s)", h5cl_errname(rc), err);
+    ck_assert_msg(strstr(err, f) && strstr(err, "/d") && tu_contains_ci(err, "truncated"),
+                  "message: %s", err);
+    h5cl_pool_destroy(pool);
+    h5cl_reader_close(rd);
+}
+END_TEST
+
+/* ---- the pool ---- */
+
+typedef struct tally {
+    atomic_uint *hits;
+} tally;
+
+static void hit(void *arg, size_t i)
+{
+    tally *t = arg;
+    atomic_fetch_add(&t->hits[i], 1);
+}
+
+START_TEST(test_pool_each_index_once)
+{
+    const size_t sizes[] = {0, 1, 2, 3, 17, 1000};
+    for (unsigned threads = 1; threads <= 5; threads += 2) {
+        h5cl_pool *pool;
+        ck_assert_int_eq(h5cl_pool_create(threads, &pool), 0);
+        ck_assert_uint_eq(h5cl_pool_threads(pool), threads);
+        for (int rep = 0; rep < 300; rep++) {
+            const size_t n = sizes[rep % H5CL_ARRAY_LEN(sizes)];
+            atomic_uint hits[1000];
+            tally t = {hits};
+            for (size_t i = 0; i < n; i++)
+                atomic_init(&hits[i], 0);
+            h5cl_pool_run(pool, n, hit, &t);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_msg(atomic_load(&hits[i]) == 1,
+                              "threads %u job %d: index %zu ran %u times", threads, rep,
+                              i, atomic_load(&hits[i]));
+        }
+        h5cl_pool_destroy(pool);
+    }
+}
+END_TEST
+
+START_TEST(test_default_threads)
+{
+    tu_setenv("H5CL_THREADS", "3");
+    ck_assert_uint_eq(h5cl_pool_default_threads(), 3);
+    tu_setenv("H5CL_THREADS", "0"); /* out of range: ignored */
+    ck_assert_uint_ge(h5cl_pool_default_threads(), 1);
+    tu_setenv("H5CL_THREADS", "many");
+    ck_assert_uint_ge(h5cl_pool_default_threads(), 1);
+}
+END_TEST
+
+/* ---- what a run reports ---- */
+
+START_TEST(test_summary)
+{
+    const uint64_t d[2] = {2000, 256};
+    tu_array a;
+    tu_write_opts w;
+    h5cl_run_options o;
+    const h5cl_run_summary *s;
+    tu_write_opts_init(&w);
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[0] = 100;
+    w.chunk[1] = 256;
+    write_case("s.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 256 << 10;
+    tu_setenv("H5CL_THREADS", "3");
+    h5cl_dataset *ds = tu_open(tu_ctx, tu_path("s.h5"), "/d");
+    s = h5cl_stats_summary(tu_compute(ds, &o, "direct"));
+    ck_assert_uint_eq(s->bytes_direct, a.n * 4);
+    ck_assert_uint_eq(s->read_threads, 3);
+    tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "direct, checked");
+    tu_setenv("H5CL_DIRECT", "0");
+    s = h5cl_stats_summary(tu_compute(ds, &o, "H5Dread"));
+    ck_assert_uint_eq(s->bytes_direct, 0);
+    ck_assert_uint_eq(s->read_threads, 1);
+}
+END_TEST
+
+Suite *direct_suite(void)
+{
+    Suite *s = suite_create("direct");
+    TCase *tc = tcase_create("reads");
+    tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);
+    tcase_set_timeout(tc, TU_TIMEOUT);
+    tcase_add_test(tc, test_contiguous);
+    tcase_add_test(tc, test_chunked);
+    tcase_add_test(tc, test_not_qualified);
+    tcase_add_test(tc, test_unallocated_chunks);
+    tcase_add_test(tc, test_userblock);
+    tcase_add_test(tc, test_truncated_while_open);
+    tcase_add_test(tc, test_summary);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("pool");
+    tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+    tcase_set_timeout(tc, TU_TIMEOUT);
+    tcase_add_test(tc, test_pool_each_index_once);
+    tcase_add_test(tc, test_default_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
