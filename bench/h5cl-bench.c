@@ -366,8 +366,8 @@ static void usage(FILE *f)
 "  --generate         only make (or find) that file, print its path and stop\n"
 "                     (implies --keep): to prepare data ahead of timed runs\n"
 "Run:\n"
-"  --case C           stats, map, hist, axis, fused or all (default\n"
-"                     stats; all in a suite)\n"
+"  --case C           stats, map, hist, axis, fused, a list of them\n"
+"                     (stats,axis) or all (default stats; all in a suite)\n"
 "  --suite            run the cases on generated files of every dtype\n"
 "                     (float32, float64, int16) and layout (contiguous,\n"
 "                     chunked with 64K and with --chunk-bytes chunks, gzip\n"
@@ -415,19 +415,31 @@ static void usage(FILE *f)
             GZIP_LEVEL, DEFAULT_SLOTS, DEFAULT_REPS, DEFAULT_SLOTS);
 }
 
-/* A case name or "all" as a set of cases. */
+/* "all", or case names separated by commas ("stats,map"), as a set of
+ * cases; the cases run in their fixed order whatever the order given. */
 static int parse_case(const char *text, unsigned *cases)
 {
+    char buf[128], *save = NULL, *tok;
+
     if (strcmp(text, "all") == 0) {
         *cases = (1u << CASE_COUNT) - 1;
         return 0;
     }
-    for (int c = 0; c < CASE_COUNT; c++)
-        if (strcmp(text, case_name((enum bench_case)c)) == 0) {
-            *cases = 1u << c;
-            return 0;
-        }
-    return -1;
+    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
+        return -1;
+    *cases = 0;
+    for (tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int c = 0; c < CASE_COUNT && !found; c++)
+            if (strcmp(tok, case_name((enum bench_case)c)) == 0) {
+                *cases |= 1u << c;
+                found = 1;
+            }
+        if (!found)
+            return -1;
+    }
+    return *cases ? 0 : -1;
 }
 
 /* "LO:HI", two finite numbers with LO < HI. */
@@ -567,7 +579,7 @@ int main(int argc, char **argv)
         } else if (strcmp(name, "--case") == 0) {
             if (parse_case(val, &cfg.cases))
                 return usage_error("bad --case '%s' (stats, map, hist, axis, "
-                                   "fused or all)", val);
+                                   "fused, a list of them or all)", val);
             cases_given = bench_only = 1;
         } else if (strcmp(name, "--dtype") == 0) {
             if (parse_bench_dtype(val, &cfg.dtype))
