@@ -129,6 +129,7 @@ check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache H5CL_PATTERN=interleaved H5CL_ZERO_COPY=0 \
 	    $(B)/h5cl-tests
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache sh tools/cli-check.sh $(B)/h5cl
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh bench/smoke.sh $(B)/h5cl-bench
 	cd python-bindings && H5CL_LIBRARY=$(CURDIR)/$(SO) $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 memcheck: all $(B)/h5cl-tests

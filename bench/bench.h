@@ -6,9 +6,14 @@
  *   bench_gen.c        generated data files (--make-sample, bench data)
  *   bench_raw.c        the raw-HDF5 ceilings (H5Dread of the tiles)
  *   bench_raw.c        (also the read + write + fsync ceiling of maps)
+ *   bench_suite.c      --suite: the cases over dtypes x layouts
  *   bench_case_stats.c the stats case: h5cl_stats_compute vs raw reads
  *   bench_case_map.c   the map case: h5cl_map_run vs raw read + write
  *   bench_case_hist.c  the hist case: h5cl_hist_compute vs raw reads
+ *   bench_case_axis.c  the axis case: per-axis h5cl_stats_compute
+ *   bench_case_fused.c the fused case: statistics of expressions
+ *   bench_case_run.c   the run shared by the stats, axis and fused cases
+ *   bench_ref.c        host reference statistics and their check
  *   bench_rss.c        the peak-RSS probe (a fresh process, one run)
  *   bench_sweep.c      --sweep: the cases over a grid of run parameters
  *   bench_roofline.c   the device roofline: H2D and on-device read GB/s
@@ -55,6 +60,7 @@
 
 #define DEFAULT_SIZE (4 * GIB)
 #define DEFAULT_SAMPLE_SIZE (384 * MIB)
+#define SUITE_DEFAULT_SIZE (256 * MIB)
 #define DEFAULT_CHUNK_BYTES (8 * MIB)
 #define DEFAULT_TILE_BYTES (8 * MIB)
 #define DEFAULT_SLOTS 3
@@ -112,16 +118,37 @@ int check_free_space(const char *path, uint64_t need, char *err);
 int mkdir_p(const char *dir, char *err);
 
 /* ------------------------------------------------------------------------
- * bench_gen.c: generated files.
+ * bench_gen.c: generated files.  The data of every dtype and layout is the
+ * same value field (bench_gen.c), so that rows of a suite differ only in
+ * how the values are stored.
  */
+enum bench_layout { LAYOUT_CONTIGUOUS = 0, LAYOUT_CHUNKED, LAYOUT_GZIP,
+                    LAYOUT_COUNT };
+
+/* deflate level of the gzip layout: h5py's and netCDF-4's usual choice */
+#define GZIP_LEVEL 4
+
 struct bench_shape {
     int rank;
-    hsize_t dims[2], chunk[2];
+    h5cl_dtype dtype;          /* H5CL_FLOAT32, H5CL_FLOAT64 or H5CL_INT16 */
+    enum bench_layout layout;
+    hsize_t dims[2], chunk[2]; /* chunk: the write blocks when contiguous */
 };
 
 int make_sample(const char *path, uint64_t size, char *err);
-int bench_shape_for(int rank, uint64_t size, uint64_t chunk_bytes,
+/* "contiguous", "chunked", "gzip" (gzip: shuffle + deflate GZIP_LEVEL). */
+const char *layout_name(enum bench_layout l);
+int parse_layout(const char *text, enum bench_layout *ret);
+/* float32, float64 or int16: the dtypes the bench generates. */
+int parse_bench_dtype(const char *text, h5cl_dtype *ret);
+int bench_shape_for(int rank, h5cl_dtype dtype, enum bench_layout layout,
+                    uint64_t size, uint64_t chunk_bytes,
                     struct bench_shape *sh, char *err);
+/* The cached file's name in dir: bench-f32-1d-4GiB-chunk8MiB.h5,
+ * bench-i16-2d-256MiB-gzip1MiB.h5, bench-f64-1d-64MiB-contiguous.h5. */
+int bench_file_name(char *buf, size_t len, const char *dir,
+                    const struct bench_shape *sh, uint64_t size,
+                    uint64_t chunk_bytes);
 /* 1 when PATH holds /data exactly as bench_generate would write it. */
 int bench_file_matches(const char *path, const struct bench_shape *sh);
 int bench_generate(const char *path, const struct bench_shape *sh,
@@ -168,11 +195,13 @@ int raw_pass(struct raw_reader *rr, raw_tile_fn fn, void *user, char *err);
 /* The map ceiling: every tile read with H5Dread and written with H5Dwrite
  * into dataset dsname of a new file made like h5cl's output (a temporary
  * file next to out_path; H5Dclose, H5Fclose, fsync, rename, fsync of the
- * directory).  dcpl gives the output's layout; chunk cache off.
- * phase_ret (PHASE_COUNT entries) receives the seconds of each phase. */
+ * directory).  dcpl gives the output's layout, out_type its type (HDF5
+ * converts the input's values to it in H5Dwrite, so that the ceiling
+ * writes the bytes h5cl writes); chunk cache off.  phase_ret
+ * (PHASE_COUNT entries) receives the seconds of each phase. */
 int raw_copy_pass(struct raw_reader *rr, const char *out_path,
-                  const char *dsname, hid_t dcpl, double *phase_ret,
-                  char *err);
+                  const char *dsname, hid_t dcpl, hid_t out_type,
+                  double *phase_ret, char *err);
 /* The dataset creation properties h5cl's map output gets when no chunks
  * are asked for: the input's chunks (unfiltered) or contiguous. */
 hid_t raw_output_dcpl(const struct raw_reader *rr, char *err);
@@ -231,19 +260,23 @@ void roofline_measure(const h5cl_device_info *dev, unsigned reps,
 /* ------------------------------------------------------------------------
  * The benchmark: configuration, rows and results.
  */
-enum bench_case { CASE_STATS = 0, CASE_MAP, CASE_HIST, CASE_COUNT };
+enum bench_case { CASE_STATS = 0, CASE_MAP, CASE_HIST, CASE_AXIS,
+                  CASE_FUSED, CASE_COUNT };
 
 struct bench_cfg {
     const char *file, *dataset, *dir, *device, *trace;
     uint64_t size, chunk_bytes, tile_bytes;
+    h5cl_dtype dtype;          /* of generated data (--dtype)            */
+    enum bench_layout layout;  /* of generated data (--layout)           */
     unsigned slots, reps;
     unsigned cases;        /* bit (1 << enum bench_case) per case to run */
     int rank, json, keep, generate_only, verbose;
-    int size_given, chunk_given, rank_given;
+    int size_given, chunk_given, rank_given, dtype_given, layout_given;
     int hist_range_set;    /* --hist-range LO:HI                         */
     double hist_lo, hist_hi;
     struct sweep_spec sweep;   /* --sweep                                */
     int no_roofline;           /* --no-roofline                          */
+    int suite;                 /* --suite                                */
 };
 
 enum row_status { ROW_OK = 0, ROW_ERROR };
@@ -301,6 +334,14 @@ struct hist_detail {
                                         moved from the floor estimate    */
 };
 
+/* What an axis or fused row checked. */
+struct ro_detail {
+    const char *what;                /* "axis 0", or the expression      */
+    uint64_t states;                 /* states checked per run           */
+    double mean_err, var_err;        /* the largest relative errors      */
+    h5cl_stats_state st;             /* fused: the (one) state           */
+};
+
 struct case_result {
     enum bench_case which;
     int ran;
@@ -318,6 +359,8 @@ struct case_result {
     uint32_t bins;
     int fp64;                        /* host reference binned in double  */
     struct hist_detail hist[2];
+    /* axis, fused: rows[1 + j] */
+    struct ro_detail ro[2];
 };
 
 struct results {
@@ -381,6 +424,53 @@ const char *trace_path_for(const struct bench_cfg *cfg, enum bench_case c,
 int case_stats(const struct case_env *env, struct case_result *cr);
 int case_map(const struct case_env *env, struct case_result *cr);
 int case_hist(const struct case_env *env, struct case_result *cr);
+int case_axis(const struct case_env *env, struct case_result *cr);
+int case_fused(const struct case_env *env, struct case_result *cr);
+
+/* ------------------------------------------------------------------------
+ * bench_ref.c: host reference statistics and the check of h5cl's states.
+ */
+struct ref_stats {
+    uint64_t count, nan_count;
+    double mean, m2, min, max;
+    uint64_t argmin, argmax;
+};
+
+/* Adds n values of type dt from buf: the k-th is element off + k * stride,
+ * with index idx0 + k (argmin/argmax). */
+void ref_add_segment(struct ref_stats *ref, h5cl_dtype dt, const void *buf,
+                     size_t off, size_t stride, size_t n, uint64_t idx0);
+h5cl_kind kind_of(h5cl_dtype dt);
+/* Checks st against ref: kind, count + nan_count == elements, counts,
+ * min/max and their indices exactly (minmax_tol 0) or within minmax_tol
+ * relative (indices unchecked: rounding may move ties), mean and variance
+ * within TOL_MEAN / TOL_VAR; mean_err and var_err get the errors. */
+int ref_check(const h5cl_stats_state *st, const struct ref_stats *ref,
+              h5cl_kind kind, uint64_t elements, double minmax_tol,
+              double *mean_err, double *var_err, char *err);
+
+/* ------------------------------------------------------------------------
+ * bench_case_run.c: the run of the read-only cases (stats, axis, fused):
+ * raw warm-up with the reference, checked h5cl warm-ups, alternating
+ * repetitions, the traced run.
+ */
+#define RO_MAX_ROWS 2
+
+struct ro_case {
+    unsigned nrows;                  /* h5cl rows: cr->rows[1..nrows]     */
+    uint64_t inputs[RO_MAX_ROWS];    /* datasets each row reads           */
+    /* The reference, from raw passes over rr's current tiles. */
+    int (*reference)(const struct case_env *env, struct case_result *cr,
+                     void *user, char *err);
+    /* One h5cl run of row j with opts (tile size, slots, trace), checked
+     * against the reference; -1 with a message when it fails either. */
+    int (*run)(const struct case_env *env, struct case_result *cr,
+               void *user, unsigned j, const h5cl_run_options *opts,
+               h5cl_run_summary *sum_ret, double *wall_ret, char *err);
+};
+
+int case_run_read_only(const struct case_env *env, struct case_result *cr,
+                       const struct ro_case *rc, void *user);
 
 /* bench_sweep.c, the run: every chosen case at every combination, on the
  * one context (fills res->sweep); run[] holds the case functions. */
@@ -392,9 +482,33 @@ void sweep_print_table(const struct bench_cfg *cfg,
 void sweep_print_json(const struct bench_cfg *cfg,
                       const struct results *res);
 
+/* h5cl-bench.c, for the suite: one file's run on a shared context. */
+/* Finds or makes the data file of cfg; sets res->file and res->generated. */
+int bench_prepare_file(const struct bench_cfg *cfg, struct results *res,
+                       char *err);
+/* Opens the context on cfg's device, builds the programs and measures the
+ * roofline into res; *ctx_ret may be set even on failure (err says why). */
+int bench_ctx_open(const struct bench_cfg *cfg, struct results *res,
+                   h5cl_ctx **ctx_ret, char *err);
+/* Opens res->file (HDF5 and h5cl, on ctx) and runs the chosen cases (or
+ * the sweep); ctx_error non-empty when ctx could not be set up. */
+void bench_run_file(const struct bench_cfg *cfg, struct results *res,
+                    h5cl_ctx *ctx, const char *ctx_error);
+int roofline_ok(const struct bench_cfg *cfg, const struct results *res);
+/* 1 when every row of every case ran ok (and, with need_rss, the stats
+ * case has its peak RSS). */
+int cases_ok(const struct bench_cfg *cfg, const struct results *res,
+             int need_rss);
+
+/* bench_suite.c: --suite, the chosen cases over dtypes x layouts on one
+ * context, one table (or JSON rows with a "suite" object). */
+int suite_main(const struct bench_cfg *cfg);
+
 /* bench_report.c */
 void print_table(const struct bench_cfg *cfg, const struct results *res);
 void print_json(const struct bench_cfg *cfg, const struct results *res);
+/* The lines that name the program, the device and its roofline. */
+void print_device_header(const struct results *res);
 /* The table's header lines (program, device, roofline, file, dataset). */
 void print_header(const struct bench_cfg *cfg, const struct results *res);
 /* The JSON rows of one case run with cfg; extra (may be NULL) is a JSON

@@ -1,11 +1,13 @@
 /*
- * h5cl-bench, the map case: h5cl_map_run of `x * 2 + 1` (float32 out,
- * uncompressed, the library's default layout) into a new file in the bench
- * directory, against the raw ceiling of the same tiles: H5Dread of each
- * tile of the input and H5Dwrite of it into a dataset of the same shape and
- * layout in a new file, committed as h5cl commits its output (close, fsync
- * of the file, rename, fsync of the directory).  Both throughputs are
- * input bytes / wall seconds.
+ * h5cl-bench, the map case: h5cl_map_run of `x * 2 + 1` (float32 out
+ * whatever the input type, uncompressed, the library's default layout)
+ * into a new file in the bench directory, against the raw ceiling of the
+ * same tiles: H5Dread of each tile of the input and H5Dwrite of it into a
+ * float32 dataset of the same shape and layout in a new file (HDF5
+ * converting float64 and int16 inputs, so both write the same bytes),
+ * committed as h5cl commits its output (close, fsync of the file, rename,
+ * fsync of the directory).  Both throughputs are input bytes / wall
+ * seconds.
  *
  * Every h5cl output is opened and checked (type, shape, no temporary file
  * left behind) and a few tiles are compared with x * 2 + 1 computed here;
@@ -292,8 +294,8 @@ static int ceiling_once(struct raw_reader *rr, struct map_detail *md,
                         char *err)
 {
     double t0 = now_seconds();
-    if (raw_copy_pass(rr, md->ceiling_file, MAP_OUT_DATASET, dcpl, phase,
-                      err))
+    if (raw_copy_pass(rr, md->ceiling_file, MAP_OUT_DATASET, dcpl,
+                      H5T_IEEE_F32LE, phase, err))
         return -1;
     *wall_ret = now_seconds() - t0;
     return remove_output(md->ceiling_file, err);

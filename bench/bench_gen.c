@@ -1,8 +1,9 @@
 /*
  * h5cl-bench: generated data.  A value field (a smooth field plus Gaussian
- * noise from a fixed seed, and a few NaNs) written chunk by chunk into a
- * temporary file that is fsynced and renamed into place: the bench's
- * float32 /data, and the --make-sample file of `make demo`.
+ * noise from a fixed seed, and a few NaNs) written block by block into a
+ * temporary file that is fsynced and renamed into place: the bench's /data
+ * (float32, float64 or int16; contiguous, chunked or gzip + shuffle), and
+ * the --make-sample file of `make demo`.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -114,19 +115,43 @@ typedef size_t (*fill_fn)(const struct field *f, void *out, uint64_t flat0,
         }                                                                    \
     } while (0)
 
+/* The element of a block that gets its NaN (one block in nan_one_in), or
+ * n for none: the same elements whatever the float type. */
+static size_t nan_slot(const struct field *f, size_t n, uint64_t block)
+{
+    uint64_t h = mix64(f->seed ^ UINT64_C(0x4e614e) ^ (block * 0x100000001b3));
+    if (f->nan_one_in && n && h % f->nan_one_in == 0)
+        return (size_t)((h >> 16) % n);
+    return n;
+}
+
 /* float32 values; returns the number of NaNs placed. */
 static size_t fill_f32(const struct field *f, void *out, uint64_t flat0,
                        size_t n, uint64_t block)
 {
     float *p = out;
-    uint64_t h;
+    size_t k = nan_slot(f, n, block);
     FIELD_LOOP(p[i] = v_);
-    h = mix64(f->seed ^ UINT64_C(0x4e614e) ^ (block * 0x100000001b3));
-    if (f->nan_one_in && n && h % f->nan_one_in == 0) {
-        p[(h >> 16) % n] = NAN;
-        return 1;
-    }
-    return 0;
+    if (k == n)
+        return 0;
+    p[k] = NAN;
+    return 1;
+}
+
+/* float64 values: the float32 field plus a term below float32's
+ * resolution, so that the low mantissa bits carry data as in real float64
+ * files (all-zero low bits would flatter gzip and no real file has them). */
+static size_t fill_f64(const struct field *f, void *out, uint64_t flat0,
+                       size_t n, uint64_t block)
+{
+    double *p = out;
+    size_t k = nan_slot(f, n, block);
+    FIELD_LOOP(p[i] = (double)v_ + f->noise * 0x1p-21 * (double)g_ *
+                                       (double)f->col[c_]);
+    if (k == n)
+        return 0;
+    p[k] = NAN;
+    return 1;
 }
 
 /* int16 counts (rounded, clipped to [0, 32767]). */
@@ -213,6 +238,7 @@ struct gen_dataset {
     hid_t file_type, mem_type;
     size_t elsize;
     int rank;
+    enum bench_layout layout;
     hsize_t dims[2], chunk[2]; /* chunk[1] == dims[1]: block == chunk     */
     const struct field *field;
     fill_fn fill;
@@ -231,8 +257,36 @@ static void progress_line(const char *what, uint64_t done, uint64_t total,
     fflush(stderr);
 }
 
-/* Writes one chunked dataset block by block (a block = one row of chunks,
- * which in our files is exactly one chunk). */
+/* The creation properties of a layout: chunks of g->chunk (gzip: shuffle
+ * then deflate, as h5py's compression="gzip", shuffle=True), or
+ * contiguous (then g->chunk only sizes the blocks written). */
+static hid_t gen_dcpl(const struct gen_dataset *g, char *err)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    int ok = dcpl >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0;
+
+    if (ok && g->layout != LAYOUT_CONTIGUOUS)
+        ok = H5Pset_chunk(dcpl, g->rank, g->chunk) >= 0;
+    if (ok && g->layout == LAYOUT_GZIP) {
+        if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0) {
+            H5Pclose(dcpl);
+            fail(err, "this HDF5 library has no deflate filter");
+            return -1;
+        }
+        ok = H5Pset_shuffle(dcpl) >= 0 &&
+             H5Pset_deflate(dcpl, GZIP_LEVEL) >= 0;
+    }
+    if (!ok) {
+        if (dcpl >= 0)
+            H5Pclose(dcpl);
+        hdf5_fail(err, "dataset creation properties for %s", g->name);
+        return -1;
+    }
+    return dcpl;
+}
+
+/* Writes one dataset block by block (a block = one row of chunks, which
+ * in our files is exactly one chunk). */
 static int gen_write_dataset(hid_t file, struct gen_dataset *g, char *err)
 {
     hid_t dcpl = -1, dapl = -1, space = -1, mspace = -1, dset = -1;
@@ -249,12 +303,8 @@ static int gen_write_dataset(hid_t file, struct gen_dataset *g, char *err)
              block_elems * g->elsize);
         goto out;
     }
-    if ((dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 ||
-        H5Pset_chunk(dcpl, g->rank, g->chunk) < 0 ||
-        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0) {
-        hdf5_fail(err, "dataset creation properties for %s", g->name);
+    if ((dcpl = gen_dcpl(g, err)) < 0)
         goto out;
-    }
     if ((dapl = H5Pcreate(H5P_DATASET_ACCESS)) < 0 ||
         H5Pset_chunk_cache(dapl, 0, 0, 1.0) < 0) {
         hdf5_fail(err, "dataset access properties for %s", g->name);
@@ -416,6 +466,7 @@ int make_sample(const char *path, uint64_t size, char *err)
     sets[0] = (struct gen_dataset){
         .name = "/data", .file_type = H5T_IEEE_F32LE,
         .mem_type = H5T_NATIVE_FLOAT, .elsize = sizeof(float), .rank = 2,
+        .layout = LAYOUT_CHUNKED,
         .dims = { rows, FIELD_WIDTH },
         .chunk = { rows < SAMPLE_CHUNK_ROWS ? rows : SAMPLE_CHUNK_ROWS,
                    FIELD_WIDTH },
@@ -425,7 +476,7 @@ int make_sample(const char *path, uint64_t size, char *err)
     sets[1] = (struct gen_dataset){
         .name = "/counts", .file_type = H5T_STD_I16LE,
         .mem_type = H5T_NATIVE_INT16, .elsize = sizeof(int16_t), .rank = 2,
-        .dims = { rows, SAMPLE_COUNTS_COLS },
+        .layout = LAYOUT_CHUNKED, .dims = { rows, SAMPLE_COUNTS_COLS },
         .chunk = { rows < SAMPLE_COUNTS_CHUNK_ROWS ? rows
                                                    : SAMPLE_COUNTS_CHUNK_ROWS,
                    SAMPLE_COUNTS_COLS },
@@ -452,26 +503,91 @@ out:
 }
 
 /* ------------------------------------------------------------------------
- * Bench data: float32, 1-D (n) or 2-D (rows x 1024), chunks of ~chunk_bytes
- * spanning whole rows.
+ * Bench data: 1-D (n) or 2-D (rows x 1024), chunks of ~chunk_bytes
+ * spanning whole rows; float32, float64 or int16; contiguous, chunked or
+ * gzip + shuffle.
  */
-int bench_shape_for(int rank, uint64_t size, uint64_t chunk_bytes,
-                           struct bench_shape *sh, char *err)
+static const char *const layout_names[LAYOUT_COUNT] = { "contiguous",
+                                                        "chunked", "gzip" };
+
+/* The file and memory types of a generated dtype, and its name in files. */
+struct gen_type {
+    h5cl_dtype dtype;
+    const char *tag;
+    hid_t file_type, mem_type;
+    fill_fn fill;
+};
+
+static const struct gen_type *gen_type_of(h5cl_dtype dt)
 {
+    /* H5T_* are run-time ids: the table is filled on first use */
+    static struct gen_type t[3];
+    if (!t[0].tag) {
+        t[0] = (struct gen_type){ H5CL_FLOAT32, "f32", H5T_IEEE_F32LE,
+                                  H5T_NATIVE_FLOAT, fill_f32 };
+        t[1] = (struct gen_type){ H5CL_FLOAT64, "f64", H5T_IEEE_F64LE,
+                                  H5T_NATIVE_DOUBLE, fill_f64 };
+        t[2] = (struct gen_type){ H5CL_INT16, "i16", H5T_STD_I16LE,
+                                  H5T_NATIVE_INT16, fill_i16 };
+    }
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        if (t[i].dtype == dt)
+            return &t[i];
+    return NULL;
+}
+
+const char *layout_name(enum bench_layout l)
+{
+    return l < LAYOUT_COUNT ? layout_names[l] : "?";
+}
+
+int parse_layout(const char *text, enum bench_layout *ret)
+{
+    for (int i = 0; i < LAYOUT_COUNT; i++)
+        if (strcmp(text, layout_names[i]) == 0) {
+            *ret = (enum bench_layout)i;
+            return 0;
+        }
+    return -1;
+}
+
+int parse_bench_dtype(const char *text, h5cl_dtype *ret)
+{
+    static const h5cl_dtype gen[] = { H5CL_FLOAT32, H5CL_FLOAT64,
+                                      H5CL_INT16 };
+    for (size_t i = 0; i < sizeof gen / sizeof *gen; i++)
+        if (strcmp(text, h5cl_dtype_name(gen[i])) == 0) {
+            *ret = gen[i];
+            return 0;
+        }
+    return -1;
+}
+
+int bench_shape_for(int rank, h5cl_dtype dtype, enum bench_layout layout,
+                    uint64_t size, uint64_t chunk_bytes,
+                    struct bench_shape *sh, char *err)
+{
+    const size_t el = h5cl_dtype_size(dtype);
+
     memset(sh, 0, sizeof *sh);
+    if (!gen_type_of(dtype))
+        return fail(err, "the bench generates float32, float64 or int16, "
+                    "not %s", h5cl_dtype_name(dtype));
     sh->rank = rank;
+    sh->dtype = dtype;
+    sh->layout = layout;
     if (rank == 1) {
-        sh->dims[0] = size / sizeof(float);
-        sh->chunk[0] = chunk_bytes / sizeof(float);
+        sh->dims[0] = size / el;
+        sh->chunk[0] = chunk_bytes / el;
     } else {
-        sh->dims[0] = size / (FIELD_WIDTH * sizeof(float));
+        sh->dims[0] = size / (FIELD_WIDTH * el);
         sh->dims[1] = FIELD_WIDTH;
-        sh->chunk[0] = chunk_bytes / (FIELD_WIDTH * sizeof(float));
+        sh->chunk[0] = chunk_bytes / (FIELD_WIDTH * el);
         sh->chunk[1] = FIELD_WIDTH;
     }
     if (sh->dims[0] == 0)
         return fail(err, "--size %" PRIu64 " holds no %s", size,
-                    rank == 1 ? "element" : "row of 1024 float32");
+                    rank == 1 ? "element" : "row of 1024 values");
     if (sh->chunk[0] == 0)
         sh->chunk[0] = 1;
     if (sh->chunk[0] > sh->dims[0])
@@ -479,10 +595,52 @@ int bench_shape_for(int rank, uint64_t size, uint64_t chunk_bytes,
     return 0;
 }
 
+int bench_file_name(char *buf, size_t len, const char *dir,
+                    const struct bench_shape *sh, uint64_t size,
+                    uint64_t chunk_bytes)
+{
+    char sz[32], ch[32], lay[48];
+
+    if (sh->layout == LAYOUT_CONTIGUOUS)
+        snprintf(lay, sizeof lay, "contiguous");
+    else
+        snprintf(lay, sizeof lay, "%s%s",
+                 sh->layout == LAYOUT_GZIP ? "gzip" : "chunk",
+                 fmt_bytes_exact(ch, sizeof ch, chunk_bytes));
+    if (snprintf(buf, len, "%s/bench-%s-%dd-%s-%s.h5", dir,
+                 gen_type_of(sh->dtype)->tag, sh->rank,
+                 fmt_bytes_exact(sz, sizeof sz, size), lay) >= (int)len)
+        return -1;
+    return 0;
+}
+
+/* 1 when the dataset's layout and filters are those of sh->layout. */
+static int layout_matches(hid_t dcpl, const struct bench_shape *sh)
+{
+    H5D_layout_t l = H5Pget_layout(dcpl);
+    int nf = H5Pget_nfilters(dcpl);
+    hsize_t chunk[H5S_MAX_RANK];
+
+    if (sh->layout == LAYOUT_CONTIGUOUS)
+        return l == H5D_CONTIGUOUS;
+    if (l != H5D_CHUNKED || H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk) != sh->rank)
+        return 0;
+    for (int i = 0; i < sh->rank; i++)
+        if (chunk[i] != sh->chunk[i])
+            return 0;
+    if (sh->layout == LAYOUT_CHUNKED)
+        return nf == 0;
+    return nf == 2 &&
+           H5Pget_filter2(dcpl, 0, NULL, NULL, NULL, 0, NULL, NULL) ==
+               H5Z_FILTER_SHUFFLE &&
+           H5Pget_filter2(dcpl, 1, NULL, NULL, NULL, 0, NULL, NULL) ==
+               H5Z_FILTER_DEFLATE;
+}
+
 int bench_file_matches(const char *path, const struct bench_shape *sh)
 {
     hid_t file = -1, dset = -1, type = -1, space = -1, dcpl = -1;
-    hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
+    hsize_t dims[H5S_MAX_RANK];
     uint64_t gen = 0, seed = 0;
     int ok = 0;
 
@@ -492,19 +650,18 @@ int bench_file_matches(const char *path, const struct bench_shape *sh)
         goto out;
     if ((dset = H5Dopen2(file, DEFAULT_DATASET, H5P_DEFAULT)) < 0)
         goto out;
-    if ((type = H5Dget_type(dset)) < 0 || H5Tequal(type, H5T_IEEE_F32LE) <= 0)
+    if ((type = H5Dget_type(dset)) < 0 ||
+        H5Tequal(type, gen_type_of(sh->dtype)->file_type) <= 0)
         goto out;
     if ((space = H5Dget_space(dset)) < 0 ||
         H5Sget_simple_extent_ndims(space) != sh->rank)
         goto out;
     H5Sget_simple_extent_dims(space, dims, NULL);
-    if ((dcpl = H5Dget_create_plist(dset)) < 0 ||
-        H5Pget_layout(dcpl) != H5D_CHUNKED ||
-        H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk) != sh->rank)
-        goto out;
     for (int i = 0; i < sh->rank; i++)
-        if (dims[i] != sh->dims[i] || chunk[i] != sh->chunk[i])
+        if (dims[i] != sh->dims[i])
             goto out;
+    if ((dcpl = H5Dget_create_plist(dset)) < 0 || !layout_matches(dcpl, sh))
+        goto out;
     if (attr_read_u64(dset, "h5cl_bench_generator", &gen) ||
         gen != GEN_VERSION ||
         attr_read_u64(dset, "h5cl_bench_seed", &seed) || seed != GEN_SEED)
@@ -525,13 +682,28 @@ out:
     return ok;
 }
 
-int bench_generate(const char *path, const struct bench_shape *sh,
-                          char *err)
+/* The field's scale per dtype: the float types hold a temperature-like
+ * field in degrees C (about 4 to 26, NaNs for missing values); int16
+ * holds the same field packed in hundredths of a degree, as CF packing
+ * (scale_factor 0.01) stores it, where NaN cannot exist. */
+static void bench_field_scale(struct field *f, h5cl_dtype dt)
 {
+    const double scale = dt == H5CL_INT16 ? 100.0 : 1.0;
+    f->base = 15.0 * scale;
+    f->amp = 6.0 * scale;
+    f->ripple = 1.5 * scale;
+    f->noise = 0.8 * scale;
+    f->nan_one_in = dt == H5CL_INT16 ? 0 : NAN_ONE_IN;
+}
+
+int bench_generate(const char *path, const struct bench_shape *sh,
+                   char *err)
+{
+    const struct gen_type *gt = gen_type_of(sh->dtype);
     struct field f;
     struct gen_dataset set;
     uint64_t n = sh->dims[0] * (sh->rank == 2 ? sh->dims[1] : 1);
-    uint64_t nbytes = n * sizeof(float);
+    uint64_t nbytes = n * h5cl_dtype_size(sh->dtype);
     char b1[32];
     double t0 = now_seconds();
     int rc = -1;
@@ -540,22 +712,20 @@ int bench_generate(const char *path, const struct bench_shape *sh,
     if (field_init(&f, FIELD_WIDTH, (n + FIELD_WIDTH - 1) / FIELD_WIDTH,
                    GEN_SEED, err))
         goto out;
-    f.base = 15.0;
-    f.amp = 6.0;
-    f.ripple = 1.5;
-    f.noise = 0.8;
-    f.nan_one_in = NAN_ONE_IN;
+    bench_field_scale(&f, sh->dtype);
     memset(&set, 0, sizeof set);
     set = (struct gen_dataset){
-        .name = DEFAULT_DATASET, .file_type = H5T_IEEE_F32LE,
-        .mem_type = H5T_NATIVE_FLOAT, .elsize = sizeof(float),
-        .rank = sh->rank, .dims = { sh->dims[0], sh->dims[1] },
+        .name = DEFAULT_DATASET, .file_type = gt->file_type,
+        .mem_type = gt->mem_type, .elsize = h5cl_dtype_size(sh->dtype),
+        .rank = sh->rank, .layout = sh->layout,
+        .dims = { sh->dims[0], sh->dims[1] },
         .chunk = { sh->chunk[0], sh->chunk[1] }, .field = &f,
-        .fill = fill_f32,
+        .fill = gt->fill,
         .description = "h5cl-bench data: smooth field plus Gaussian noise",
-        .units = "1" };
-    fprintf(stderr, "%s: generating %s (%s of float32)\n", BENCH_NAME, path,
-            fmt_bytes(b1, sizeof b1, nbytes));
+        .units = sh->dtype == H5CL_INT16 ? "0.01 degC" : "degC" };
+    fprintf(stderr, "%s: generating %s (%s of %s, %s)\n", BENCH_NAME, path,
+            fmt_bytes(b1, sizeof b1, nbytes), h5cl_dtype_name(sh->dtype),
+            layout_name(sh->layout));
     if (check_free_space(path, nbytes + nbytes / 64 + 16 * MIB, err) ||
         create_file_atomically(path, &set, 1, err))
         goto out;

@@ -320,8 +320,8 @@ static int copy_tile(struct raw_reader *rr, hid_t dset, uint64_t k,
 }
 
 int raw_copy_pass(struct raw_reader *rr, const char *out_path,
-                  const char *dsname, hid_t dcpl, double *phase_ret,
-                  char *err)
+                  const char *dsname, hid_t dcpl, hid_t out_type,
+                  double *phase_ret, char *err)
 {
     char dir[PATH_MAX];
     char *slash;
@@ -363,8 +363,8 @@ int raw_copy_pass(struct raw_reader *rr, const char *out_path,
         hdf5_fail(err, "H5Screate_simple");
         goto out;
     }
-    if ((dset = H5Dcreate2(file, dsname, rr->memtype, space, H5P_DEFAULT,
-                           dcpl, dapl)) < 0) {
+    if ((dset = H5Dcreate2(file, dsname, out_type, space, H5P_DEFAULT, dcpl,
+                           dapl)) < 0) {
         hdf5_fail(err, "H5Dcreate2(%s)", dsname);
         goto out;
     }

@@ -347,6 +347,34 @@ static void json_hist(FILE *f, const struct case_result *cr, int j)
             d->corrected);
 }
 
+/* An axis or fused row: what it computed and how its check went. */
+static void json_ro(FILE *f, const struct case_result *cr, int j)
+{
+    const struct ro_detail *d = &cr->ro[j];
+    if (cr->which == CASE_AXIS) {
+        fprintf(f, ",\"axis\":%d", j);
+    } else {
+        fputs(",\"expression\":", f);
+        json_str(f, d->what);
+        fprintf(f, ",\"inputs\":%d", j + 1);
+    }
+    fprintf(f, ",\"result\":{\"states\":%" PRIu64 ",\"mean_rel_err_max\":",
+            d->states);
+    json_num(f, d->mean_err);
+    fputs(",\"var_rel_err_max\":", f);
+    json_num(f, d->var_err);
+    if (cr->which == CASE_FUSED) {
+        fprintf(f, ",\"count\":%" PRIu64 ",\"nan_count\":%" PRIu64
+                   ",\"mean\":", d->st.count, d->st.nan_count);
+        json_num(f, h5cl_stats_state_mean(&d->st));
+        fputs(",\"min\":", f);
+        json_num(f, h5cl_stats_state_min(&d->st));
+        fputs(",\"max\":", f);
+        json_num(f, h5cl_stats_state_max(&d->st));
+    }
+    fputc('}', f);
+}
+
 static void json_row(const struct bench_cfg *cfg, const struct results *res,
                      const struct case_result *cr, unsigned i,
                      const char *extra)
@@ -365,6 +393,8 @@ static void json_row(const struct bench_cfg *cfg, const struct results *res,
             json_map(f, cr);
         else if (cr->which == CASE_HIST)
             json_hist(f, cr, (int)i - 1);
+        else
+            json_ro(f, cr, (int)i - 1);
     }
     if (extra)
         fputs(extra, f);
@@ -405,6 +435,12 @@ static const char *case_title(enum bench_case c)
     case CASE_HIST:
         return "hist: h5cl_hist_compute (256 bins) against raw H5Dread of "
                "the same tiles";
+    case CASE_AXIS:
+        return "axis: h5cl_stats_compute along axis 0 and axis 1 against "
+               "raw H5Dread of the same tiles";
+    case CASE_FUSED:
+        return "fused: h5cl_stats_compute of expressions (nothing written) "
+               "against raw H5Dread of the same tiles";
     default:
         return "?";
     }
@@ -559,6 +595,38 @@ static void print_hist(const struct results *res,
     (void)res;
 }
 
+static void print_ro(const struct case_result *cr)
+{
+    for (int j = 0; j < 2; j++) {
+        const struct row *h5 = &cr->rows[1 + j];
+        const struct ro_detail *d = &cr->ro[j];
+        if (h5->status != ROW_OK)
+            continue;
+        printf("\n%s:\n", h5->label);
+        printf("  h5cl/raw (medians)    : %.3f%s\n", h5->ratio,
+               cr->which == CASE_FUSED && j == 1
+                   ? " (two inputs: h5cl moves twice the bytes)"
+                   : "");
+        printf("  overlap wall/busiest  : %.3f (min %.3f, max %.3f)\n",
+               h5->overlap.median, h5->overlap.min, h5->overlap.max);
+        print_stages("  stage busy s (median)", h5);
+        if (cr->which == CASE_AXIS)
+            printf("  result (checked)      : %s reduced, %" PRIu64
+                   " states, each equal to the host's (largest rel. err. "
+                   "mean %.1e, var %.1e)\n",
+                   d->what, d->states, d->mean_err, d->var_err);
+        else
+            printf("  result (checked)      : %s: count %" PRIu64 ", NaNs %"
+                   PRIu64 ", mean %.6g, min %.6g, max %.6g (rel. err. mean "
+                   "%.1e, var %.1e; host in %s)\n",
+                   d->what, d->st.count, d->st.nan_count,
+                   h5cl_stats_state_mean(&d->st),
+                   h5cl_stats_state_min(&d->st),
+                   h5cl_stats_state_max(&d->st), d->mean_err, d->var_err,
+                   cr->fp64 ? "double" : "float");
+    }
+}
+
 static void print_case(const struct bench_cfg *cfg, const struct results *res,
                        const struct case_result *cr)
 {
@@ -594,6 +662,8 @@ static void print_case(const struct bench_cfg *cfg, const struct results *res,
         print_map(res, cr);
     else if (cr->which == CASE_HIST)
         print_hist(res, cr);
+    else if (cr->which == CASE_AXIS || cr->which == CASE_FUSED)
+        print_ro(cr);
 }
 
 static void print_roofline(const struct results *res)
@@ -619,11 +689,8 @@ static void print_roofline(const struct results *res)
            fmt_bytes(b1, sizeof b1, rl->bytes), rl->reps);
 }
 
-void print_header(const struct bench_cfg *cfg, const struct results *res)
+void print_device_header(const struct results *res)
 {
-    const struct raw_reader *rr = &res->rr;
-    char b1[32], b2[32], d1[128], d2[128];
-
     printf("%s (h5cl %s)\n", BENCH_NAME, h5cl_version());
     if (res->have_dev)
         printf("device   : %s [%s, %s], driver %s, %u compute units\n",
@@ -633,6 +700,14 @@ void print_header(const struct bench_cfg *cfg, const struct results *res)
     else
         printf("device   : (not opened)\n");
     print_roofline(res);
+}
+
+void print_header(const struct bench_cfg *cfg, const struct results *res)
+{
+    const struct raw_reader *rr = &res->rr;
+    char b1[32], b2[32], d1[128], d2[128];
+
+    print_device_header(res);
     printf("file     : %s (%s)\n", res->file,
            fmt_bytes(b1, sizeof b1, res->file_bytes));
     if (res->rr_open) {

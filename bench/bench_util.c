@@ -278,6 +278,8 @@ const char *case_name(enum bench_case c)
     case CASE_STATS: return "stats";
     case CASE_MAP: return "map";
     case CASE_HIST: return "hist";
+    case CASE_AXIS: return "axis";
+    case CASE_FUSED: return "fused";
     default: return "?";
     }
 }
@@ -321,6 +323,20 @@ void case_init(struct case_result *cr, enum bench_case c)
         row_init(&cr->rows[1], "h5cl-hist", "h5cl hist", 1);
         row_init(&cr->rows[2], "h5cl-hist-data-range",
                  "h5cl hist, data range", 1);
+        cr->nrows = 3;
+        break;
+    case CASE_AXIS:
+        row_init(&cr->rows[0], "raw-h5dread", "raw H5Dread", 0);
+        row_init(&cr->rows[1], "h5cl-stats-axis0", "h5cl stats, axis 0", 1);
+        row_init(&cr->rows[2], "h5cl-stats-axis1", "h5cl stats, axis 1", 1);
+        cr->nrows = 3;
+        break;
+    case CASE_FUSED:
+        row_init(&cr->rows[0], "raw-h5dread", "raw H5Dread", 0);
+        /* bench_case_fused.c labels the rows with their expressions */
+        row_init(&cr->rows[1], "h5cl-fused-expr", "h5cl fused", 1);
+        row_init(&cr->rows[2], "h5cl-fused-two-inputs", "h5cl fused, 2 in",
+                 1);
         cr->nrows = 3;
         break;
     default:

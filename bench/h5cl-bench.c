@@ -1,13 +1,16 @@
 /*
  * h5cl-bench: measures h5cl against the raw-HDF5 ceiling on the same file,
- * the same tiles and the same page-cache state (cases: stats, map, hist),
+ * the same tiles and the same page-cache state (cases: stats, map, hist,
+ * axis, fused; --suite runs them over generated dtypes and layouts),
  * and writes the sample file that `make demo` uses.  This file: the
  * command line, the run of the chosen cases on one context, the exit
  * status (bench.h lists the others).
  *
  *   h5cl-bench --make-sample FILE [--size 384M]
- *   h5cl-bench [--case stats|map|hist|all] [--file F] [--size 4G]
- *              [--chunk-bytes 8M] [--tile-bytes B] [--slots K] [--reps N]
+ *   h5cl-bench [--case stats|map|hist|axis|fused|all] [--file F]
+ *              [--size 4G] [--dtype float32|float64|int16]
+ *              [--layout contiguous|chunked|gzip] [--chunk-bytes 8M]
+ *              [--tile-bytes B] [--slots K] [--reps N] [--suite]
  *              [--device D] [--json] [--keep] [--generate] [--no-roofline]
  *              [--sweep slots=1,2,3,4 --sweep tile-bytes=1M,4M,16M,64M]
  *
@@ -35,36 +38,34 @@
 #include "bench.h"
 
 /* Finds or makes the data file.  Sets res->file and res->generated. */
-static int bench_prepare_file(const struct bench_cfg *cfg,
+int bench_prepare_file(const struct bench_cfg *cfg,
                               struct results *res, char *err)
 {
     struct bench_shape sh;
-    char sz[32], ch[32];
     struct stat stbuf;
 
     if (cfg->file && access(cfg->file, F_OK) == 0) {
         snprintf(res->file, sizeof res->file, "%s", cfg->file);
-        if (cfg->size_given || cfg->chunk_given || cfg->rank_given)
+        if (cfg->size_given || cfg->chunk_given || cfg->rank_given ||
+            cfg->dtype_given || cfg->layout_given)
             fprintf(stderr, "%s: %s exists: using it as it is (--size, "
-                    "--chunk-bytes and --rank only shape generated data)\n",
-                    BENCH_NAME, cfg->file);
+                    "--chunk-bytes, --rank, --dtype and --layout only shape "
+                    "generated data)\n", BENCH_NAME, cfg->file);
     } else {
         if (strcmp(cfg->dataset, DEFAULT_DATASET) != 0)
             return fail(err, "generated files hold %s, not %s: give --file "
                         "an existing file to read another dataset",
                         DEFAULT_DATASET, cfg->dataset);
-        if (bench_shape_for(cfg->rank, cfg->size, cfg->chunk_bytes, &sh, err))
+        if (bench_shape_for(cfg->rank, cfg->dtype, cfg->layout, cfg->size,
+                            cfg->chunk_bytes, &sh, err))
             return -1;
         if (cfg->file) {
             snprintf(res->file, sizeof res->file, "%s", cfg->file);
         } else {
             if (mkdir_p(cfg->dir, err))
                 return -1;
-            if (snprintf(res->file, sizeof res->file,
-                         "%s/bench-f32-%dd-%s-chunk%s.h5", cfg->dir,
-                         cfg->rank, fmt_bytes_exact(sz, sizeof sz, cfg->size),
-                         fmt_bytes_exact(ch, sizeof ch, cfg->chunk_bytes)) >=
-                (int)sizeof res->file)
+            if (bench_file_name(res->file, sizeof res->file, cfg->dir, &sh,
+                                cfg->size, cfg->chunk_bytes))
                 return fail(err, "--dir path too long");
         }
         if (bench_file_matches(res->file, &sh)) {
@@ -80,34 +81,49 @@ static int bench_prepare_file(const struct bench_cfg *cfg,
     return 0;
 }
 
-/* Opens the context, device and dataset; builds the programs. */
-static int bench_h5cl_open(const struct bench_cfg *cfg, struct results *res,
-                           h5cl_ctx **ctx_ret, h5cl_dataset **ds_ret,
-                           char *err)
+/* Opens the context on the device and builds the programs (res gets the
+ * device and the build time), then measures the roofline.  The context is
+ * returned even when a later step failed, so that rows name the device. */
+int bench_ctx_open(const struct bench_cfg *cfg, struct results *res,
+                   h5cl_ctx **ctx_ret, char *err)
 {
     h5cl_ctx *ctx = NULL;
-    int status;
+    int status, rc = -1;
     double t0;
 
     *ctx_ret = NULL;
-    *ds_ret = NULL;
-    if ((status = h5cl_ctx_create(&ctx)) != H5CL_OK)
-        return api_fail(err, NULL, "h5cl_ctx_create", status);
+    if ((status = h5cl_ctx_create(&ctx)) != H5CL_OK) {
+        api_fail(err, NULL, "h5cl_ctx_create", status);
+        goto roofline;
+    }
     *ctx_ret = ctx;
     g_ctx = ctx;
-    if ((status = h5cl_ctx_use_device(ctx, cfg->device)) != H5CL_OK)
-        return api_fail(err, ctx, "h5cl_ctx_use_device", status);
-    if ((status = h5cl_ctx_device(ctx, &res->dev)) != H5CL_OK)
-        return api_fail(err, ctx, "h5cl_ctx_device", status);
+    if ((status = h5cl_ctx_use_device(ctx, cfg->device)) != H5CL_OK) {
+        api_fail(err, ctx, "h5cl_ctx_use_device", status);
+        goto roofline;
+    }
+    if ((status = h5cl_ctx_device(ctx, &res->dev)) != H5CL_OK) {
+        api_fail(err, ctx, "h5cl_ctx_device", status);
+        goto roofline;
+    }
     res->have_dev = 1;
     t0 = now_seconds();
-    if ((status = h5cl_ctx_build_programs(ctx)) != H5CL_OK)
-        return api_fail(err, ctx, "h5cl_ctx_build_programs", status);
+    if ((status = h5cl_ctx_build_programs(ctx)) != H5CL_OK) {
+        api_fail(err, ctx, "h5cl_ctx_build_programs", status);
+        goto roofline;
+    }
     res->build_seconds = now_seconds() - t0;
-    if ((status = h5cl_dataset_open(ctx, res->file, cfg->dataset, ds_ret)) !=
-        H5CL_OK)
-        return api_fail(err, ctx, "h5cl_dataset_open", status);
-    return 0;
+    rc = 0;
+roofline:
+    if (res->have_dev && !cfg->no_roofline && !g_interrupted)
+        roofline_measure(&res->dev, cfg->reps, &res->roof);
+    else if (!cfg->no_roofline)
+        snprintf(res->roof.message, sizeof res->roof.message,
+                 "not measured: %s", res->have_dev ? "interrupted" : err);
+    else
+        snprintf(res->roof.message, sizeof res->roof.message,
+                 "not measured (--no-roofline)");
+    return rc;
 }
 
 /* Marks every row of a case that could not run. */
@@ -137,37 +153,30 @@ static void stats_rss(const struct bench_cfg *cfg, struct results *res)
         snprintf(cr->rss_error, sizeof cr->rss_error, "%s", err);
 }
 
-/* Opens the dataset with HDF5 (the ceilings) and with h5cl, runs each
- * chosen case in turn on the one context, then the RSS probe. */
-static void bench_run_cases(const struct bench_cfg *cfg, struct results *res)
+void bench_run_file(const struct bench_cfg *cfg, struct results *res,
+                    h5cl_ctx *ctx, const char *ctx_error)
 {
     static const case_fn run[CASE_COUNT] = { case_stats, case_map,
-                                             case_hist };
-    h5cl_ctx *ctx = NULL;
+                                             case_hist, case_axis,
+                                             case_fused };
     h5cl_dataset *ds = NULL;
-    char raw_err[ERRLEN] = "", h5_err[ERRLEN] = "";
+    char raw_err[ERRLEN] = "", h5_err[ERRLEN];
     struct case_env env;
-    int raw_ok, h5ok;
+    int raw_ok, status;
 
     /* the raw reader also describes the dataset for every row */
     raw_ok = raw_open(&res->rr, res->file, cfg->dataset, raw_err) == 0;
     res->rr_open = raw_ok;
-    /* h5cl is opened even without it: the rows then name the device and
-     * give the library's own message */
-    h5ok = bench_h5cl_open(cfg, res, &ctx, &ds, h5_err) == 0;
+    snprintf(h5_err, sizeof h5_err, "%s", ctx_error);
+    if (!*ctx_error &&
+        (status = h5cl_dataset_open(ctx, res->file, cfg->dataset, &ds)) !=
+            H5CL_OK)
+        api_fail(h5_err, ctx, "h5cl_dataset_open", status);
     env.cfg = cfg;
     env.res = res;
     env.ctx = ctx;
-    env.ds = h5ok ? ds : NULL;
+    env.ds = ds;
     env.h5cl_error = h5_err;
-    if (res->have_dev && !cfg->no_roofline && !g_interrupted)
-        roofline_measure(&res->dev, cfg->reps, &res->roof);
-    else if (!cfg->no_roofline)
-        snprintf(res->roof.message, sizeof res->roof.message,
-                 "not measured: %s", res->have_dev ? "interrupted" : h5_err);
-    else
-        snprintf(res->roof.message, sizeof res->roof.message,
-                 "not measured (--no-roofline)");
     if (sweep_active(&cfg->sweep)) {
         char err[ERRLEN];
         if (!raw_ok)
@@ -185,14 +194,24 @@ static void bench_run_cases(const struct bench_cfg *cfg, struct results *res)
                          "not measured: interrupted");
         else if (!raw_ok)
             case_not_run(cr, raw_err,
-                         h5ok ? "not measured: no reference (raw pass "
-                                "failed)"
-                              : h5_err);
+                         ds ? "not measured: no reference (raw pass "
+                              "failed)"
+                            : h5_err);
         else
             run[c](&env, cr);
     }
-    g_ctx = NULL;
     h5cl_dataset_close(ds);
+}
+
+/* The context, the chosen cases on the file, then the RSS probe. */
+static void bench_run_cases(const struct bench_cfg *cfg, struct results *res)
+{
+    h5cl_ctx *ctx = NULL;
+    char err[ERRLEN] = "";
+
+    bench_ctx_open(cfg, res, &ctx, err);
+    bench_run_file(cfg, res, ctx, err);
+    g_ctx = NULL;
     h5cl_ctx_destroy(ctx);
     if (!sweep_active(&cfg->sweep))
         stats_rss(cfg, res);
@@ -218,13 +237,19 @@ static int sweep_ok(const struct bench_cfg *cfg, const struct results *res)
     return 1;
 }
 
-/* 1 when every row of every case ran ok (and the stats case has its RSS). */
-static int all_ok(const struct bench_cfg *cfg, const struct results *res)
+/* 1 when the roofline was measured, or not asked for. */
+int roofline_ok(const struct bench_cfg *cfg, const struct results *res)
 {
     if (!cfg->no_roofline && !res->roof.measured) {
         fprintf(stderr, "%s: roofline: %s\n", BENCH_NAME, res->roof.message);
         return 0;
     }
+    return 1;
+}
+
+int cases_ok(const struct bench_cfg *cfg, const struct results *res,
+             int need_rss)
+{
     if (sweep_active(&cfg->sweep))
         return sweep_ok(cfg, res);
     for (int c = 0; c < CASE_COUNT; c++) {
@@ -234,7 +259,7 @@ static int all_ok(const struct bench_cfg *cfg, const struct results *res)
         for (unsigned i = 0; i < cr->nrows; i++)
             if (cr->rows[i].status != ROW_OK)
                 return 0;
-        if (c == CASE_STATS && !cr->have_rss) {
+        if (need_rss && c == CASE_STATS && !cr->have_rss) {
             fprintf(stderr, "%s: %s\n", BENCH_NAME, cr->rss_error);
             return 0;
         }
@@ -251,6 +276,10 @@ static int bench_main(const struct bench_cfg *cfg)
     if (!res) {
         fprintf(stderr, "%s: out of memory\n", BENCH_NAME);
         return EXIT_RUNTIME;
+    }
+    if (cfg->suite) {
+        free(res);
+        return suite_main(cfg);
     }
     if (bench_prepare_file(cfg, res, err)) {
         fprintf(stderr, "%s: %s\n", BENCH_NAME, err);
@@ -272,7 +301,7 @@ static int bench_main(const struct bench_cfg *cfg)
     else
         print_table(cfg, res);
     fflush(stdout);
-    if (!all_ok(cfg, res))
+    if (!roofline_ok(cfg, res) || !cases_ok(cfg, res, 1))
         rc = EXIT_RUNTIME;
     if (res->rr_open)
         raw_close(&res->rr);
@@ -308,7 +337,15 @@ static void usage(FILE *f)
 "  hist    h5cl_hist_compute, 256 bins, against H5Dread of the tiles: a\n"
 "          given range (one pass) and the data's range (two passes),\n"
 "          checked bin for bin against histograms made here\n"
-"  all     each of them, in that order\n"
+"  axis    h5cl_stats_compute along axis 0 (one state per column) and\n"
+"          axis 1 (one per row) of rank-2 data, against H5Dread of the\n"
+"          tiles; every state checked against references made here\n"
+"  fused   h5cl_stats_compute of x * 2 + 1 and of x * x + y * y (y a\n"
+"          second handle on the dataset: two inputs) evaluated on the\n"
+"          device, nothing written, against H5Dread of the tiles; checked\n"
+"          against the expressions evaluated here\n"
+"  all     each of them, in that order (generated data is then rank 2\n"
+"          unless --rank is given, for the axis case)\n"
 "\n"
 "Data:\n"
 "  --file F           HDF5 file to read; generated there if it is absent\n"
@@ -316,15 +353,26 @@ static void usage(FILE *f)
 "  --dataset P        dataset path (default %s)\n"
 "  --dir DIR          directory of generated files and of the map case's\n"
 "                     outputs (default %s)\n"
-"  --size SIZE        generated float32 dataset size (default 4G)\n"
+"  --size SIZE        generated dataset size (default 4G; 256M in a suite)\n"
+"  --dtype T          generated type: float32 (default), float64 or int16\n"
+"                     (int16: the field in hundredths, no NaNs)\n"
+"  --layout L         generated layout: chunked (default), contiguous, or\n"
+"                     gzip (chunked, shuffle + deflate level %d)\n"
 "  --chunk-bytes B    generated chunk size (default 8M)\n"
-"  --rank 1|2         generated shape: 1-D, or rows x 1024 (default 1)\n"
+"  --rank 1|2         generated shape: 1-D, or rows x 1024 (default 1; 2\n"
+"                     with the axis case)\n"
 "  --keep             keep a file this run generated, to be reused by later\n"
 "                     runs with the same parameters (default: remove it)\n"
 "  --generate         only make (or find) that file, print its path and stop\n"
 "                     (implies --keep): to prepare data ahead of timed runs\n"
 "Run:\n"
-"  --case C           stats, map, hist or all (default stats)\n"
+"  --case C           stats, map, hist, axis, fused, a list of them\n"
+"                     (stats,axis) or all (default stats; all in a suite)\n"
+"  --suite            run the cases on generated files of every dtype\n"
+"                     (float32, float64, int16) and layout (contiguous,\n"
+"                     chunked with 64K and with --chunk-bytes chunks, gzip\n"
+"                     with 1M chunks) at --size, one table; --dtype and\n"
+"                     --layout narrow the matrix to one of them\n"
 "  --tile-bytes B     bytes per tile, h5cl and ceiling (default 8M)\n"
 "  --slots K          h5cl host slots in flight (default %d)\n"
 "  --reps N           timed repetitions of each row (default %d)\n"
@@ -364,22 +412,34 @@ static void usage(FILE *f)
 "Sizes take K, M, G, T suffixes (powers of 1024): 384M, 4G, 8MiB.\n"
 "Exit status: 0 ok; 1 runtime error or a failed row; 2 usage error.\n",
             BENCH_NAME, BENCH_NAME, DEFAULT_DATASET, DEFAULT_DIR,
-            DEFAULT_SLOTS, DEFAULT_REPS, DEFAULT_SLOTS);
+            GZIP_LEVEL, DEFAULT_SLOTS, DEFAULT_REPS, DEFAULT_SLOTS);
 }
 
-/* "stats", "map", "hist" or "all" as a set of cases. */
+/* "all", or case names separated by commas ("stats,map"), as a set of
+ * cases; the cases run in their fixed order whatever the order given. */
 static int parse_case(const char *text, unsigned *cases)
 {
+    char buf[128], *save = NULL, *tok;
+
     if (strcmp(text, "all") == 0) {
         *cases = (1u << CASE_COUNT) - 1;
         return 0;
     }
-    for (int c = 0; c < CASE_COUNT; c++)
-        if (strcmp(text, case_name((enum bench_case)c)) == 0) {
-            *cases = 1u << c;
-            return 0;
-        }
-    return -1;
+    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
+        return -1;
+    *cases = 0;
+    for (tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int c = 0; c < CASE_COUNT && !found; c++)
+            if (strcmp(tok, case_name((enum bench_case)c)) == 0) {
+                *cases |= 1u << c;
+                found = 1;
+            }
+        if (!found)
+            return -1;
+    }
+    return *cases ? 0 : -1;
 }
 
 /* "LO:HI", two finite numbers with LO < HI. */
@@ -404,7 +464,8 @@ static int is_known_option(const char *name)
         "--make-sample", "--size", "--file", "--dataset", "--dir",
         "--chunk-bytes", "--rank", "--tile-bytes", "--slots", "--reps",
         "--device", "--json", "--keep", "--generate", "--verbose", "--trace",
-        "--case", "--hist-range", "--sweep", "--no-roofline" };
+        "--case", "--hist-range", "--sweep", "--no-roofline", "--dtype",
+        "--layout", "--suite" };
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return 1;
@@ -429,9 +490,11 @@ int main(int argc, char **argv)
         .dataset = DEFAULT_DATASET, .dir = DEFAULT_DIR,
         .size = DEFAULT_SIZE, .chunk_bytes = DEFAULT_CHUNK_BYTES,
         .tile_bytes = DEFAULT_TILE_BYTES, .slots = DEFAULT_SLOTS,
-        .reps = DEFAULT_REPS, .rank = 1, .cases = 1u << CASE_STATS };
+        .reps = DEFAULT_REPS, .rank = 1, .cases = 1u << CASE_STATS,
+        .dtype = H5CL_FLOAT32, .layout = LAYOUT_CHUNKED };
     const char *sample = NULL;
     int bench_only = 0; /* an option that --make-sample does not take */
+    int cases_given = 0;
     char err[ERRLEN];
 
     /* argv[0] with a slash is this program (we never chdir); it also stays
@@ -461,7 +524,8 @@ int main(int argc, char **argv)
         takes = strcmp(name, "--json") != 0 && strcmp(name, "--keep") != 0 &&
                 strcmp(name, "--generate") != 0 &&
                 strcmp(name, "--verbose") != 0 &&
-                strcmp(name, "--no-roofline") != 0;
+                strcmp(name, "--no-roofline") != 0 &&
+                strcmp(name, "--suite") != 0;
         if (takes) {
             if (eq)
                 val = eq + 1;
@@ -514,9 +578,21 @@ int main(int argc, char **argv)
             bench_only = 1;
         } else if (strcmp(name, "--case") == 0) {
             if (parse_case(val, &cfg.cases))
-                return usage_error("bad --case '%s' (stats, map, hist or "
-                                   "all)", val);
-            bench_only = 1;
+                return usage_error("bad --case '%s' (stats, map, hist, axis, "
+                                   "fused, a list of them or all)", val);
+            cases_given = bench_only = 1;
+        } else if (strcmp(name, "--dtype") == 0) {
+            if (parse_bench_dtype(val, &cfg.dtype))
+                return usage_error("bad --dtype '%s' (float32, float64 or "
+                                   "int16)", val);
+            cfg.dtype_given = bench_only = 1;
+        } else if (strcmp(name, "--layout") == 0) {
+            if (parse_layout(val, &cfg.layout))
+                return usage_error("bad --layout '%s' (contiguous, chunked "
+                                   "or gzip)", val);
+            cfg.layout_given = bench_only = 1;
+        } else if (strcmp(name, "--suite") == 0) {
+            cfg.suite = bench_only = 1;
         } else if (strcmp(name, "--hist-range") == 0) {
             if (parse_range(val, &cfg.hist_lo, &cfg.hist_hi))
                 return usage_error("bad --hist-range '%s' (LO:HI, finite, "
@@ -566,8 +642,20 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    if (cfg.rank == 2 && cfg.size < FIELD_WIDTH * sizeof(float))
-        return usage_error("--size must be at least 4K with --rank 2");
+    if (cfg.suite) {
+        if (cfg.file || sweep_active(&cfg.sweep) || cfg.generate_only)
+            return usage_error("--suite generates its files: it takes no "
+                               "--file, --sweep or --generate");
+        if (!cases_given)
+            cfg.cases = (1u << CASE_COUNT) - 1;
+        if (!cfg.size_given)
+            cfg.size = SUITE_DEFAULT_SIZE;
+    }
+    /* per-axis statistics need rows and columns */
+    if ((cfg.cases & (1u << CASE_AXIS)) && !cfg.rank_given)
+        cfg.rank = 2;
+    if (cfg.rank == 2 && cfg.size < FIELD_WIDTH * sizeof(double))
+        return usage_error("--size must be at least 8K with --rank 2");
     if (!*cfg.dataset || !*cfg.dir || (cfg.file && !*cfg.file))
         return usage_error("empty --file, --dataset or --dir");
     return bench_main(&cfg);

@@ -11,9 +11,11 @@ Runs `h5cl-bench --json` for each case, then the same cases with:
                       dataset's chunks near 96 MiB), threaded scheduler; one
                       dask.compute of the nan-aware reductions,
                       da.histogram, da.to_hdf5
-  pyopencl            stats only: chunks read with h5py, copied and reduced
-                      on the same OpenCL device (3 slots in flight, events
-                      chained, one in-order queue)
+  pyopencl            stats, hist and map: chunks read with h5py into
+                      pinned host slots, uploaded, processed and read back
+                      on the same OpenCL device (3 slots in flight,
+                      non-blocking commands chained by events, one
+                      in-order queue); map outputs written with h5py
 
 Cases (the same definitions as h5cl-bench):
   stats  count nan_count sum mean var std min max argmin argmax, one pass
@@ -69,8 +71,8 @@ def run_h5cl_bench(args, case):
            "--hist-range", args.hist_range]
     if args.file:
         cmd += ["--file", args.file, "--dataset", args.dataset]
-    else:
-        cmd += ["--keep", "--size", args.size]
+    else:  # generated into (and cached in) --dir, like the map outputs
+        cmd += ["--keep", "--size", args.size, "--dir", args.dir]
     if args.device:
         cmd += ["--device", args.device]
     if args.trace:
@@ -309,7 +311,16 @@ def dask_map(dset, out_path, da, dask):
 
 
 # ---------------------------------------------------------------------------
-# PyOpenCL (stats)
+# PyOpenCL: stats, hist and map on the same device as h5cl
+#
+# The three share one pipeline (ClPipeline): each chunk is read with h5py
+# into a pinned host slot (CL_MEM_ALLOC_HOST_PTR, mapped once), then
+# uploaded, processed and (for stats and map) read back with non-blocking
+# commands chained by events on one in-order queue, SLOTS chunks in
+# flight, so that the device works on chunk k while Python reads chunk
+# k + 1.  That is the overlap PyOpenCL's documentation allows from one
+# Python thread: the GIL serialises the h5py reads, the merges and the
+# writes, which h5cl runs on threads of their own.
 
 CL_STATS = r"""
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -342,12 +353,65 @@ __kernel void stats(__global const float *x, const ulong n, const ulong flat0,
 }
 """
 
+CL_HIST = r"""
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+/* numpy's bin rule in double (the estimate, then one step of correction
+ * against the edges lo + i * step), counted in local memory per work-group
+ * and added to the global counters: bins, then NaN, under, over. */
+__kernel void hist(__global const float *x, const ulong n, const double lo,
+                   const double hi, const uint bins,
+                   __global uint *counts, __local uint *loc)
+{
+    const double norm = hi - lo, step = norm / bins;
+    for (uint b = get_local_id(0); b < bins + 3; b += get_local_size(0))
+        loc[b] = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const double v = x[i];
+        uint k;
+        if (isnan(v)) {
+            k = bins;
+        } else if (v < lo) {
+            k = bins + 1;
+        } else if (v > hi) {
+            k = bins + 2;
+        } else {
+            k = (uint)((v - lo) / norm * bins);
+            if (k == bins)
+                k--;
+            if (v < k * step + lo)
+                k--;
+            else if (k != bins - 1 && v >= (k + 1) * step + lo)
+                k++;
+        }
+        atomic_inc(&loc[k]);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint b = get_local_id(0); b < bins + 3; b += get_local_size(0))
+        atomic_add(&counts[b], loc[b]);
+}
+"""
 
-class ClStats:
+CL_MAP = r"""
+/* y = x * 2 + 1 in float, as numpy computes it on float32 arrays (2x is
+ * exact, so a contracted multiply-add rounds the same). */
+__kernel void map(__global const float *x, __global float *y, const ulong n)
+{
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0))
+        y[i] = x[i] * 2.0f + 1.0f;
+}
+"""
+
+
+class ClPipeline:
+    """The chunk pipeline shared by the PyOpenCL baselines (see above).
+    Subclasses give the kernel source and name and define enqueue(slot,
+    n, sl, upload_event) -> events and retire(slot); begin() and end()
+    bracket a run."""
     SLOTS = 3
     ITEMS = 4096
 
-    def __init__(self, cl, dset, device=None):
+    def __init__(self, cl, dset, device, source, name):
         self.cl = cl
         devs = [d for p in cl.get_platforms() for d in p.get_devices()]
         if device:
@@ -355,31 +419,98 @@ class ClStats:
         self.dev = devs[0]
         self.ctx = cl.Context([self.dev])
         self.q = cl.CommandQueue(self.ctx)
-        self.prg = cl.Program(self.ctx, CL_STATS).build()
-        self.kernel = cl.Kernel(self.prg, "stats")
+        self.kernel = cl.Kernel(cl.Program(self.ctx, source).build(), name)
         self.dset = dset
-        ch = dset.chunks or dset.shape
-        self.chunk_elems = int(np.prod(ch))
-        mf = cl.mem_flags
-        G = self.ITEMS
-        self.slots = []
-        for _ in range(self.SLOTS):
-            host = np.empty(self.chunk_elems, np.float32)
-            outs = {"s1": np.empty(G, np.float64), "s2": np.empty(G, np.float64),
-                    "cnt": np.empty(G, np.uint64), "mn": np.empty(G, np.float32),
-                    "mx": np.empty(G, np.float32), "imn": np.empty(G, np.uint64),
-                    "imx": np.empty(G, np.uint64)}
-            dbufs = {k: cl.Buffer(self.ctx, mf.WRITE_ONLY, v.nbytes)
-                     for k, v in outs.items()}
-            self.slots.append({"host": host, "din": cl.Buffer(
-                self.ctx, mf.READ_ONLY, host.nbytes), "outs": outs,
-                "dbufs": dbufs, "events": None, "flat0": 0})
+        self.chunk_elems = int(np.prod(dset.chunks or dset.shape))
+        self.slots = [self._slot() for _ in range(self.SLOTS)]
 
-    def _merge(self, slot, acc):
+    def pinned(self, n, dtype, flags):
+        """A mapped CL_MEM_ALLOC_HOST_PTR buffer as a numpy array."""
         cl = self.cl
-        cl.wait_for_events(slot["events"])
+        nbytes = n * np.dtype(dtype).itemsize
+        buf = cl.Buffer(self.ctx, flags | cl.mem_flags.ALLOC_HOST_PTR, nbytes)
+        arr, _ = cl.enqueue_map_buffer(
+            self.q, buf, cl.map_flags.READ | cl.map_flags.WRITE, 0, (n,),
+            dtype, is_blocking=True)
+        return buf, arr
+
+    def _slot(self):
+        mf = self.cl.mem_flags
+        hbuf, host = self.pinned(self.chunk_elems, np.float32, mf.READ_ONLY)
+        slot = {"hbuf": hbuf, "host": host, "events": None,
+                "din": self.cl.Buffer(self.ctx, mf.READ_ONLY, host.nbytes)}
+        self.add_buffers(slot)
+        return slot
+
+    def add_buffers(self, slot):
+        pass
+
+    def begin(self):
+        pass
+
+    def _retire(self, slot):
+        self.cl.wait_for_events(slot["events"])
         slot["events"] = None
-        o = slot["outs"]
+        self.retire(slot)
+
+    def run(self):
+        self.begin()
+        k = 0
+        for sl in self.dset.iter_chunks():
+            slot = self.slots[k % self.SLOTS]
+            if slot["events"] is not None:
+                self._retire(slot)
+            shape = tuple(s.stop - s.start for s in sl)
+            n = int(np.prod(shape))
+            self.dset.read_direct(slot["host"][:n].reshape(shape),
+                                  source_sel=sl)
+            up = self.cl.enqueue_copy(self.q, slot["din"], slot["host"][:n],
+                                      is_blocking=False)
+            slot["n"], slot["sl"] = n, sl
+            slot["events"] = self.enqueue(slot, n, sl, up)
+            self.q.flush()
+            k += 1
+        for i in range(k, k + self.SLOTS):
+            slot = self.slots[i % self.SLOTS]
+            if slot["events"] is not None:
+                self._retire(slot)
+        return self.end()
+
+
+class ClStats(ClPipeline):
+    def __init__(self, cl, dset, device=None):
+        super().__init__(cl, dset, device, CL_STATS, "stats")
+        self.shift = 0.0
+
+    def add_buffers(self, slot):
+        G, mf = self.ITEMS, self.cl.mem_flags
+        slot["outs"] = {"s1": np.empty(G, np.float64),
+                        "s2": np.empty(G, np.float64),
+                        "cnt": np.empty(G, np.uint64),
+                        "mn": np.empty(G, np.float32),
+                        "mx": np.empty(G, np.float32),
+                        "imn": np.empty(G, np.uint64),
+                        "imx": np.empty(G, np.uint64)}
+        slot["dbufs"] = {k: self.cl.Buffer(self.ctx, mf.WRITE_ONLY, v.nbytes)
+                         for k, v in slot["outs"].items()}
+
+    def begin(self):
+        self.acc = {"n": 0, "s1": 0.0, "s2": 0.0, "mn": None, "mx": None}
+
+    def enqueue(self, slot, n, sl, up):
+        cl, d = self.cl, slot["dbufs"]
+        self.kernel.set_args(slot["din"], np.uint64(n),
+                             np.uint64(flat_index(sl, self.dset.shape)),
+                             np.float64(self.shift), d["s1"], d["s2"],
+                             d["cnt"], d["mn"], d["mx"], d["imn"], d["imx"])
+        ke = cl.enqueue_nd_range_kernel(self.q, self.kernel, (self.ITEMS,),
+                                        None, wait_for=[up])
+        return [cl.enqueue_copy(self.q, slot["outs"][name], d[name],
+                                is_blocking=False, wait_for=[ke])
+                for name in slot["outs"]]
+
+    def retire(self, slot):
+        o, acc = slot["outs"], self.acc
         acc["n"] += int(o["cnt"].sum())
         acc["s1"] += float(o["s1"].sum())
         acc["s2"] += float(o["s2"].sum())
@@ -394,45 +525,89 @@ class ClStats:
                     (v == cur[0] and j < cur[1])):
                 acc[k] = (float(v), j)
 
-    def run(self, shift):
-        cl, G = self.cl, self.ITEMS
-        acc = {"n": 0, "s1": 0.0, "s2": 0.0, "mn": None, "mx": None}
-        total = self.dset.size
-        k = 0
-        for sl in self.dset.iter_chunks():
-            slot = self.slots[k % self.SLOTS]
-            if slot["events"] is not None:
-                self._merge(slot, acc)
-            shape = tuple(s.stop - s.start for s in sl)
-            n = int(np.prod(shape))
-            view = slot["host"][:n].reshape(shape)
-            self.dset.read_direct(view, source_sel=sl)
-            up = cl.enqueue_copy(self.q, slot["din"], view, is_blocking=False)
-            d = slot["dbufs"]
-            self.kernel.set_args(slot["din"], np.uint64(n),
-                                 np.uint64(flat_index(sl, self.dset.shape)),
-                                 np.float64(shift), d["s1"], d["s2"], d["cnt"],
-                                 d["mn"], d["mx"], d["imn"], d["imx"])
-            ke = cl.enqueue_nd_range_kernel(self.q, self.kernel, (G,), None,
-                                            wait_for=[up])
-            slot["events"] = [cl.enqueue_copy(self.q, slot["outs"][name],
-                                              d[name], is_blocking=False,
-                                              wait_for=[ke])
-                              for name in slot["outs"]]
-            self.q.flush()
-            k += 1
-        for i in range(k, k + self.SLOTS):
-            slot = self.slots[i % self.SLOTS]
-            if slot["events"] is not None:
-                self._merge(slot, acc)
+    def end(self):
+        acc, shift = self.acc, self.shift
         n = acc["n"]
         mean_d = acc["s1"] / n
         var = max(acc["s2"] / n - mean_d * mean_d, 0.0)
-        return {"count": n, "nan_count": total - n,
+        return {"count": n, "nan_count": self.dset.size - n,
                 "sum": acc["s1"] + shift * n, "mean": shift + mean_d,
                 "var": var, "std": math.sqrt(var), "min": acc["mn"][0],
                 "max": acc["mx"][0], "argmin": acc["mn"][1],
                 "argmax": acc["mx"][1]}
+
+
+class ClHist(ClPipeline):
+    def __init__(self, cl, dset, device, lo, hi, bins):
+        if dset.size >= 1 << 32:  # the counters are uint32
+            raise ValueError("more than 2^32 values")
+        super().__init__(cl, dset, device, CL_HIST, "hist")
+        self.lo, self.hi, self.bins = lo, hi, bins
+        self.counts = np.zeros(bins + 3, np.uint32)
+        self.dcounts = cl.Buffer(self.ctx, cl.mem_flags.READ_WRITE,
+                                 self.counts.nbytes)
+        wg = self.kernel.get_work_group_info(
+            cl.kernel_work_group_info.WORK_GROUP_SIZE, self.dev)
+        self.local = min(256, wg)
+
+    def begin(self):
+        self.counts[:] = 0
+        self.cl.enqueue_copy(self.q, self.dcounts, self.counts,
+                             is_blocking=False)
+
+    def enqueue(self, slot, n, sl, up):
+        cl = self.cl
+        self.kernel.set_args(slot["din"], np.uint64(n), np.float64(self.lo),
+                             np.float64(self.hi), np.uint32(self.bins),
+                             self.dcounts, cl.LocalMemory(self.counts.nbytes))
+        return [cl.enqueue_nd_range_kernel(self.q, self.kernel, (self.ITEMS,),
+                                           (self.local,), wait_for=[up])]
+
+    def retire(self, slot):
+        pass
+
+    def end(self):
+        self.cl.enqueue_copy(self.q, self.counts, self.dcounts,
+                             is_blocking=True)
+        return self.counts[:self.bins].astype(np.int64)
+
+
+class ClMap(ClPipeline):
+    def __init__(self, cl, dset, device=None):
+        super().__init__(cl, dset, device, CL_MAP, "map")
+
+    def add_buffers(self, slot):
+        mf = self.cl.mem_flags
+        slot["hobuf"], slot["hout"] = self.pinned(self.chunk_elems,
+                                                  np.float32, mf.WRITE_ONLY)
+        slot["dout"] = self.cl.Buffer(self.ctx, mf.WRITE_ONLY,
+                                      slot["hout"].nbytes)
+
+    def enqueue(self, slot, n, sl, up):
+        cl = self.cl
+        self.kernel.set_args(slot["din"], slot["dout"], np.uint64(n))
+        ke = cl.enqueue_nd_range_kernel(self.q, self.kernel, (self.ITEMS,),
+                                        None, wait_for=[up])
+        return [cl.enqueue_copy(self.q, slot["hout"][:n], slot["dout"],
+                                is_blocking=False, wait_for=[ke])]
+
+    def retire(self, slot):
+        shape = tuple(s.stop - s.start for s in slot["sl"])
+        self.out.write_direct(slot["hout"][:slot["n"]].reshape(shape),
+                              dest_sel=slot["sl"])
+
+    def end(self):
+        return None
+
+    def to_file(self, out_path):
+        """The map into out_path, made durable like h5cl's output."""
+        def write(f):
+            self.out = f.create_dataset("data", shape=self.dset.shape,
+                                        dtype=np.float32,
+                                        chunks=self.dset.chunks)
+            self.run()
+        durable_h5(out_path, write)
+        return out_path
 
 
 # ---------------------------------------------------------------------------
@@ -646,19 +821,22 @@ def build_systems(args, dset, ctx):
     try:
         import pyopencl as cl
         clstats = ClStats(cl, dset, args.device)
+        clhist = ClHist(cl, dset, args.device, lo, hi, bins)
+        clmap = ClMap(cl, dset, args.device)
     except Exception as e:  # ImportError, or no platform/device
         why = ("pyopencl unavailable (%s: %s): %s" %
                (type(e).__name__, e, PYOPENCL_PIP))
         log(why)
-        s["stats"].append(("pyopencl", why))
+        for c in s:
+            s[c].append(("pyopencl", why))
     else:
         ctx["pyopencl_device"] = clstats.dev.name.strip()
         shift = float(np.nanmean(dset[tuple(slice(0, min(d, 4096)) for d in dset.shape)]))
-        if not math.isfinite(shift):
-            shift = 0.0
-        s["stats"].append(("pyopencl", lambda: clstats.run(shift)))
-    s["hist"].append(("pyopencl", "not implemented (stats only)"))
-    s["map"].append(("pyopencl", "not implemented (stats only)"))
+        clstats.shift = shift if math.isfinite(shift) else 0.0
+        s["stats"].append(("pyopencl", clstats.run))
+        s["hist"].append(("pyopencl", clhist.run))
+        s["map"].append(("pyopencl",
+                         lambda: clmap.to_file(out("pyopencl"))))
     return s
 
 

@@ -1,0 +1,102 @@
+#!/bin/sh
+# Smoke test of h5cl-bench, run by `make check`: every case on every
+# generated dtype and layout at a tiny size, one repetition, and the usage
+# errors.  Every row must be ok, i.e. its h5cl results passed the bench's
+# own checks; the figures themselves are not judged (tiny files on a
+# shared machine say nothing about speed).
+#
+#   sh bench/smoke.sh build/h5cl-bench
+set -eu
+
+BENCH=${1:?usage: smoke.sh H5CL-BENCH}
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/h5cl-bench-smoke.XXXXXX")
+trap 'rm -rf "$DIR"' EXIT INT TERM
+PYTHON=${PYTHON:-python3}
+fails=0
+
+fail() {
+    echo "bench smoke: FAIL: $*"
+    fails=$((fails + 1))
+}
+
+# 1. The whole matrix: 3 dtypes x 4 layouts, 5 cases each, as JSON.
+if "$BENCH" --suite --size 2M --chunk-bytes 256K --tile-bytes 512K \
+        --reps 1 --no-roofline --json --dir "$DIR" \
+        >"$DIR/suite.jsonl" 2>"$DIR/suite.err"; then
+    :
+else
+    fail "--suite exited $?"; tail -5 "$DIR/suite.err"
+fi
+"$PYTHON" - "$DIR/suite.jsonl" <<'EOF' || fails=$((fails + 1))
+import collections, json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+want = {"stats": ["raw-h5dread", "h5cl-stats"],
+        "map": ["raw-read-write", "h5cl-map"],
+        "hist": ["raw-h5dread", "h5cl-hist", "h5cl-hist-data-range"],
+        "axis": ["raw-h5dread", "h5cl-stats-axis0", "h5cl-stats-axis1"],
+        "fused": ["raw-h5dread", "h5cl-fused-expr", "h5cl-fused-two-inputs"]}
+bad = [r for r in rows if r.get("status") != "ok"]
+for r in bad:
+    print("bench smoke: FAIL: %s/%s %s %s: %s" % (
+        r.get("suite", {}).get("dtype"), r.get("suite", {}).get("layout"),
+        r.get("case"), r.get("row"), r.get("message")))
+combos = collections.defaultdict(list)
+for r in rows:
+    s = r["suite"]
+    combos[(s["dtype"], s["layout"], s["chunk_bytes"])].append(
+        (r["case"], r["row"]))
+expect = [(c, n) for c in want for n in want[c]]
+problems = []
+if len(combos) != 12:
+    problems.append("%d dtype x layout files, want 12" % len(combos))
+for k, got in combos.items():
+    if sorted(got) != sorted(expect):
+        problems.append("%s: rows %s" % (k, sorted(got)))
+for r in rows:
+    if r["status"] != "ok":
+        continue
+    if r["row"] == "h5cl-stats-axis0" and r["result"]["states"] != 1024:
+        problems.append("axis 0: %d states" % r["result"]["states"])
+    if r["row"] == "h5cl-fused-two-inputs" and r["inputs"] != 2:
+        problems.append("fused two inputs: %r" % r["inputs"])
+    if r["case"] in ("axis", "fused") and r["row"].startswith("h5cl") \
+            and not r["gbps_median"] > 0:
+        problems.append("%s: no throughput" % r["row"])
+for p in problems:
+    print("bench smoke: FAIL: " + p)
+sys.exit(1 if bad or problems else 0)
+EOF
+
+# 2. Per-axis statistics of 1-D data cannot run: an error row, exit 1.
+st=0
+"$BENCH" --case axis --rank 1 --size 1M --chunk-bytes 256K --reps 1 \
+    --no-roofline --dir "$DIR" >"$DIR/axis1d.out" 2>&1 || st=$?
+[ "$st" = 1 ] || fail "--case axis --rank 1 exited $st, want 1"
+grep -q "needs rank-2 data" "$DIR/axis1d.out" ||
+    fail "--case axis --rank 1 gave no reason"
+
+# 3. Usage errors: exit 2.
+for args in "--dtype int8" "--layout szip" "--case nope" \
+        "--suite --file $DIR/x.h5"; do
+    st=0
+    # shellcheck disable=SC2086 # the words of $args are separate options
+    "$BENCH" $args >/dev/null 2>&1 || st=$?
+    [ "$st" = 2 ] || fail "'$args' exited $st, want 2"
+done
+
+# 4. Generated files are cached by name: the second run reuses the first.
+"$BENCH" --generate --dtype float64 --layout gzip --size 1M \
+    --chunk-bytes 256K --dir "$DIR" >"$DIR/gen1.out" 2>&1 ||
+    fail "--generate exited $?"
+"$BENCH" --generate --dtype float64 --layout gzip --size 1M \
+    --chunk-bytes 256K --dir "$DIR" >"$DIR/gen2.out" 2>&1 ||
+    fail "--generate (again) exited $?"
+grep -q "bench-f64-1d-1MiB-gzip256KiB.h5" "$DIR/gen1.out" ||
+    fail "unexpected generated name: $(cat "$DIR/gen1.out")"
+grep -q "reusing" "$DIR/gen2.out" || fail "the cached file was not reused"
+
+if [ "$fails" -ne 0 ]; then
+    echo "bench smoke: $fails failed"
+    exit 1
+fi
+echo "bench smoke: ok (suite of 12 files x 5 cases, errors, cache)"
