@@ -71,7 +71,9 @@ def plot_throughput(rows, out):
     fig.savefig(out, dpi=120)
 
 
-def plot_timeline(path, out):
+def plot_timeline(path, out, window=None):
+    """window: (lo, hi) in ms to draw only that stretch, so that the tiles of
+    a run of thousands can be told apart; busy times stay the whole run's."""
     with open(path) as f:
         tr = json.load(f)
     lanes, bars = {}, {}
@@ -87,15 +89,23 @@ def plot_timeline(path, out):
     for row, tid in enumerate(tids):
         segs = [(b, d) for b, d, _ in bars.get(tid, []) if d > 0]
         colors = [cmap(t % 20) for _, d, t in bars.get(tid, []) if d > 0]
+        busy = sum(d for _, d in segs)
+        if window:
+            keep = [i for i, (b, d) in enumerate(segs)
+                    if b + d >= window[0] and b <= window[1]]
+            segs = [segs[i] for i in keep]
+            colors = [colors[i] for i in keep]
         ax.broken_barh(segs, (row - 0.4, 0.8), facecolors=colors,
                        edgecolor="black", linewidth=0.2)
-        busy = sum(d for _, d in segs)
         ax.text(1.0, row, " %.1f ms busy" % busy, va="center", fontsize=7,
                 transform=ax.get_yaxis_transform())
     ax.set_yticks(range(len(tids)))
     ax.set_yticklabels([lanes[t] for t in tids], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("ms since the run began (colour: tile)")
+    ax.set_xlabel("ms since the run began (colour: tile)%s"
+                  % (", %g to %g ms of the run" % window if window else ""))
+    if window:
+        ax.set_xlim(*window)
     od = tr.get("otherData", {})
     ax.set_title("%s: %s, %.0f MB in %.3f s (%.2f GB/s), overlap %.3f" % (
         od.get("device", ""), od.get("dataset", ""), od.get("bytes", 0) / 1e6,
@@ -115,11 +125,15 @@ def main(argv=None):
     g = sub.add_parser("timeline", help="Gantt from an h5cl-bench trace")
     g.add_argument("trace")
     g.add_argument("png")
+    g.add_argument("--window", metavar="LO:HI",
+                   type=lambda v: tuple(float(x) for x in v.split(":")),
+                   help="draw only LO to HI ms of the run (busy times stay "
+                        "the whole run's)")
     a = ap.parse_args(argv)
     if a.what == "throughput":
         plot_throughput(load_rows(a.json), a.png)
     else:
-        plot_timeline(a.trace, a.png)
+        plot_timeline(a.trace, a.png, a.window)
     print(a.png)
     return 0
 

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "device.h"
@@ -50,7 +51,8 @@ enum { OUT_FREE, OUT_COMPUTING, OUT_WRITING };
  * kernel sees. */
 typedef struct buf {
     void *host;   /* where the host reads or writes (mapped pointer)     */
-    void *alloc;  /* zero-copy: our page-aligned allocation              */
+    void *alloc;  /* zero-copy: our own pages (mmap), alloc_bytes long   */
+    size_t alloc_bytes;
     cl_mem hbuf;  /* pinned or USE_HOST_PTR buffer                       */
     cl_mem dbuf;  /* what the kernel uses (hbuf when zero-copy)          */
     int mapped;   /* hbuf is mapped at `host`                            */
@@ -256,11 +258,19 @@ static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
     h5cl_device *dev = &ctx->dev;
     cl_int err;
     if (p->zero_copy) {
-        b->alloc = aligned_alloc(4096, bytes);
-        if (!b->alloc)
+        /* pages of our own rather than malloc's: page-aligned for
+         * USE_HOST_PTR, and given back whole when the run ends, where
+         * megabyte blocks from the heap left it fragmented and growing
+         * over many runs */
+        b->alloc = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (b->alloc == MAP_FAILED) {
+            b->alloc = NULL;
             return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
                              "cannot allocate a %zu-byte host slot (%s)",
                              bytes, what);
+        }
+        b->alloc_bytes = bytes;
         b->hbuf = clCreateBuffer(dev->context, access | CL_MEM_USE_HOST_PTR,
                                  bytes, b->alloc, &err);
         if (!b->hbuf)
@@ -299,7 +309,8 @@ static void buf_destroy(pipe *p, buf *b)
         clReleaseMemObject(b->dbuf);
     if (b->hbuf)
         clReleaseMemObject(b->hbuf);
-    free(b->alloc);
+    if (b->alloc)
+        munmap(b->alloc, b->alloc_bytes);
     memset(b, 0, sizeof *b);
 }
 

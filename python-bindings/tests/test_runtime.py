@@ -148,6 +148,20 @@ def test_memory_stays_flat(big):
     assert grown < 4 << 20, "resident memory grew by %d bytes over 150 runs" % grown
 
 
+def test_direct_reads_reported(big, monkeypatch):
+    """Uncompressed chunks are read by pread on the pool; H5CL_DIRECT=0
+    sends them through H5Dread; the figures do not change."""
+    monkeypatch.setenv("H5CL_THREADS", "3")
+    with h5cl.open(big) as f:
+        s = f["x"].stats(tile_bytes=1 << 20)
+        assert s.run.bytes_direct == 8_000_000 and s.run.read_threads == 3
+        monkeypatch.setenv("H5CL_DIRECT", "0")
+        t = f["x"].stats(tile_bytes=1 << 20)
+        assert t.run.bytes_direct == 0 and t.run.read_threads == 1
+    assert (s.sum, s.min, s.argmax) == (t.sum, t.min, t.argmax) == (
+        np.arange(2_000_000, dtype=np.float64).sum(), 0, 1_999_999)
+
+
 def test_view_keeps_file_alive(big):
     d = h5cl.open(big)["y"][1]
     assert d.mean(axis=0) == 5.5  # axis 0 of the view is the file's axis 1
