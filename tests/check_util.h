@@ -32,6 +32,7 @@ Suite *expr_suite(void);
 Suite *map_suite(void);
 Suite *hist_suite(void);
 Suite *cf_suite(void);
+Suite *cov_suite(void);
 
 /* Seconds per test; generous because a cold PoCL build can be slow. */
 #define TU_TIMEOUT 180
