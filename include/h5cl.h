@@ -736,6 +736,13 @@ H5CL_API int h5cl_cov_matrix(const h5cl_cov *cov, unsigned ddof,
  * clipped to [-1, 1]; NaN for a constant column). */
 H5CL_API int h5cl_cov_corrcoef(const h5cl_cov *cov, double *out);
 H5CL_API const h5cl_run_summary *h5cl_cov_summary(const h5cl_cov *cov);
+/* Writes the p x p covariance (corr 0, with ddof) or correlation (corr
+ * 1) as a float64 dataset to mopts's output, with the same all-or-nothing
+ * rules as h5cl_map_run (mopts->dtype must be -1 or H5CL_FLOAT64; the
+ * output file may be the input's: the input is never written in place).
+ * Errors are recorded on ctx. */
+H5CL_API int h5cl_cov_write(h5cl_ctx *ctx, const h5cl_cov *cov, int corr,
+                            unsigned ddof, const h5cl_map_options *mopts);
 /* into (+)= from: the rows of both.  H5CL_ERR_INVALID_ARGUMENT unless the
  * column counts agree. */
 H5CL_API int h5cl_cov_merge(h5cl_cov *into, const h5cl_cov *from);

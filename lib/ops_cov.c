@@ -15,6 +15,7 @@
  * Both need tiles of whole rows: the tile size is raised to one row of
  * chunks (or one row when contiguous) before planning. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -461,6 +462,64 @@ int h5cl_cov_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
     st = cov_compute(ds, opts, cov_ret);
     h5cl_run_leave(ds->ctx);
     return st;
+}
+
+static int cov_write(h5cl_ctx *ctx, const h5cl_cov *cov, int corr,
+                     unsigned ddof, const h5cl_map_options *m)
+{
+    if (m->dtype != -1 && m->dtype != H5CL_FLOAT64)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "covariance matrices are written as float64");
+    const size_t p = cov->p;
+    const uint64_t dims[2] = {p, p}, origin[2] = {0, 0};
+    h5cl_writer_spec spec;
+    int st = h5cl_writer_spec_init(ctx, m, H5CL_FLOAT64, 2, dims, origin,
+                                   NULL, &spec);
+    if (st != H5CL_OK)
+        return st;
+    char expr[64];
+    snprintf(expr, sizeof expr, corr ? "corrcoef" : "cov (ddof %u)", ddof);
+    spec.expression = expr;
+    spec.sources = "";
+    double *mat = malloc((p ? p * p : 1) * sizeof *mat);
+    if (!mat)
+        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
+    if (corr)
+        h5cl_cov_corrcoef(cov, mat);
+    else
+        h5cl_cov_matrix(cov, ddof, mat);
+    h5cl_writer *w = NULL;
+    st = h5cl_writer_create(ctx, &spec, NULL, 0, &w);
+    if (st == H5CL_OK && p) {
+        const h5cl_box box = {2, {0, 0}, {p, p}};
+        char err[1024];
+        st = h5cl_writer_write(w, &box, mat, err, sizeof err);
+        if (st != H5CL_OK)
+            h5cl_fail(ctx, st, "%s", err);
+    }
+    free(mat);
+    if (st != H5CL_OK) {
+        h5cl_writer_abort(w);
+        return st;
+    }
+    st = h5cl_writer_commit(ctx, w);
+    return st == H5CL_OK ? h5cl_ok(ctx) : st;
+}
+
+int h5cl_cov_write(h5cl_ctx *ctx, const h5cl_cov *cov, int corr,
+                   unsigned ddof, const h5cl_map_options *mopts)
+{
+    if (!ctx || !cov || !mopts)
+        return ctx ? h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                               "h5cl_cov_write: NULL argument")
+                   : H5CL_ERR_INVALID_ARGUMENT;
+    h5cl_map_options m;
+    h5cl_map_options_init(&m);
+    memcpy(&m, mopts,
+           mopts->struct_size && mopts->struct_size < sizeof m
+               ? mopts->struct_size
+               : sizeof m);
+    return cov_write(ctx, cov, corr, ddof, &m);
 }
 
 /* ---- projection ---- */
