@@ -33,6 +33,13 @@ const char *h5cl_blas_status_name(int status)
 #undef NAME_CASE
 }
 
+void h5cl_blas_release(h5cl_ctx *ctx)
+{
+    if (ctx->blas_used)
+        CLBlastClearCache();
+    ctx->blas_used = 0;
+}
+
 /* Records a failed CLBlast call: out of device memory as such (the tile
  * retry may help), anything else as H5CL_ERR_LINALG. */
 static int blas_fail(h5cl_ctx *ctx, CLBlastStatusCode s, const char *call,
@@ -54,6 +61,7 @@ int h5cl_blas_syrk(h5cl_ctx *ctx, h5cl_dtype dt, size_t n, size_t k,
 {
     cl_command_queue q = ctx->dev.comp;
     *ev_ret = NULL;
+    ctx->blas_used = 1;
     CLBlastStatusCode s =
         dt == H5CL_FLOAT64
             ? CLBlastDsyrk(CLBlastLayoutRowMajor, CLBlastTriangleUpper,
@@ -75,6 +83,7 @@ int h5cl_blas_gemm_nt(h5cl_ctx *ctx, h5cl_dtype dt, size_t m, size_t n,
 {
     cl_command_queue q = ctx->dev.comp;
     *ev_ret = NULL;
+    ctx->blas_used = 1;
     CLBlastStatusCode s =
         dt == H5CL_FLOAT64
             ? CLBlastDgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,

@@ -16,6 +16,14 @@ int h5cl_blas_syrk(h5cl_ctx *ctx, h5cl_dtype dt, size_t n, size_t k,
 int h5cl_blas_gemm_nt(h5cl_ctx *ctx, h5cl_dtype dt, size_t m, size_t n,
                       size_t k, cl_mem a, cl_mem b, cl_mem c,
                       cl_event *ev_ret);
+/* Drops CLBlast's cached programs when ctx used CLBlast.  Its cache is
+ * process-wide and keeps every cl_context it compiled for alive (each
+ * program retains its context); measured: without this, a process that
+ * opens and closes contexts after a covariance grows by ~40 KiB per
+ * context.  CLBlast can only clear all of it, so other contexts of the
+ * process compile again on their next call (fast from the driver's own
+ * cache). */
+void h5cl_blas_release(h5cl_ctx *ctx);
 /* "CLBlastInvalidLeadDimA" etc. for a CLBlast status; OpenCL's name for
  * the codes CLBlast shares with OpenCL. */
 const char *h5cl_blas_status_name(int status);
