@@ -89,7 +89,8 @@ H5CL_API const char *h5cl_version(void);
     X(ERR_BUSY, -23, "the context is running in another thread")              \
     X(ERR_EXPRESSION, -24, "invalid expression")                              \
     X(ERR_EXISTS, -25, "the output dataset already exists")                   \
-    X(ERR_SHAPE, -26, "input datasets differ in shape")
+    X(ERR_SHAPE, -26, "input datasets differ in shape")                      \
+    X(ERR_LINALG, -27, "a CLBlast or LAPACK call failed")
 
 #define H5CL_STATUS_ENUM_(name, value, msg) H5CL_##name = value,
 typedef enum h5cl_status { H5CL_STATUS_LIST(H5CL_STATUS_ENUM_) } h5cl_status;
@@ -692,6 +693,108 @@ H5CL_API void h5cl_map_options_init(h5cl_map_options *mopts);
 H5CL_API int h5cl_map_run(h5cl_dataset *ds, const h5cl_run_options *opts,
                           const h5cl_map_options *mopts,
                           h5cl_run_summary *summary_ret);
+
+/* ------------------------------------------------------------------------
+ * Covariance, correlation and PCA of a 2-D dataset (rows are samples,
+ * columns are features), streamed row-tile by row-tile through CLBlast.
+ *
+ * Per tile, the values (converted to double on devices with fp64, else
+ * float; through opts->expr, mask_fill and cf like every op) are shifted
+ * by an estimate of the column means taken from the first tile, their
+ * column sums are added to a device vector and CLBlast's SYRK adds their
+ * Gram matrix into a p x p device matrix.  Shifting keeps data with a
+ * large mean (1e6 + noise) from cancelling; the sums of the shifted data
+ * make the result exact whatever the estimate.  NaN in a column makes
+ * that column's row and column of the result NaN, as in numpy.
+ *
+ * An h5cl_cov is also a partial state: n, the column means and the
+ * centred sums of products (the p x p "comoment" matrix), which is the
+ * same information as n, column sums and X^T X but merges (Chan's
+ * pairwise formula) without cancellation; it serialises to a versioned
+ * little-endian byte form.
+ *
+ * Errors: a selection that is not 2-D is H5CL_ERR_INVALID_ARGUMENT; more
+ * columns than a p x p matrix of the device can hold is
+ * H5CL_ERR_DEVICE_MEMORY with the number that fits; a CLBlast failure is
+ * H5CL_ERR_LINALG (H5CL_ERR_DEVICE_MEMORY when out of memory) with
+ * CLBlast's status name.  opts->axis must be -1.
+ */
+typedef struct h5cl_cov h5cl_cov;
+
+H5CL_API int h5cl_cov_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
+                              h5cl_cov **cov_ret);
+/* Accepts NULL. */
+H5CL_API void h5cl_cov_free(h5cl_cov *cov);
+/* Rows counted (n) and columns (p); 0 for NULL. */
+H5CL_API uint64_t h5cl_cov_rows(const h5cl_cov *cov);
+H5CL_API size_t h5cl_cov_columns(const h5cl_cov *cov);
+/* The p column means (NaN when n is 0), owned by cov. */
+H5CL_API const double *h5cl_cov_mean(const h5cl_cov *cov);
+/* The p x p centred sums of products, row-major, owned by cov. */
+H5CL_API const double *h5cl_cov_comoment(const h5cl_cov *cov);
+/* Writes the p x p covariance (numpy.cov(X, rowvar=False, ddof=ddof)),
+ * row-major, into out; NaN everywhere when n <= ddof. */
+H5CL_API int h5cl_cov_matrix(const h5cl_cov *cov, unsigned ddof,
+                             double *out);
+/* Writes the p x p correlation matrix (numpy.corrcoef(X, rowvar=False):
+ * clipped to [-1, 1]; NaN for a constant column). */
+H5CL_API int h5cl_cov_corrcoef(const h5cl_cov *cov, double *out);
+H5CL_API const h5cl_run_summary *h5cl_cov_summary(const h5cl_cov *cov);
+/* Writes the p x p covariance (corr 0, with ddof) or correlation (corr
+ * 1) as a float64 dataset to mopts's output, with the same all-or-nothing
+ * rules as h5cl_map_run (mopts->dtype must be -1 or H5CL_FLOAT64; the
+ * output file may be the input's: the input is never written in place).
+ * Errors are recorded on ctx. */
+H5CL_API int h5cl_cov_write(h5cl_ctx *ctx, const h5cl_cov *cov, int corr,
+                            unsigned ddof, const h5cl_map_options *mopts);
+/* into (+)= from: the rows of both.  H5CL_ERR_INVALID_ARGUMENT unless the
+ * column counts agree. */
+H5CL_API int h5cl_cov_merge(h5cl_cov *into, const h5cl_cov *from);
+/* Bytes h5cl_cov_serialize writes: 32 + 8 p + 8 p^2. */
+H5CL_API size_t h5cl_cov_serialized_size(const h5cl_cov *cov);
+H5CL_API int h5cl_cov_serialize(const h5cl_cov *cov, unsigned char *buf,
+                                size_t nbytes);
+/* H5CL_ERR_BAD_STATE for a buffer that is not exactly one valid state. */
+H5CL_API int h5cl_cov_deserialize(const unsigned char *buf, size_t nbytes,
+                                  h5cl_cov **cov_ret);
+
+/* Principal components of a covariance state: the eigen-decomposition of
+ * its covariance (ddof 1, as scikit-learn) by LAPACK's dsyevd on the host.
+ * The k components are the eigenvectors of the k largest eigenvalues, in
+ * decreasing order, each signed so that its entry of largest magnitude is
+ * positive.  Errors: k not in 1..p or n < 2 (H5CL_ERR_INVALID_ARGUMENT),
+ * a covariance with NaN or inf (H5CL_ERR_INVALID_ARGUMENT naming a
+ * column), LAPACK failing to converge (H5CL_ERR_LINALG). */
+typedef struct h5cl_pca h5cl_pca;
+
+H5CL_API int h5cl_pca_compute(h5cl_ctx *ctx, const h5cl_cov *cov, size_t k,
+                              h5cl_pca **pca_ret);
+/* Accepts NULL. */
+H5CL_API void h5cl_pca_free(h5cl_pca *pca);
+H5CL_API size_t h5cl_pca_k(const h5cl_pca *pca);
+H5CL_API size_t h5cl_pca_columns(const h5cl_pca *pca);
+/* k x p, row-major: row i is component i (scikit-learn's components_). */
+H5CL_API const double *h5cl_pca_components(const h5cl_pca *pca);
+/* k eigenvalues of the covariance (ddof 1), and each one's share of the
+ * sum of all p (negative eigenvalues from rounding count as 0). */
+H5CL_API const double *h5cl_pca_explained_variance(const h5cl_pca *pca);
+H5CL_API const double *h5cl_pca_explained_variance_ratio(const h5cl_pca *pca);
+/* The p column means the projection subtracts. */
+H5CL_API const double *h5cl_pca_mean(const h5cl_pca *pca);
+
+/* Projects every row of ds (or of the selection, through opts like
+ * h5cl_cov_compute) onto the components: Y = (X - mean) @ components^T,
+ * streamed tile by tile with CLBlast's GEMM, and writes Y (rows x k) to
+ * mopts's output with the same all-or-nothing rules as h5cl_map_run.
+ * Y is float64 on devices with fp64, else float32; mopts->dtype must be
+ * -1 or that type.  Output chunks: mopts->chunk_dims when given, else the
+ * input's chunk rows by k when the input is chunked, else none (whole
+ * rows of about 1 MiB when compressed).  The selection must have p
+ * columns. */
+H5CL_API int h5cl_pca_project(h5cl_dataset *ds, const h5cl_run_options *opts,
+                              const h5cl_pca *pca,
+                              const h5cl_map_options *mopts,
+                              h5cl_run_summary *summary_ret);
 
 #ifdef __cplusplus
 }

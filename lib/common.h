@@ -45,6 +45,7 @@ struct h5cl_ctx {
     h5cl_device dev;
     h5cl_program_memo *memo; /* built programs                          */
     int open_datasets;
+    int blas_used;       /* CLBlast holds programs for this device's context */
 };
 
 /* Records a failure on ctx and returns status, so callers can write

@@ -2,6 +2,7 @@
  * static tables (version, stage names). */
 #include <stdlib.h>
 
+#include "blas.h"
 #include "device.h"
 #include "program.h"
 
@@ -36,6 +37,7 @@ void h5cl_ctx_destroy(h5cl_ctx *ctx)
     if (!ctx)
         return;
     h5cl_program_release_all(ctx);
+    h5cl_blas_release(ctx);
     if (ctx->device_open)
         h5cl_device_close(&ctx->dev);
     free(ctx->msg);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "hist_state.h"
 
 /* rows * (bins + extra) counters, or 0 when that overflows a size_t. */
@@ -148,44 +149,6 @@ static const unsigned char hist_magic[4] = {'H', '5', 'H', 'I'};
 #define HIST_VERSION 1
 #define HEADER_BYTES 32
 
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t dbits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return u;
-}
-
-static double bits_d(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
 /* Bytes of the form for these counts; 0 when that overflows. */
 static size_t form_bytes(int rank, size_t ncounters)
 {
@@ -210,16 +173,16 @@ int h5cl_hist_serialize(const h5cl_hist *h, unsigned char *buf, size_t nbytes)
     buf[5] = (unsigned char)(h->from_data != 0);
     buf[6] = (unsigned char)h->rank;
     buf[7] = 0;
-    put64(buf + 8, h->bins); /* bins, then the zero word */
-    put64(buf + 16, dbits(h->lo));
-    put64(buf + 24, dbits(h->hi));
+    h5cl_put64(buf + 8, h->bins); /* bins, then the zero word */
+    h5cl_put64(buf + 16, h5cl_double_bits(h->lo));
+    h5cl_put64(buf + 24, h5cl_double_bits(h->hi));
     unsigned char *p = buf + HEADER_BYTES;
     for (int d = 0; d < h->rank; d++, p += 8)
-        put64(p, h->dims[d]);
+        h5cl_put64(p, h->dims[d]);
     size_t nc = counter_count(h->n, h->bins);
     for (size_t c = 0; c < nc; c++, p += 8)
-        put64(p, h->counts[c]);
-    put64(p, fnv1a(buf, (size_t)(p - buf)));
+        h5cl_put64(p, h->counts[c]);
+    h5cl_put64(p, h5cl_fnv1a64(buf, (size_t)(p - buf)));
     return H5CL_OK;
 }
 
@@ -228,10 +191,10 @@ int h5cl_hist_serialize(const h5cl_hist *h, unsigned char *buf, size_t nbytes)
 static int header_valid(const unsigned char *b, uint32_t *bins_ret,
                         double *lo_ret, double *hi_ret)
 {
-    uint64_t w = get64(b + 8);
+    uint64_t w = h5cl_get64(b + 8);
     *bins_ret = (uint32_t)w;
-    *lo_ret = bits_d(get64(b + 16));
-    *hi_ret = bits_d(get64(b + 24));
+    *lo_ret = h5cl_bits_to_double(h5cl_get64(b + 16));
+    *hi_ret = h5cl_bits_to_double(h5cl_get64(b + 24));
     return memcmp(b, hist_magic, 4) == 0 && b[4] == HIST_VERSION &&
            b[5] <= 1 && b[6] <= H5CL_MAX_RANK && b[7] == 0 &&
            (w >> 32) == 0 && *bins_ret >= 1 &&
@@ -254,21 +217,21 @@ int h5cl_hist_deserialize(const unsigned char *buf, size_t nbytes,
     if (nbytes < HEADER_BYTES + 8 * (size_t)rank)
         return H5CL_ERR_BAD_STATE;
     for (int d = 0; d < rank; d++)
-        dims[d] = get64(buf + HEADER_BYTES + 8 * d);
+        dims[d] = h5cl_get64(buf + HEADER_BYTES + 8 * d);
     int ok;
     size_t n = dims_product(rank, dims, &ok);
     size_t nc = counter_count(n, bins);
     size_t size = form_bytes(rank, nc);
     /* the size must match exactly: a buffer is one histogram */
     if (!ok || (n && !nc) || !size || nbytes != size ||
-        get64(buf + size - 8) != fnv1a(buf, size - 8))
+        h5cl_get64(buf + size - 8) != h5cl_fnv1a64(buf, size - 8))
         return H5CL_ERR_BAD_STATE;
     h5cl_hist *h = h5cl_hist_alloc(bins, lo, hi, buf[5], rank, dims);
     if (!h)
         return H5CL_ERR_NO_MEMORY;
     const unsigned char *p = buf + HEADER_BYTES + 8 * (size_t)rank;
     for (size_t c = 0; c < nc; c++, p += 8)
-        h->counts[c] = get64(p);
+        h->counts[c] = h5cl_get64(p);
     *hist_ret = h;
     return H5CL_OK;
 }

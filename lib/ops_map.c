@@ -10,10 +10,6 @@
 #include "run.h"
 #include "writer.h"
 
-/* Output chunks made for a contiguous input that is to be compressed:
- * whole rows of about this many bytes. */
-#define OUT_CHUNK_BYTES ((uint64_t)1 << 20)
-
 typedef struct map_op {
     h5cl_eval *eval;
     h5cl_masked *masked;    /* per slot, when the expression decodes */
@@ -76,63 +72,6 @@ void h5cl_map_options_init(h5cl_map_options *m)
     m->dtype = -1;
 }
 
-/* The output's chunks: none when asked to be contiguous; asked for, else
- * the input's, else (only when a filter needs chunks) whole rows of about
- * 1 MiB.  Clipped to the output's
- * extent, which HDF5 requires of fixed-size datasets. */
-static int choose_chunks(h5cl_ctx *ctx, const h5cl_map_options *m,
-                         const h5cl_dataset *in, h5cl_writer_spec *w)
-{
-    w->chunked = 0;
-    if (w->rank == 0)
-        return H5CL_OK;
-    for (int d = 0; d < w->rank; d++)
-        if (w->dims[d] == 0)
-            return H5CL_OK; /* nothing to chunk */
-    if (m->chunk_rank < 0) {
-        if (m->gzip || m->shuffle)
-            return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
-                             "a contiguous output cannot be compressed or "
-                             "shuffled: HDF5 filters need chunks");
-        return H5CL_OK;
-    }
-    if (m->chunk_rank) {
-        if (m->chunk_rank != w->rank)
-            return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
-                             "chunk shape has %d dimensions; the output "
-                             "has %d",
-                             m->chunk_rank, w->rank);
-        for (int d = 0; d < w->rank; d++) {
-            if (m->chunk_dims[d] == 0)
-                return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
-                                 "chunk dimension %d is 0", d);
-            w->chunk_dims[d] = m->chunk_dims[d];
-        }
-    } else if (in->info.layout == H5CL_LAYOUT_CHUNKED) {
-        memcpy(w->chunk_dims, in->info.chunk_dims, sizeof w->chunk_dims);
-        /* tiles are whole input chunks: so whole output chunks too when
-         * the selection starts on the chunk grid */
-        w->chunks_aligned = 1;
-        for (int d = 0; d < w->rank; d++)
-            if (w->origin[d] % w->chunk_dims[d] != 0)
-                w->chunks_aligned = 0;
-    } else if (m->gzip || m->shuffle) {
-        uint64_t elems = OUT_CHUNK_BYTES / h5cl_dtype_size(w->dtype);
-        for (int d = w->rank - 1; d >= 0; d--) {
-            w->chunk_dims[d] = elems < w->dims[d] ? (elems ? elems : 1)
-                                                  : w->dims[d];
-            elems /= w->chunk_dims[d];
-        }
-    } else {
-        return H5CL_OK;
-    }
-    for (int d = 0; d < w->rank; d++)
-        if (w->chunk_dims[d] > w->dims[d])
-            w->chunk_dims[d] = w->dims[d];
-    w->chunked = 1;
-    return H5CL_OK;
-}
-
 /* "u=a.h5:/u v=b.h5:/v" for the output's h5cl_sources attribute. */
 static char *sources_text(const h5cl_inputs *in)
 {
@@ -156,28 +95,15 @@ static int writer_spec(h5cl_ctx *ctx, const h5cl_run *run,
                        const h5cl_map_options *m, h5cl_dtype dtype,
                        h5cl_writer_spec *w)
 {
-    memset(w, 0, sizeof *w);
-    if (!m->out_file || !m->out_path)
-        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
-                         "a map needs an output file and dataset path");
-    if (m->gzip < 0 || m->gzip > 9)
-        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
-                         "gzip level %d; use 1..9, or 0 for none", m->gzip);
-    w->file = m->out_file;
-    w->path = m->out_path;
-    w->dtype = dtype;
     const h5cl_dataset *in = run->in.ds[0];
     /* a scalar stays a scalar; otherwise the selection's shape */
-    w->rank = in->info.rank ? run->sel.rank : 0;
-    for (int d = 0; d < w->rank; d++) {
-        w->dims[d] = run->sel.count[d];
-        w->origin[d] = run->sel.start[d];
-    }
-    w->gzip = m->gzip;
-    w->shuffle = m->shuffle;
-    w->overwrite = m->overwrite;
+    const int rank = in->info.rank ? run->sel.rank : 0;
+    int st = h5cl_writer_spec_init(
+        ctx, m, dtype, rank, run->sel.count, run->sel.start,
+        in->info.layout == H5CL_LAYOUT_CHUNKED ? in->info.chunk_dims : NULL,
+        w);
     w->expression = run->opts.expr ? run->opts.expr : run->in.names[0];
-    return choose_chunks(ctx, m, in, w);
+    return st;
 }
 
 typedef struct map_attempt {
@@ -196,8 +122,11 @@ static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
         return H5CL_OK;
     map_op mo = {ma->eval, NULL, &ma->summary};
     h5cl_op op = {&mo, map_setup, map_enqueue, map_merge, map_teardown};
-    h5cl_stream stream = {run->in.ds, run->in.n, ma->writer,
-                          h5cl_dtype_size(h5cl_eval_out_dtype(ma->eval))};
+    h5cl_stream stream = {
+        .inputs = run->in.ds,
+        .ninputs = run->in.n,
+        .writer = ma->writer,
+        .out_elem_size = h5cl_dtype_size(h5cl_eval_out_dtype(ma->eval))};
     h5cl_tile_timing *times = NULL;
     int st = h5cl_pipeline_run(run->ctx, &stream, plan, run->slots, &op,
                                &run->opts, &ma->summary, &times);

@@ -431,7 +431,8 @@ static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
     out->summary.zero_copy = h5cl_device_zero_copy(&ctx->dev);
     if (plan->ntiles == 0)
         return H5CL_OK;
-    h5cl_stream stream = {run->in.ds, ac->eval ? run->in.n : 1, NULL, 0};
+    h5cl_stream stream = {.inputs = run->in.ds,
+                          .ninputs = ac->eval ? run->in.n : 1};
     int st = h5cl_pipeline_run(ctx, &stream, plan, run->slots, &op, &run->opts,
                                &out->summary, &out->times);
     out->ntimes = out->times ? (size_t)plan->ntiles : 0;

@@ -199,6 +199,23 @@ static void *reader_main(void *arg)
 
 /* ---- the writer thread ---- */
 
+/* The output's part of an input box: the box itself, or its rows with
+ * out_cols values each. */
+static void out_box(const h5cl_stream *sm, const h5cl_box *in,
+                    h5cl_box *out)
+{
+    *out = *in;
+    if (sm->out_cols && in->rank > 0)
+        out->count[in->rank - 1] = sm->out_cols;
+}
+
+static uint64_t out_elems(const h5cl_stream *sm, const h5cl_box *in)
+{
+    h5cl_box b;
+    out_box(sm, in, &b);
+    return h5cl_box_elems(&b);
+}
+
 /* Stores output tiles in tile order as the dispatcher retires them, so a
  * slow disk holds back only the slots it has not written yet. */
 static void *writer_main(void *arg)
@@ -216,8 +233,9 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&p->mu);
 
-        h5cl_box box;
-        h5cl_plan_tile(p->plan, t, &box);
+        h5cl_box in, box;
+        h5cl_plan_tile(p->plan, t, &in);
+        out_box(p->stream, &in, &box);
         char msg[1024];
         double t0 = h5cl_now();
         int st = h5cl_writer_write(p->stream->writer, &box, s->out.host, msg,
@@ -474,7 +492,8 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     cl_event last = s->done_ev;
     if (sm->writer && !p->zero_copy) {
         err = clEnqueueReadBuffer(ctx->dev.comp, s->out.dbuf, CL_FALSE, 0,
-                                  (size_t)(tile.elems * sm->out_elem_size),
+                                  (size_t)(out_elems(sm, &tile.box) *
+                                           sm->out_elem_size),
                                   s->out.host, 1, &s->done_ev, &s->out_ev);
         if (err != CL_SUCCESS)
             return h5cl_fail_cl(ctx, err, "clEnqueueReadBuffer",
@@ -682,7 +701,15 @@ static int pipe_prepare(pipe *p)
         p->in_bytes[i] = (size_t)((elems * es + 4095) / 4096 * 4096);
         p->in_elem_bytes += es;
     }
-    p->out_bytes = (size_t)((elems * sm->out_elem_size + 4095) / 4096 * 4096);
+    uint64_t out = elems;
+    if (sm->out_cols && p->plan->sel.rank > 0) {
+        const int last = p->plan->sel.rank - 1;
+        const uint64_t cols = p->plan->sel.count[last];
+        out = cols ? elems / cols * sm->out_cols : 0;
+    }
+    p->out_bytes = (size_t)((out * sm->out_elem_size + 4095) / 4096 * 4096);
+    if (p->out_bytes == 0)
+        p->out_bytes = 4096;
     int st = slots_create(p);
     int direct = 0;
     for (size_t i = 0; i < sm->ninputs && st == H5CL_OK; i++) {
@@ -772,7 +799,9 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, const h5cl_stream *stream,
         sum->tiles = plan->ntiles;
         sum->slots = slots;
         sum->bytes = elems * p.in_elem_bytes;
-        sum->bytes_written = stream->writer ? elems * stream->out_elem_size : 0;
+        sum->bytes_written =
+            stream->writer ? out_elems(stream, &plan->sel) * stream->out_elem_size
+                           : 0;
         sum->bytes_direct = 0;
         for (size_t i = 0; i < stream->ninputs; i++)
             sum->bytes_direct += h5cl_reader_bytes_direct(p.rd[i]);

@@ -24,6 +24,10 @@ typedef struct h5cl_stream {
     size_t ninputs;
     h5cl_writer *writer;  /* NULL: the op only reduces                    */
     size_t out_elem_size; /* bytes per output element when writer is set  */
+    /* 0: the output has the inputs' shape.  Else each row (the last
+     * dimension) of the inputs becomes out_cols values (a projection):
+     * the plan's tiles must then span whole rows. */
+    uint64_t out_cols;
 } h5cl_stream;
 
 typedef struct h5cl_op h5cl_op;

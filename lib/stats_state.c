@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "bytes.h"
 #include "stats_state.h"
 
 void h5cl_stats_state_init(h5cl_stats_state *st, h5cl_kind kind)
@@ -126,32 +127,9 @@ int h5cl_stats_state_merge(h5cl_stats_state *a, const h5cl_stats_state *b)
 static const unsigned char state_magic[4] = {'H', '5', 'S', 'T'};
 #define STATE_VERSION 1
 
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t dbits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return u;
-}
-
 double h5cl_bits_double(uint64_t u)
 {
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
+    return h5cl_bits_to_double(u);
 }
 
 void h5cl_stats_state_serialize(const h5cl_stats_state *st, unsigned char *b)
@@ -161,12 +139,19 @@ void h5cl_stats_state_serialize(const h5cl_stats_state *st, unsigned char *b)
     b[5] = 0;
     b[6] = (unsigned char)st->kind;
     b[7] = (unsigned char)(st->overflow != 0);
-    const uint64_t w[11] = {st->count,      st->nan_count,  st->sum.u,
-                            dbits(st->sum_comp), dbits(st->mean), dbits(st->m2),
-                            st->min.u,      st->max.u,      st->argmin,
-                            st->argmax,     (uint64_t)st->sum_hi};
+    const uint64_t w[11] = {st->count,
+                            st->nan_count,
+                            st->sum.u,
+                            h5cl_double_bits(st->sum_comp),
+                            h5cl_double_bits(st->mean),
+                            h5cl_double_bits(st->m2),
+                            st->min.u,
+                            st->max.u,
+                            st->argmin,
+                            st->argmax,
+                            (uint64_t)st->sum_hi};
     for (int i = 0; i < 11; i++)
-        put64(b + 8 + 8 * i, w[i]);
+        h5cl_put64(b + 8 + 8 * i, w[i]);
 }
 
 int h5cl_stats_state_deserialize(const unsigned char *b, size_t n,
@@ -180,17 +165,17 @@ int h5cl_stats_state_deserialize(const unsigned char *b, size_t n,
     memset(&s, 0, sizeof s);
     s.kind = b[6];
     s.overflow = b[7];
-    s.count = get64(b + 8);
-    s.nan_count = get64(b + 16);
-    s.sum.u = get64(b + 24);
-    s.sum_comp = h5cl_bits_double(get64(b + 32));
-    s.mean = h5cl_bits_double(get64(b + 40));
-    s.m2 = h5cl_bits_double(get64(b + 48));
-    s.min.u = get64(b + 56);
-    s.max.u = get64(b + 64);
-    s.argmin = get64(b + 72);
-    s.argmax = get64(b + 80);
-    s.sum_hi = (int64_t)get64(b + 88);
+    s.count = h5cl_get64(b + 8);
+    s.nan_count = h5cl_get64(b + 16);
+    s.sum.u = h5cl_get64(b + 24);
+    s.sum_comp = h5cl_bits_double(h5cl_get64(b + 32));
+    s.mean = h5cl_bits_double(h5cl_get64(b + 40));
+    s.m2 = h5cl_bits_double(h5cl_get64(b + 48));
+    s.min.u = h5cl_get64(b + 56);
+    s.max.u = h5cl_get64(b + 64);
+    s.argmin = h5cl_get64(b + 72);
+    s.argmax = h5cl_get64(b + 80);
+    s.sum_hi = (int64_t)h5cl_get64(b + 88);
     if (s.kind == H5CL_KIND_FLOAT ? s.sum_hi != 0
                                   : s.overflow != (s.sum_hi != 0))
         return H5CL_ERR_BAD_STATE; /* inconsistent integer sum */

@@ -522,7 +522,7 @@ static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
     to.nb = counters_per_row(t);
     to.summary = job->summary;
     h5cl_op op = {&to, op_setup, op_enqueue, op_merge, op_teardown};
-    h5cl_stream sm = {run->in.ds, run->in.n, NULL, 0};
+    h5cl_stream sm = {.inputs = run->in.ds, .ninputs = run->in.n};
     h5cl_tile_timing *times = NULL;
     int st = h5cl_pipeline_run(run->ctx, &sm, plan, run->slots, &op,
                                &run->opts, job->summary, &times);

@@ -538,3 +538,90 @@ void h5cl_writer_abort(h5cl_writer *w)
         unlink(w->tmp);
     free(w);
 }
+
+/* Output chunks made for a contiguous input that is to be compressed:
+ * whole rows of about this many bytes. */
+#define OUT_CHUNK_BYTES ((uint64_t)1 << 20)
+
+/* The output's chunks: none when asked to be contiguous; asked for, else
+ * the input's, else (only when a filter needs chunks) whole rows of about
+ * 1 MiB.  Clipped to the output's
+ * extent, which HDF5 requires of fixed-size datasets. */
+static int choose_chunks(h5cl_ctx *ctx, const h5cl_map_options *m,
+                         const uint64_t *in_chunks, h5cl_writer_spec *w)
+{
+    w->chunked = 0;
+    if (w->rank == 0)
+        return H5CL_OK;
+    for (int d = 0; d < w->rank; d++)
+        if (w->dims[d] == 0)
+            return H5CL_OK; /* nothing to chunk */
+    if (m->chunk_rank < 0) {
+        if (m->gzip || m->shuffle)
+            return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                             "a contiguous output cannot be compressed or "
+                             "shuffled: HDF5 filters need chunks");
+        return H5CL_OK;
+    }
+    if (m->chunk_rank) {
+        if (m->chunk_rank != w->rank)
+            return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                             "chunk shape has %d dimensions; the output "
+                             "has %d",
+                             m->chunk_rank, w->rank);
+        for (int d = 0; d < w->rank; d++) {
+            if (m->chunk_dims[d] == 0)
+                return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                                 "chunk dimension %d is 0", d);
+            w->chunk_dims[d] = m->chunk_dims[d];
+        }
+    } else if (in_chunks) {
+        memcpy(w->chunk_dims, in_chunks, (size_t)w->rank * sizeof *in_chunks);
+        /* tiles are whole input chunks: so whole output chunks too when
+         * the selection starts on the chunk grid */
+        w->chunks_aligned = 1;
+        for (int d = 0; d < w->rank; d++)
+            if (w->origin[d] % w->chunk_dims[d] != 0)
+                w->chunks_aligned = 0;
+    } else if (m->gzip || m->shuffle) {
+        uint64_t elems = OUT_CHUNK_BYTES / h5cl_dtype_size(w->dtype);
+        for (int d = w->rank - 1; d >= 0; d--) {
+            w->chunk_dims[d] = elems < w->dims[d] ? (elems ? elems : 1)
+                                                  : w->dims[d];
+            elems /= w->chunk_dims[d];
+        }
+    } else {
+        return H5CL_OK;
+    }
+    for (int d = 0; d < w->rank; d++)
+        if (w->chunk_dims[d] > w->dims[d])
+            w->chunk_dims[d] = w->dims[d];
+    w->chunked = 1;
+    return H5CL_OK;
+}
+
+int h5cl_writer_spec_init(h5cl_ctx *ctx, const h5cl_map_options *m,
+                          h5cl_dtype dtype, int rank, const uint64_t *dims,
+                          const uint64_t *origin, const uint64_t *in_chunks,
+                          h5cl_writer_spec *w)
+{
+    memset(w, 0, sizeof *w);
+    if (!m->out_file || !m->out_path)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "an output needs a file and a dataset path");
+    if (m->gzip < 0 || m->gzip > 9)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "gzip level %d; use 1..9, or 0 for none", m->gzip);
+    w->file = m->out_file;
+    w->path = m->out_path;
+    w->dtype = dtype;
+    w->rank = rank;
+    for (int d = 0; d < rank; d++) {
+        w->dims[d] = dims[d];
+        w->origin[d] = origin[d];
+    }
+    w->gzip = m->gzip;
+    w->shuffle = m->shuffle;
+    w->overwrite = m->overwrite;
+    return choose_chunks(ctx, m, in_chunks, w);
+}

@@ -34,6 +34,17 @@ typedef struct h5cl_writer_spec {
 
 typedef struct h5cl_writer h5cl_writer;
 
+/* Fills spec (all but expression and sources) from a map's output
+ * options for an output of `rank` dims whose element 0 is at input
+ * coordinates `origin`.  Chunks: mopts's, else in_chunks (the input's,
+ * clipped; NULL when the input is not chunked: none), else, when a
+ * filter needs chunks, whole rows of about 1 MiB.  A contiguous output
+ * with a filter is H5CL_ERR_INVALID_ARGUMENT. */
+int h5cl_writer_spec_init(h5cl_ctx *ctx, const h5cl_map_options *m,
+                          h5cl_dtype dtype, int rank, const uint64_t *dims,
+                          const uint64_t *origin, const uint64_t *in_chunks,
+                          h5cl_writer_spec *w);
+
 /* Checks the target (not an input file: inputs lists them; the dataset
  * absent unless overwrite), makes the temporary file and the dataset. */
 int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,

@@ -1277,6 +1277,61 @@ for t in left:
     os.unlink(t)
 os.unlink(BIGF)
 
+# ---------------------------------------------------------------- cov, pca
+CV = os.path.join(WORK, "cov.h5")
+cx = rng.standard_normal((1001, 4)) * [1, 2, 3, 4] + 1e6
+cx[:, 1] += cx[:, 0]
+with h5py.File(CV, "w") as f:
+    f["x"] = cx
+    f["cube"] = np.zeros((2, 3, 4))
+checks += 1
+j, _ = run_json("cov --json", ["cov", CV, "/x", "--tile-bytes", "4K"])
+if j is not None:
+    got = np.array(j["matrix"])
+    want = np.cov(cx, rowvar=False)
+    if j["rows"] != 1001 or j["columns"] != 4 or \
+            not np.allclose(got, want, rtol=1e-9, atol=1e-12):
+        fail("cov --json", "rows %r, matrix off by %g" % (
+            j.get("rows"), np.abs(got - want).max()))
+checks += 1
+j, _ = run_json("cov --corr --ddof", ["cov", CV, "/x", "--corr", "-s",
+                                      "10:900,:"])
+if j is not None and not np.allclose(
+        np.array(j["matrix"]), np.corrcoef(cx[10:900], rowvar=False),
+        atol=1e-9):
+    fail("cov --corr", "matrix differs from numpy.corrcoef")
+checks += 1
+code, out, err = run(["cov", CV, "/x", "--ddof", "0", "-o", CV + ":/c", "-q"])
+if code != 0 or "covariance (ddof 0)" not in out:
+    fail("cov -o", "exit %d: %s" % (code, err.strip()))
+else:
+    with h5py.File(CV, "r") as f:
+        if not np.allclose(f["c"][:], np.cov(cx, rowvar=False, ddof=0),
+                           rtol=1e-9):
+            fail("cov -o", "written matrix differs")
+checks += 1
+code, out, err = run(["cov", CV, "/cube", "-q"])
+if code != 1 or "H5CL_ERR_INVALID_ARGUMENT" not in err or "2-D" not in err:
+    fail("cov 3-D", "exit %d: %s" % (code, err.strip()))
+checks += 1
+CP = os.path.join(WORK, "proj.h5")  # the input's file is refused
+j, _ = run_json("pca -k 2 -o", ["pca", CV, "/x", "-k", "2", "-o",
+                                CP + ":/proj"])
+if j is not None:
+    w = np.linalg.eigvalsh(np.cov(cx, rowvar=False))[::-1]
+    comps = np.array(j["components"])
+    with h5py.File(CP, "r") as f:
+        y = f["proj"][:]
+    if not np.allclose(j["explained_variance"], w[:2], rtol=1e-9) or \
+            y.shape != (1001, 2) or \
+            not np.allclose(y, (cx - cx.mean(axis=0)) @ comps.T, atol=1e-6):
+        fail("pca -k 2 -o", "variances %r, projection %r" % (
+            j["explained_variance"], y.shape))
+checks += 1
+code, out, err = run(["pca", CV, "/x"])
+if code != 2 or "-k" not in err:
+    fail("pca without -k", "exit %d: %s" % (code, err.strip()))
+
 print("cli-check: %d checks, %d failed" % (checks, len(failures)))
 sys.exit(1 if failures else 0)
 PYEOF

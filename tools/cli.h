@@ -44,6 +44,8 @@ int cmd_dot(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 int cmd_quantile(int argc, char **argv);
+int cmd_cov(int argc, char **argv);
+int cmd_pca(int argc, char **argv);
 
 /* ------------------------------------------------------------------------
  * cli_util.c: messages.  Each returns the exit status to return.

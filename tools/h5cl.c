@@ -60,9 +60,22 @@ static const char usage_text[] =
     "  quantile FILE DSET -q Q1,Q2,.. [run options]\n"
     "      exact quantiles (numpy's linear method, NaNs ignored) for\n"
     "      fractions Q in [0, 1], by a few histogram passes.\n"
+    "  cov FILE DSET [--corr] [--ddof N] [-o OUT:DSET] [run options]\n"
+    "      covariance (or with --corr correlation) matrix of the columns of\n"
+    "      a 2-D dataset (rows are samples), streamed through CLBlast.\n"
+    "          --ddof N         divide by rows - N (default 1, as numpy.cov)\n"
+    "      -o, --output F:D     also write the matrix (float64) to F:D\n"
+    "          --overwrite      replace an existing D\n"
+    "  pca FILE DSET -k K [-o OUT:DSET] [run options]\n"
+    "      the K principal components of a 2-D dataset's columns (LAPACK on\n"
+    "      its covariance): explained variance, ratio and components.\n"
+    "      -o, --output F:D     also write the rows projected onto them,\n"
+    "                           (X - mean) @ components^T, to F:D (rows x K,\n"
+    "                           a second streamed pass)\n"
+    "          --overwrite      replace an existing D\n"
     "  help                     this text\n"
     "\n"
-    "run options (stats, dot, map, hist, quantile):\n"
+    "run options (stats, dot, map, hist, quantile, cov, pca):\n"
     "  -s, --select S           numpy-style selection \"start:stop,...\"\n"
     "  -e, --expr E             work on the values of expression E instead\n"
     "                           of the data; the dataset is the variable x\n"
@@ -107,7 +120,8 @@ static const struct {
     {"devices", cmd_devices}, {"info", cmd_info},
     {"stats", cmd_stats},     {"dot", cmd_dot},
     {"map", cmd_map},         {"hist", cmd_hist},
-    {"quantile", cmd_quantile},
+    {"quantile", cmd_quantile}, {"cov", cmd_cov},
+    {"pca", cmd_pca},
 };
 
 int main(int argc, char **argv)

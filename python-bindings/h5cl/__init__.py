@@ -8,11 +8,14 @@
         counts, edges = d.histogram(bins=256, range=(0, 1))
         d.quantile([0.5, 0.99]), d.stats(expr="(x - 3.5)**2")
         f.map("sqrt(u*u + v*v)", u=d, v="/fields/v", out="speed.h5:/speed")
+        x = f["/samples"]           # 2-D: rows are samples
+        x.cov(), x.corrcoef(), x.pca(3, out="proj.h5:/y")
 """
 
 from . import errors
-from ._core import (Dataset, Device, File, Histogram, MapResult, RunInfo,
-                    Stats, check_expression, devices, dot, open)
+from ._core import (PCA, Covariance, Dataset, Device, File, Histogram,
+                    MapResult, RunInfo, Stats, check_expression, devices,
+                    dot, open)
 from ._ffi import HAS_TIMELINE as has_timeline
 from ._ffi import library_path, version as _version
 from .errors import *  # noqa: F401,F403 - the exception classes
@@ -21,7 +24,7 @@ __version__ = "0.1.0"
 library_version = _version()
 
 __all__ = ["devices", "open", "File", "Dataset", "Device", "Stats", "RunInfo",
-           "Histogram", "MapResult", "dot", "check_expression", "errors",
+           "Histogram", "MapResult", "Covariance", "PCA", "dot", "check_expression", "errors",
            "has_timeline", "library_path", "library_version",
            "set_progress"] + [n for n in dir(errors) if n[0].isupper()
                               and n not in ("BY_NAME",)]

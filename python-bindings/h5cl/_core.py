@@ -753,6 +753,92 @@ class MapResult:
         return self.run.masked
 
 
+class Covariance:
+    """A covariance state (Dataset.cov_state): rows (n), mean (p,) and
+    comoment (p, p), the centred sums of products.  Mergeable with +
+    (Chan's formula in the library) and serialisable with to_bytes() /
+    Covariance.from_bytes(), like every h5cl partial state.  .run is the
+    RunInfo of the pass that made it (None after a merge or from bytes)."""
+
+    def __init__(self, state, run=None):
+        c = _ffi.cov_deserialize(state)
+        try:
+            d = _ffi.cov_read(c)
+        finally:
+            _ffi.cov_free(c)
+        p = d["columns"]
+        self.rows = d["rows"]
+        self.mean = np.frombuffer(d["mean"], dtype=np.float64).copy()
+        self.comoment = np.frombuffer(d["comoment"], dtype=np.float64) \
+            .reshape(p, p).copy()
+        self._state = d["state"]
+        self.run = run
+
+    @classmethod
+    def from_bytes(cls, data):
+        return cls(bytes(data))
+
+    def to_bytes(self):
+        return self._state
+
+    def __add__(self, other):
+        if not isinstance(other, Covariance):
+            return NotImplemented
+        a = _ffi.cov_deserialize(self._state)
+        try:
+            b = _ffi.cov_deserialize(other._state)
+            try:
+                _ffi.cov_merge(a, b)
+            finally:
+                _ffi.cov_free(b)
+            return Covariance(_ffi.cov_serialize(a))
+        finally:
+            _ffi.cov_free(a)
+
+    @property
+    def columns(self):
+        return self.mean.shape[0]
+
+    def cov(self, ddof=1):
+        """numpy.cov(X, rowvar=False, ddof=ddof); NaN when rows <= ddof."""
+        if int(ddof) < 0:
+            raise ValueError("ddof must be >= 0")
+        dof = self.rows - int(ddof)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.comoment / (dof if dof > 0 else np.nan)
+
+    def corrcoef(self):
+        """numpy.corrcoef(X, rowvar=False): clipped to [-1, 1]."""
+        d = np.sqrt(np.diag(self.comoment))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = self.comoment / d[:, None] / d[None, :]
+        return np.clip(r, -1, 1)
+
+    def __repr__(self):
+        return "<h5cl.Covariance rows=%d columns=%d>" % (self.rows,
+                                                          self.columns)
+
+
+@dataclasses.dataclass
+class PCA:
+    """Principal components (Dataset.pca), as scikit-learn names them:
+    components (k, p), explained_variance and explained_variance_ratio
+    (k,), mean (p,); covariance, the state they come from; projection,
+    a MapResult when out= wrote the projected rows."""
+
+    components: np.ndarray
+    explained_variance: np.ndarray
+    explained_variance_ratio: np.ndarray
+    mean: np.ndarray
+    covariance: Covariance = dataclasses.field(repr=False)
+    projection: Optional[MapResult] = None
+
+    def transform(self, X):
+        """(X - mean) @ components.T for rows in memory."""
+        return (np.asarray(X, dtype=np.float64) - self.mean) @ \
+            self.components.T
+
+
 # ---------------------------------------------------------------------------
 # Datasets
 
@@ -990,6 +1076,81 @@ class Dataset:
         return Stats(ddof=int(ddof), run=run, masked=run.masked,
                      **_figures(raw, self._result_shape(shape, c_axis), dtype,
                                 int(ddof)))
+
+    def cov_state(self, progress=None, tile_bytes=0, slots=0, trace=None, *,
+                  expr=None, name="x", mask_fill=False, cf=False, **inputs):
+        """The covariance state of a 2-D dataset's columns (rows are
+        samples), in one pass through CLBlast: a Covariance, mergeable and
+        serialisable.  Other arguments as for stats()."""
+        ops = self._operands("cov", expr, name, inputs, -1, tile_bytes,
+                             slots, trace, mask_fill, cf)
+        d = _execute(self.file, ops, progress,
+                     lambda ptr, run: _ffi.cov_compute(ptr, **run),
+                     _ffi.cov_read, _ffi.cov_free)
+        run = _run_info(d["summary"])
+        self._h.last_run = run
+        return Covariance(d["state"], run)
+
+    def cov(self, ddof=1, **kw):
+        """Like numpy.cov(X, rowvar=False, ddof=ddof) of this 2-D dataset
+        (or selection), streamed: a (p, p) float64 array.  Other arguments
+        as for cov_state()."""
+        return self.cov_state(**kw).cov(ddof)
+
+    def corrcoef(self, **kw):
+        """Like numpy.corrcoef(X, rowvar=False), streamed: (p, p)."""
+        return self.cov_state(**kw).corrcoef()
+
+    def pca(self, k, out=None, overwrite=False, progress=None, tile_bytes=0,
+            slots=0, trace=None, *, expr=None, name="x", mask_fill=False,
+            cf=False, **inputs):
+        """The k principal components of a 2-D dataset's columns: a
+        covariance pass, then LAPACK on the host (components signed so
+        that each one's largest entry is positive).  out: "file.h5:/path"
+        or (file, path) to also write the projected rows, (X - mean) @
+        components.T, in a second pass (float64, or float32 on devices
+        without fp64), all or nothing like map().  Returns a PCA."""
+        kw = dict(progress=progress, tile_bytes=tile_bytes, slots=slots,
+                  trace=trace, expr=expr, name=name, mask_fill=mask_fill,
+                  cf=cf, **inputs)
+        state = self.cov_state(**kw)
+        k = int(k)
+        with self.file._lock:
+            ctx = self.file._check()
+            c = _ffi.cov_deserialize(state.to_bytes())
+            try:
+                pca = _ffi.pca_compute(ctx, c, k)
+            finally:
+                _ffi.cov_free(c)
+        try:
+            d = _ffi.pca_read(pca)
+            result = PCA(
+                np.frombuffer(d["components"], np.float64)
+                .reshape(k, d["columns"]).copy(),
+                np.frombuffer(d["explained_variance"], np.float64).copy(),
+                np.frombuffer(d["explained_variance_ratio"],
+                              np.float64).copy(),
+                np.frombuffer(d["mean"], np.float64).copy(), state)
+            if out is not None:
+                out_file, out_path = _split_out(out)
+                ops = self._operands("pca", expr, name, inputs, -1,
+                                     tile_bytes, slots, trace, mask_fill, cf)
+                summary = _execute(
+                    self.file, ops, progress,
+                    lambda ptr, run: _ffi.pca_project(
+                        ptr, pca, out_file, out_path, overwrite, **run))
+                run = _run_info(summary)
+                self._h.last_run = run
+                result.projection = MapResult(
+                    out_file, out_path, (self.shape[0], k),
+                    np.dtype(np.float64 if self.file.device.fp64
+                             else np.float32),
+                    "pca projection onto %d components" % k,
+                    {name or "x": "%s:%s" % (self.file.filename, self.name)},
+                    run)
+        finally:
+            _ffi.pca_free(pca)
+        return result
 
     def histogram(self, bins=10, range=None, axis=None, progress=None,
                   tile_bytes=0, slots=0, trace=None, *, expr=None, name="x",

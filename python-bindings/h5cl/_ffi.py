@@ -83,6 +83,14 @@ class HistPtr(ctypes.c_void_p):
     pass
 
 
+class CovPtr(ctypes.c_void_p):
+    pass
+
+
+class PcaPtr(ctypes.c_void_p):
+    pass
+
+
 # ---------------------------------------------------------------------------
 # Structures, field order and types exactly as in the header
 
@@ -463,6 +471,49 @@ h5cl_dataset_cf_info = _proto(
     status=True, optional=True)
 h5cl_stats_masked = _proto("h5cl_stats_masked", _c.c_uint64, [StatsPtr],
                            optional=True)
+
+# Covariance, PCA, projections (optional like the above).
+_dp = P(_c.c_double)
+h5cl_cov_compute = _proto("h5cl_cov_compute", _int,
+                          [DatasetPtr, P(RunOptions), P(CovPtr)],
+                          status=True, optional=True)
+h5cl_cov_free = _proto("h5cl_cov_free", None, [CovPtr], optional=True)
+h5cl_cov_rows = _proto("h5cl_cov_rows", _c.c_uint64, [CovPtr], optional=True)
+h5cl_cov_columns = _proto("h5cl_cov_columns", _c.c_size_t, [CovPtr],
+                          optional=True)
+h5cl_cov_mean = _proto("h5cl_cov_mean", _dp, [CovPtr], optional=True)
+h5cl_cov_comoment = _proto("h5cl_cov_comoment", _dp, [CovPtr],
+                           optional=True)
+h5cl_cov_summary = _proto("h5cl_cov_summary", P(RunSummary), [CovPtr],
+                          optional=True)
+h5cl_cov_merge = _proto("h5cl_cov_merge", _int, [CovPtr, CovPtr],
+                        status=True, optional=True)
+h5cl_cov_serialized_size = _proto("h5cl_cov_serialized_size", _c.c_size_t,
+                                  [CovPtr], optional=True)
+h5cl_cov_serialize = _proto(
+    "h5cl_cov_serialize", _int, [CovPtr, P(_c.c_ubyte), _c.c_size_t],
+    status=True, optional=True)
+h5cl_cov_deserialize = _proto(
+    "h5cl_cov_deserialize", _int, [P(_c.c_ubyte), _c.c_size_t, P(CovPtr)],
+    status=True, optional=True)
+h5cl_pca_compute = _proto("h5cl_pca_compute", _int,
+                          [CtxPtr, CovPtr, _c.c_size_t, P(PcaPtr)],
+                          status=True, optional=True)
+h5cl_pca_free = _proto("h5cl_pca_free", None, [PcaPtr], optional=True)
+h5cl_pca_k = _proto("h5cl_pca_k", _c.c_size_t, [PcaPtr], optional=True)
+h5cl_pca_columns = _proto("h5cl_pca_columns", _c.c_size_t, [PcaPtr],
+                          optional=True)
+h5cl_pca_components = _proto("h5cl_pca_components", _dp, [PcaPtr],
+                             optional=True)
+h5cl_pca_explained_variance = _proto("h5cl_pca_explained_variance", _dp,
+                                     [PcaPtr], optional=True)
+h5cl_pca_explained_variance_ratio = _proto(
+    "h5cl_pca_explained_variance_ratio", _dp, [PcaPtr], optional=True)
+h5cl_pca_mean = _proto("h5cl_pca_mean", _dp, [PcaPtr], optional=True)
+h5cl_pca_project = _proto(
+    "h5cl_pca_project", _int,
+    [DatasetPtr, P(RunOptions), PcaPtr, P(MapOptions), P(RunSummary)],
+    status=True, optional=True)
 
 
 def need(*names):
@@ -874,6 +925,103 @@ def map_run(ds, out_file, out_path, dtype=None, gzip=0, shuffle=False,
     summary = RunSummary()
     h5cl_map_run(ds, ctypes.byref(opts), ctypes.byref(m),
                  ctypes.byref(summary))
+    return _struct_dict(summary)
+
+
+# ---- covariance and PCA
+
+
+def _doubles(ptr, n):
+    """n doubles at ptr, copied out as raw native bytes."""
+    return ctypes.string_at(ptr, 8 * n) if n else b""
+
+
+def cov_compute(ds, **run):
+    """Runs h5cl_cov_compute (run: run_options() arguments); returns a
+    CovPtr to free."""
+    need("h5cl_cov_compute")
+    opts = run_options(**run)
+    c = CovPtr()
+    h5cl_cov_compute(ds, ctypes.byref(opts), ctypes.byref(c))
+    return c
+
+
+def cov_free(c):
+    if h5cl_cov_free is not None:
+        h5cl_cov_free(c)
+
+
+def cov_read(c):
+    """A state copied out: a dict with rows, columns, mean and comoment
+    (raw native float64 bytes), summary (dict) and state (the serialised
+    bytes)."""
+    p = int(h5cl_cov_columns(c))
+    return {"rows": int(h5cl_cov_rows(c)), "columns": p,
+            "mean": _doubles(h5cl_cov_mean(c), p),
+            "comoment": _doubles(h5cl_cov_comoment(c), p * p),
+            "summary": _summary(h5cl_cov_summary(c)),
+            "state": cov_serialize(c)}
+
+
+def cov_serialize(c):
+    size = h5cl_cov_serialized_size(c)
+    buf = (_c.c_ubyte * max(size, 1))()
+    h5cl_cov_serialize(c, buf, size)
+    return bytes(buf)[:size]
+
+
+def cov_deserialize(data):
+    """A CovPtr (to free) from serialised bytes; BadState if invalid."""
+    need("h5cl_cov_deserialize")
+    data = bytes(data)
+    buf = (_c.c_ubyte * max(len(data), 1)).from_buffer_copy(data or b"\0")
+    c = CovPtr()
+    h5cl_cov_deserialize(buf, len(data), ctypes.byref(c))
+    return c
+
+
+def cov_merge(into, frm):
+    h5cl_cov_merge(into, frm)
+
+
+def pca_compute(ctx, c, k):
+    """A PcaPtr (to free) of k components of the CovPtr c."""
+    need("h5cl_pca_compute")
+    pca = PcaPtr()
+    h5cl_pca_compute(ctx, c, k, ctypes.byref(pca))
+    return pca
+
+
+def pca_free(pca):
+    if h5cl_pca_free is not None:
+        h5cl_pca_free(pca)
+
+
+def pca_read(pca):
+    """k, columns, and components / explained_variance / ratio / mean as
+    raw native float64 bytes."""
+    k, p = int(h5cl_pca_k(pca)), int(h5cl_pca_columns(pca))
+    return {"k": k, "columns": p,
+            "components": _doubles(h5cl_pca_components(pca), k * p),
+            "explained_variance": _doubles(h5cl_pca_explained_variance(pca),
+                                           k),
+            "explained_variance_ratio": _doubles(
+                h5cl_pca_explained_variance_ratio(pca), k),
+            "mean": _doubles(h5cl_pca_mean(pca), p)}
+
+
+def pca_project(ds, pca, out_file, out_path, overwrite=False, **run):
+    """Runs h5cl_pca_project; returns the run summary as a dict."""
+    need("h5cl_pca_project", "h5cl_map_options_init")
+    opts = run_options(**run)
+    m = MapOptions()
+    h5cl_map_options_init(ctypes.byref(m))
+    m.out_file = os.fsencode(out_file)
+    m.out_path = out_path.encode()
+    m.overwrite = 1 if overwrite else 0
+    summary = RunSummary()
+    h5cl_pca_project(ds, ctypes.byref(opts), pca, ctypes.byref(m),
+                     ctypes.byref(summary))
     return _struct_dict(summary)
 
 

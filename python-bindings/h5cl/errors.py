@@ -142,6 +142,11 @@ class ShapeMismatch(H5clError, ValueError):
     """The inputs of a map or fused reduction differ in shape."""
 
 
+class LinalgError(H5clError, RuntimeError):
+    """A CLBlast or LAPACK call failed; the message names the routine and
+    its status (CLBlastInvalidLeadDimA, a LAPACK info code...)."""
+
+
 BY_NAME = {
     "H5CL_ERR_INVALID_ARGUMENT": InvalidArgument,
     "H5CL_ERR_NO_MEMORY": OutOfMemory,
@@ -169,6 +174,7 @@ BY_NAME = {
     "H5CL_ERR_EXPRESSION": ExpressionError,
     "H5CL_ERR_EXISTS": OutputExists,
     "H5CL_ERR_SHAPE": ShapeMismatch,
+    "H5CL_ERR_LINALG": LinalgError,
 }
 
 _BY_CODE = {}  # filled by install()
