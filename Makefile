@@ -32,7 +32,8 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120 \
 	$(OPENCL_CFLAGS) $(HDF5_CFLAGS) -MMD -MP
 CLBLAST_LIBS ?= -lclblast
 LAPACKE_LIBS ?= -llapacke
-LIB_LIBS := $(HDF5_LIBS) $(CLBLAST_LIBS) $(LAPACKE_LIBS) $(OPENCL_LIBS) -lpthread -lm
+DEFLATE_LIBS ?= -ldeflate
+LIB_LIBS := $(HDF5_LIBS) $(CLBLAST_LIBS) $(LAPACKE_LIBS) $(DEFLATE_LIBS) $(OPENCL_LIBS) -lpthread -lm
 # A relocatable build for the GPU bundle: binaries in bin/ and libh5cl.so
 # in lib/ find the bundled libraries through $ORIGIN.  DT_RPATH (not
 # RUNPATH) so that it also serves the libraries' own dependencies.

@@ -3,7 +3,7 @@
 # when it cannot (not root, no apt-get).  Quiet when everything is present.
 set -u
 PKGS="build-essential ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
-libclblast-dev liblapacke-dev libhdf5-dev hdf5-tools check pkg-config valgrind python3 python3-pip"
+libclblast-dev liblapacke-dev libdeflate-dev libhdf5-dev hdf5-tools check pkg-config valgrind python3 python3-pip"
 PY_MODULES="numpy h5py pytest tqdm matplotlib nbclient nbformat ipykernel"
 
 missing=""
