@@ -402,9 +402,12 @@ typedef struct h5cl_run_summary {
     double overlap;           /* wall / busiest stage; 1.0 is perfect    */
     int zero_copy;            /* kernels read host slots in place        */
     uint64_t masked;          /* elements masked by mask_fill or cf      */
-    uint64_t bytes_direct;    /* of bytes, those read with pread straight
-                               * from the file, bypassing H5Dread (raw,
-                               * uncompressed data; H5CL_DIRECT=0 stops it) */
+    uint64_t bytes_direct;    /* of bytes, those read bypassing H5Dread:
+                               * raw data with pread straight from the
+                               * file, or chunks read with H5Dread_chunk
+                               * and decoded by h5cl's threads (deflate,
+                               * shuffle, fletcher32); H5CL_DIRECT=0 stops
+                               * both */
     unsigned read_threads;    /* threads reading them (H5CL_THREADS)     */
 } h5cl_run_summary;
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chunks.h"
 #include "direct.h"
 #include "hdf5io.h"
 
@@ -27,6 +28,8 @@ struct h5cl_direct {
     uint64_t stride[H5CL_MAX_RANK]; /* elements per step along each axis */
     uint64_t chunk_rows; /* chunked: chunk extent along axis 0            */
     uint64_t row_bytes;  /* one step along axis 0, other axes full        */
+    h5cl_chunks *chunks; /* set: chunks decoded by h5cl (chunks.h) instead
+                          * of runs read with pread                       */
 };
 
 /* One pread, and what it gave. */
@@ -159,22 +162,13 @@ static int check_sample(h5cl_direct *dr, uint64_t userblock)
     return 0;
 }
 
-h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds)
+/* Runs read with pread: the dataset's bytes in the file are its memory
+ * image, found where check_sample says.  0, or -1 (not qualified). */
+static int open_runs(h5cl_direct *dr)
 {
-    const h5cl_dataset_info *in = &ds->info;
-    const char *env = getenv("H5CL_DIRECT");
-    if ((env && strcmp(env, "0") == 0) || ds->scalar || in->rank < 1 ||
-        in->filters[0] || in->nbytes == 0 ||
-        (in->layout != H5CL_LAYOUT_CONTIGUOUS &&
-         in->layout != H5CL_LAYOUT_CHUNKED))
-        return NULL;
-    h5cl_direct *dr = calloc(1, sizeof *dr);
-    if (!dr)
-        return NULL;
-    dr->ds = ds;
-    dr->fd = -1;
-    dr->chunked = in->layout == H5CL_LAYOUT_CHUNKED;
-
+    const h5cl_dataset_info *in = &dr->ds->info;
+    if (in->filters[0])
+        return -1;
     /* strides and the bytes of one step along axis 0 (nbytes fits 64
      * bits and no extent is zero, so neither can overflow) */
     const size_t elem = h5cl_dtype_size(in->dtype);
@@ -187,33 +181,69 @@ h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds)
          * but the first */
         for (int d = 1; d < in->rank; d++)
             if (in->chunk_dims[d] != in->dims[d])
-                goto no;
+                return -1;
         dr->chunk_rows = in->chunk_dims[0];
         uint64_t chunk_bytes;
         if (!mul_ok(dr->chunk_rows, dr->row_bytes, &chunk_bytes))
-            goto no;
+            return -1;
     }
 
     uint64_t userblock = 0;
     h5cl_h5_lock();
-    int h5fd = qualify_h5(ds, &dr->base, &userblock);
+    int h5fd = qualify_h5(dr->ds, &dr->base, &userblock);
     h5cl_h5_unlock();
     if (h5fd < 0)
-        goto no;
+        return -1;
     /* our own descriptor: pread needs no shared offset, and HDF5 may
      * close its own whenever it likes */
     dr->fd = fcntl(h5fd, F_DUPFD_CLOEXEC, 0);
     struct stat st;
     if (dr->fd < 0 || fstat(dr->fd, &st) != 0 || !S_ISREG(st.st_mode))
-        goto no;
+        return -1;
     dr->file_bytes = (uint64_t)st.st_size;
     if (!dr->chunked && (dr->base > dr->file_bytes ||
                          in->nbytes > dr->file_bytes - dr->base))
-        goto no; /* a truncated file: H5Dread says what is wrong */
-    if (check_sample(dr, userblock) != 0)
-        goto no;
-    return dr;
-no:
+        return -1; /* a truncated file: H5Dread says what is wrong */
+    return check_sample(dr, userblock);
+}
+
+/* Chunks decoded by h5cl: what runs cannot do (filters, narrow chunks,
+ * big-endian data).  0, or -1 (not qualified). */
+static int open_chunks(h5cl_direct *dr)
+{
+    h5cl_h5_lock();
+    hid_t dcpl = H5Dget_create_plist(dr->ds->dset);
+    if (dcpl >= 0) {
+        dr->chunks = h5cl_chunks_open(dr->ds, dcpl);
+        H5Pclose(dcpl);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    h5cl_h5_unlock();
+    return dr->chunks ? 0 : -1;
+}
+
+h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds)
+{
+    const h5cl_dataset_info *in = &ds->info;
+    const char *env = getenv("H5CL_DIRECT");
+    if ((env && strcmp(env, "0") == 0) || ds->scalar || in->rank < 1 ||
+        in->nbytes == 0 ||
+        (in->layout != H5CL_LAYOUT_CONTIGUOUS &&
+         in->layout != H5CL_LAYOUT_CHUNKED))
+        return NULL;
+    h5cl_direct *dr = calloc(1, sizeof *dr);
+    if (!dr)
+        return NULL;
+    dr->ds = ds;
+    dr->fd = -1;
+    dr->chunked = in->layout == H5CL_LAYOUT_CHUNKED;
+    if (open_runs(dr) == 0)
+        return dr;
+    if (dr->fd >= 0)
+        close(dr->fd);
+    dr->fd = -1;
+    if (dr->chunked && open_chunks(dr) == 0)
+        return dr;
     h5cl_direct_close(dr);
     return NULL;
 }
@@ -224,6 +254,7 @@ void h5cl_direct_close(h5cl_direct *dr)
         return;
     if (dr->fd >= 0)
         close(dr->fd);
+    h5cl_chunks_close(dr->chunks);
     free(dr);
 }
 
@@ -371,6 +402,8 @@ static int read_runs(const h5cl_direct *dr, h5cl_pool *pool, const runs *rs,
 int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
                      void *dst, char *err, size_t errlen)
 {
+    if (dr->chunks)
+        return h5cl_chunks_read(dr->chunks, pool, box, dst, err, errlen);
     const h5cl_dataset_info *in = &dr->ds->info;
     runs rs = {0};
     int st = dr->chunked ? chunk_runs(dr, box, &rs)

@@ -2,12 +2,16 @@
  * Direct reads (lib/direct.c): for every layout that qualifies, the bytes
  * read with pread on the pool equal H5Dread's, tile by tile, for whole
  * datasets and for boxes that start and end inside chunks; what does not
- * qualify (chunks narrower than the rows, big-endian, filters, runs too
- * short, unallocated chunks) is read by H5Dread and still right; files
+ * qualify (contiguous big-endian, compact, runs too short, unallocated
+ * chunks) is read by H5Dread and still right; chunks decoded by h5cl
+ * (lib/chunks.c) equal H5Dread's for every filter combination, dtype and
+ * byte order, N-d chunks, fill values and filter masks, and a damaged
+ * chunk is a clear error naming it; files
  * with a userblock; a file truncated under a running reader is a clear
  * error.  The pool runs each index exactly once, job after job.  And the
  * run summary says which path was taken.
  */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,9 +157,9 @@ START_TEST(test_chunked)
     write_case("k3.h5", H5CL_INT8, 2, d2, &w, &a);
     compare_rows(tu_path("k3.h5"), "/d", &a, 1, "chunked 2-D, unlimited");
     w.unlimited = 0;
-    w.chunk[1] = 100; /* a chunk is not one run of the file */
+    w.chunk[1] = 100; /* not one run of the file: chunk by chunk instead */
     write_case("k4.h5", H5CL_FLOAT32, 2, d2, &w, &a);
-    compare_rows(tu_path("k4.h5"), "/d", &a, 0, "chunked 2-D, narrow chunks");
+    compare_rows(tu_path("k4.h5"), "/d", &a, 1, "chunked 2-D, narrow chunks");
 }
 END_TEST
 
@@ -165,16 +169,9 @@ START_TEST(test_not_qualified)
     tu_array a;
     tu_write_opts w;
     tu_write_opts_init(&w);
-    w.big_endian = 1;
+    w.big_endian = 1; /* contiguous: only chunks are swapped after decoding */
     write_case("be.h5", H5CL_FLOAT32, 2, d, &w, &a);
     compare_rows(tu_path("be.h5"), "/d", &a, 0, "big-endian");
-    tu_write_opts_init(&w);
-    w.layout = H5CL_LAYOUT_CHUNKED;
-    w.chunk[0] = 16;
-    w.chunk[1] = 256;
-    w.shuffle = 1;
-    write_case("sh.h5", H5CL_INT32, 2, d, &w, &a);
-    compare_rows(tu_path("sh.h5"), "/d", &a, 0, "shuffled");
     tu_write_opts_init(&w);
     w.layout = H5CL_LAYOUT_COMPACT;
     write_case("co.h5", H5CL_INT16, 1, d, &w, &a);
@@ -256,6 +253,201 @@ START_TEST(test_truncated_while_open)
 }
 END_TEST
 
+/* ---- chunks decoded by h5cl ---- */
+
+/* The filter combinations, in the order tu_write applies them (shuffle,
+ * deflate, fletcher32). */
+static const struct {
+    int shuffle, gzip, fletcher32;
+    const char *name;
+} combos[] = {
+    {0, 1, 0, "deflate"},
+    {1, 1, 0, "shuffle+deflate"},
+    {0, 1, 1, "deflate+fletcher32"},
+    {1, 1, 1, "shuffle+deflate+fletcher32"},
+    {1, 0, 0, "shuffle"},
+    {0, 0, 1, "fletcher32"},
+};
+
+/* Every dtype and byte order under one filter combination: 2-D chunks
+ * that do not span the rows, edge chunks on both axes, the whole dataset
+ * and a box that starts and ends inside chunks. */
+START_TEST(test_decode_combos)
+{
+    static const h5cl_dtype dtypes[] = {H5CL_INT8, H5CL_INT16, H5CL_INT32,
+                                        H5CL_FLOAT32, H5CL_FLOAT64, H5CL_UINT64};
+    const uint64_t d[2] = {37, 53};
+    const uint64_t in_start[2] = {5, 11}, in_count[2] = {27, 30};
+    for (size_t t = 0; t < H5CL_ARRAY_LEN(dtypes); t++) {
+        for (int be = 0; be <= 1; be++) {
+            tu_array a;
+            tu_write_opts w;
+            h5cl_box box;
+            char name[64], what[160];
+            tu_write_opts_init(&w);
+            w.layout = H5CL_LAYOUT_CHUNKED;
+            w.chunk[0] = 8;
+            w.chunk[1] = 16;
+            w.shuffle = combos[_i].shuffle;
+            w.gzip = combos[_i].gzip;
+            w.fletcher32 = combos[_i].fletcher32;
+            w.big_endian = be;
+            snprintf(name, sizeof name, "f%zu%d.h5", t, be);
+            write_case(name, dtypes[t], 2, d, &w, &a);
+            snprintf(what, sizeof what, "%s, %s, %s", combos[_i].name,
+                     h5cl_dtype_name(dtypes[t]), be ? "big-endian" : "little-endian");
+            box_set(&box, 2, (const uint64_t[2]){0, 0}, d);
+            compare_box(tu_path(name), "/d", &box, 1, 1, what);
+            box_set(&box, 2, in_start, in_count);
+            compare_box(tu_path(name), "/d", &box, 1, 1, what);
+        }
+    }
+}
+END_TEST
+
+/* 3-D chunks decoded in place (spanning axes 1 and 2), chunks that do
+ * not, and boxes inside. */
+START_TEST(test_decode_nd)
+{
+    const uint64_t d[3] = {20, 30, 41};
+    const uint64_t chunks[3][3] = {{7, 30, 41}, {7, 8, 41}, {3, 5, 6}};
+    const uint64_t start[3] = {2, 3, 4}, count[3] = {15, 25, 30};
+    for (int k = 0; k < 3; k++) {
+        tu_array a;
+        tu_write_opts w;
+        h5cl_box box;
+        char name[32], what[96];
+        tu_write_opts_init(&w);
+        w.layout = H5CL_LAYOUT_CHUNKED;
+        memcpy(w.chunk, chunks[k], sizeof chunks[k]);
+        w.gzip = 1;
+        w.shuffle = 1;
+        snprintf(name, sizeof name, "n%d.h5", k);
+        write_case(name, H5CL_FLOAT32, 3, d, &w, &a);
+        snprintf(what, sizeof what, "3-D chunks %llux%llux%llu",
+                 (unsigned long long)chunks[k][0], (unsigned long long)chunks[k][1],
+                 (unsigned long long)chunks[k][2]);
+        compare_rows(tu_path(name), "/d", &a, 1, what);
+        box_set(&box, 3, start, count);
+        compare_box(tu_path(name), "/d", &box, 1, 1, what);
+    }
+}
+END_TEST
+
+/* Unwritten chunks of a compressed dataset get the fill value, in the
+ * same tiles as decoded ones. */
+START_TEST(test_decode_fill)
+{
+    const uint64_t d[2] = {400, 100};
+    const uint64_t start[2] = {150, 5}, count[2] = {100, 90};
+    tu_array a;
+    tu_write_opts w;
+    h5cl_box box;
+    tu_write_opts_init(&w);
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[0] = 50;
+    w.chunk[1] = 30;
+    w.gzip = 4;
+    w.write_rows = 170;
+    w.has_fill = 1;
+    w.fill = -7;
+    write_case("fl.h5", H5CL_INT16, 2, d, &w, &a);
+    compare_rows(tu_path("fl.h5"), "/d", &a, 1, "fill value");
+    box_set(&box, 2, start, count);
+    compare_box(tu_path("fl.h5"), "/d", &box, 1, 1, "written and unwritten chunks");
+}
+END_TEST
+
+/* A chunk stored with its deflate skipped (what HDF5 does when deflate
+ * fails to shrink it; H5Dwrite_chunk here) is decoded by its mask. */
+START_TEST(test_decode_filter_mask)
+{
+    const hsize_t dims[1] = {64}, chunk[1] = {16}, at[1] = {16};
+    int32_t v[64], raw[16];
+    const char *f = tu_path("mk.h5");
+    for (int i = 0; i < 64; i++)
+        v[i] = i * 1000 - 7;
+    for (int i = 0; i < 16; i++)
+        raw[i] = -i;
+    hid_t file = H5Fcreate(f, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    ck_assert_int_ge(H5Pset_chunk(dcpl, 1, chunk), 0);
+    ck_assert_int_ge(H5Pset_shuffle(dcpl), 0);
+    ck_assert_int_ge(H5Pset_deflate(dcpl, 1), 0);
+    hid_t ds = H5Dcreate2(file, "d", H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert_int_ge(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    /* chunk 1 stored plain, both filters marked skipped (bits 0 and 1) */
+    ck_assert_int_ge(H5Dwrite_chunk(ds, H5P_DEFAULT, 0x3, at, sizeof raw, raw), 0);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(file);
+    h5cl_box box;
+    box_set(&box, 1, (const uint64_t[1]){0}, (const uint64_t[1]){64});
+    compare_box(f, "/d", &box, 1, 1, "filters skipped by the mask");
+}
+END_TEST
+
+/* Overwrites `n` bytes in the middle of the stored chunk at `at`. */
+static void damage_chunk(const char *file, const hsize_t *at, size_t n)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "/d", H5P_DEFAULT);
+    unsigned mask;
+    haddr_t addr;
+    hsize_t size;
+    ck_assert_int_ge(H5Dget_chunk_info_by_coord(ds, at, &mask, &addr, &size), 0);
+    H5Dclose(ds);
+    H5Fclose(f);
+    ck_assert_uint_gt(size, n);
+    unsigned char junk[64];
+    memset(junk, 0x5A, sizeof junk);
+    int fd = open(file, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, junk, n, (off_t)(addr + size / 2)), (ssize_t)n);
+    close(fd);
+}
+
+/* A damaged chunk is a clear error naming the chunk, from a deflate
+ * stream and from a checksum. */
+START_TEST(test_decode_corrupt)
+{
+    const uint64_t d[2] = {64, 64};
+    const hsize_t at[2] = {16, 32};
+    for (int fl = 0; fl <= 1; fl++) {
+        tu_array a;
+        tu_write_opts w;
+        h5cl_reader *rd;
+        h5cl_pool *pool;
+        h5cl_box box;
+        char err[2048] = "";
+        const char *f = fl ? tu_path("cf.h5") : tu_path("cz.h5");
+        tu_write_opts_init(&w);
+        w.layout = H5CL_LAYOUT_CHUNKED;
+        w.chunk[0] = 16;
+        w.chunk[1] = 32;
+        w.gzip = !fl;
+        w.fletcher32 = fl;
+        write_case(fl ? "cf.h5" : "cz.h5", H5CL_FLOAT64, 2, d, &w, &a);
+        damage_chunk(f, at, fl ? 1 : 40);
+        h5cl_dataset *ds = tu_open(tu_ctx, f, "/d");
+        ck_assert_int_eq(h5cl_reader_open(tu_ctx, ds, &rd), H5CL_OK);
+        ck_assert_int_eq(h5cl_reader_can_direct(rd), 1);
+        ck_assert_int_eq(h5cl_pool_create(2, &pool), 0);
+        box_set(&box, 2, (const uint64_t[2]){0, 0}, d);
+        int rc = h5cl_reader_read(rd, pool, &box, tu_alloc(64 * 64 * 8), err, sizeof err);
+        ck_assert_msg(rc == H5CL_ERR_CORRUPT, "status %s (%s)", h5cl_errname(rc), err);
+        ck_assert_msg(strstr(err, f) && strstr(err, "/d") && strstr(err, "chunk [1,1]") &&
+                          strstr(err, "element [16,32]") &&
+                          (!fl || strstr(err, "Fletcher-32")),
+                      "message: %s", err);
+        h5cl_pool_destroy(pool);
+        h5cl_reader_close(rd);
+    }
+}
+END_TEST
+
 /* ---- the pool ---- */
 
 typedef struct tally {
@@ -329,6 +521,15 @@ START_TEST(test_summary)
     s = h5cl_stats_summary(tu_compute(ds, &o, "H5Dread"));
     ck_assert_uint_eq(s->bytes_direct, 0);
     ck_assert_uint_eq(s->read_threads, 1);
+    tu_setenv("H5CL_DIRECT", NULL);
+    w.gzip = 1; /* decoded bytes count as read directly too */
+    w.shuffle = 1;
+    write_case("sz.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    ds = tu_open(tu_ctx, tu_path("sz.h5"), "/d");
+    s = h5cl_stats_summary(tu_compute(ds, &o, "decoded"));
+    ck_assert_uint_eq(s->bytes_direct, a.n * 4);
+    ck_assert_uint_eq(s->read_threads, 3);
+    tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "decoded, checked");
 }
 END_TEST
 
@@ -345,6 +546,15 @@ Suite *direct_suite(void)
     tcase_add_test(tc, test_userblock);
     tcase_add_test(tc, test_truncated_while_open);
     tcase_add_test(tc, test_summary);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("decode");
+    tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);
+    tcase_set_timeout(tc, TU_TIMEOUT);
+    tcase_add_loop_test(tc, test_decode_combos, 0, (int)H5CL_ARRAY_LEN(combos));
+    tcase_add_test(tc, test_decode_nd);
+    tcase_add_test(tc, test_decode_fill);
+    tcase_add_test(tc, test_decode_filter_mask);
+    tcase_add_test(tc, test_decode_corrupt);
     suite_add_tcase(s, tc);
     tc = tcase_create("pool");
     tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
