@@ -12,16 +12,21 @@
  *   bench_case_hist.c  the hist case: h5cl_hist_compute vs raw reads
  *   bench_case_axis.c  the axis case: per-axis h5cl_stats_compute
  *   bench_case_fused.c the fused case: statistics of expressions
- *   bench_case_run.c   the run shared by the stats, axis and fused cases
+ *   bench_case_cov.c   the cov case: h5cl_cov_compute vs raw reads
+ *   bench_case_run.c   the run shared by the stats, axis, fused and cov
+ *                      cases
  *   bench_ref.c        host reference statistics and their check
  *   bench_rss.c        the peak-RSS probe (a fresh process, one run)
  *   bench_sweep.c      --sweep: the cases over a grid of run parameters
  *   bench_roofline.c   the device roofline: H2D and on-device read GB/s
+ *   bench_syrk.c       the device's CLBlast SYRK rate (the cov case)
+ *   bench_cl.c         OpenCL helpers of the two device probes
  *   bench_report.c     the table and the JSON rows
  *
  * Only the public h5cl API and the HDF5 C API are used, except in
- * bench_roofline.c, which measures the device itself with OpenCL (on the
- * platform and device indices h5cl_ctx_device() reports).
+ * bench_roofline.c and bench_syrk.c, which measure the device itself with
+ * OpenCL and CLBlast (on the platform and device indices h5cl_ctx_device()
+ * reports).
  */
 #ifndef H5CL_BENCH_H
 #define H5CL_BENCH_H
@@ -55,6 +60,14 @@
 #define GEN_VERSION 1
 #define GEN_SEED UINT64_C(0x6835636c2d62656e)
 #define FIELD_WIDTH 1024 /* row length of the value field (and 2-D cols) */
+/* --cols: the widest generated rank-2 data (a p x p double matrix of 4096
+ * is 128 MiB, already more than a small device holds comfortably) */
+#define MAX_COLS 4096
+/* Columns of generated data when the cov case runs and --cols is not
+ * given: SYRK costs rows x cols^2, and 1024 columns make a 2-core CPU
+ * device compute-bound for minutes on files of a few hundred MiB. */
+#define COV_DEFAULT_COLS 128
+#define COV_CHECK_PAIRS 8 /* off-diagonal covariances the cov case checks */
 #define GAUSS_BITS 16
 #define NAN_ONE_IN 4 /* one block in NAN_ONE_IN gets one NaN */
 
@@ -141,11 +154,14 @@ const char *layout_name(enum bench_layout l);
 int parse_layout(const char *text, enum bench_layout *ret);
 /* float32, float64 or int16: the dtypes the bench generates. */
 int parse_bench_dtype(const char *text, h5cl_dtype *ret);
-int bench_shape_for(int rank, h5cl_dtype dtype, enum bench_layout layout,
-                    uint64_t size, uint64_t chunk_bytes,
-                    struct bench_shape *sh, char *err);
+/* cols: the row length of rank-2 data (1 to MAX_COLS; unused for rank 1). */
+int bench_shape_for(int rank, unsigned cols, h5cl_dtype dtype,
+                    enum bench_layout layout, uint64_t size,
+                    uint64_t chunk_bytes, struct bench_shape *sh, char *err);
 /* The cached file's name in dir: bench-f32-1d-4GiB-chunk8MiB.h5,
- * bench-i16-2d-256MiB-gzip1MiB.h5, bench-f64-1d-64MiB-contiguous.h5. */
+ * bench-i16-2d-256MiB-gzip1MiB.h5, bench-f64-1d-64MiB-contiguous.h5; rank-2
+ * data of other than FIELD_WIDTH columns names them: bench-f32-2d128c-...
+ * (so the names of the files cached before --cols stay valid). */
 int bench_file_name(char *buf, size_t len, const char *dir,
                     const struct bench_shape *sh, uint64_t size,
                     uint64_t chunk_bytes);
@@ -258,20 +274,45 @@ void roofline_measure(const h5cl_device_info *dev, unsigned reps,
                       struct roofline *rl);
 
 /* ------------------------------------------------------------------------
+ * bench_syrk.c: the device's SYRK rate, with CLBlast directly on a resident
+ * matrix: C = A^T A for A of k rows x n columns (row-major, as h5cl's
+ * tiles), in double on devices with fp64, else float, as h5cl computes.
+ */
+struct syrk_probe {
+    int measured;                    /* 0: see message                   */
+    char message[ERRLEN];
+    int fp64;                        /* CLBlastDsyrk, else CLBlastSsyrk  */
+    uint64_t n, k;                   /* columns, rows of A               */
+    unsigned reps;
+    struct summary3 seconds, gflops; /* k n (n + 1) flops per call       */
+};
+
+/* Measures SYRK of a k x n matrix on dev (one warm-up, then reps timed
+ * calls).  Never fails the run: a problem lands in sp->message. */
+void syrk_measure(const h5cl_device_info *dev, uint64_t n, uint64_t k,
+                  unsigned reps, struct syrk_probe *sp);
+
+/* ------------------------------------------------------------------------
  * The benchmark: configuration, rows and results.
  */
 enum bench_case { CASE_STATS = 0, CASE_MAP, CASE_HIST, CASE_AXIS,
-                  CASE_FUSED, CASE_COUNT };
+                  CASE_FUSED, CASE_COV, CASE_COUNT };
+/* --case all (and a suite without --case): the streaming cases, not cov,
+ * which is compute-bound (judged in GFLOP/s against the device's SYRK)
+ * and wants data of its own width (COV_DEFAULT_COLS). */
+#define CASES_ALL ((1u << CASE_COV) - 1)
 
 struct bench_cfg {
     const char *file, *dataset, *dir, *device, *trace;
     uint64_t size, chunk_bytes, tile_bytes;
     h5cl_dtype dtype;          /* of generated data (--dtype)            */
+    unsigned cols;             /* of generated rank-2 data (--cols)      */
     enum bench_layout layout;  /* of generated data (--layout)           */
     unsigned slots, reps;
     unsigned cases;        /* bit (1 << enum bench_case) per case to run */
     int rank, json, keep, generate_only, verbose;
     int size_given, chunk_given, rank_given, dtype_given, layout_given;
+    int cols_given;
     int hist_range_set;    /* --hist-range LO:HI                         */
     double hist_lo, hist_hi;
     struct sweep_spec sweep;   /* --sweep                                */
@@ -342,6 +383,18 @@ struct ro_detail {
     h5cl_stats_state st;             /* fused: the (one) state           */
 };
 
+/* What the cov row checked, and the device's SYRK rate beside it. */
+struct cov_detail {
+    uint64_t rows, cols;
+    double flops;                    /* rows cols (cols + 1) per run     */
+    struct summary3 gflops;          /* effective: flops / wall seconds  */
+    struct syrk_probe syrk;
+    unsigned pairs;                  /* off-diagonal entries checked     */
+    uint64_t nan_cols;               /* columns with NaN (NaN rows+cols) */
+    double mean_err, var_err, cov_err; /* largest errors (see the case)  */
+    double tol;
+};
+
 struct case_result {
     enum bench_case which;
     int ran;
@@ -361,6 +414,8 @@ struct case_result {
     struct hist_detail hist[2];
     /* axis, fused: rows[1 + j] */
     struct ro_detail ro[2];
+    /* cov */
+    struct cov_detail cov;
 };
 
 struct results {
@@ -426,6 +481,7 @@ int case_map(const struct case_env *env, struct case_result *cr);
 int case_hist(const struct case_env *env, struct case_result *cr);
 int case_axis(const struct case_env *env, struct case_result *cr);
 int case_fused(const struct case_env *env, struct case_result *cr);
+int case_cov(const struct case_env *env, struct case_result *cr);
 
 /* ------------------------------------------------------------------------
  * bench_ref.c: host reference statistics and the check of h5cl's states.
@@ -450,7 +506,8 @@ int ref_check(const h5cl_stats_state *st, const struct ref_stats *ref,
               double *mean_err, double *var_err, char *err);
 
 /* ------------------------------------------------------------------------
- * bench_case_run.c: the run of the read-only cases (stats, axis, fused):
+ * bench_case_run.c: the run of the read-only cases (stats, axis, fused,
+ * cov):
  * raw warm-up with the reference, checked h5cl warm-ups, alternating
  * repetitions, the traced run.
  */

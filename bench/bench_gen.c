@@ -18,17 +18,18 @@
 /* ------------------------------------------------------------------------
  * Value field for generated data: a smooth field (slow waves along rows,
  * a cosine across columns, a faster ripple) plus Gaussian noise, rows of
- * FIELD_WIDTH values over a flat index, and a few NaNs.  Each block's noise
+ * FIELD_WIDTH values (or of --cols, for rank-2 data) over a flat index,
+ * and a few NaNs.  Each block's noise
  * comes from its own counter-seeded stream, so the file is the same
  * whatever order blocks are written in.
  */
 struct field {
-    uint64_t width;       /* row length of the field (<= FIELD_WIDTH)     */
+    uint64_t width;       /* row length of the field (<= MAX_COLS)        */
     uint64_t rows;        /* rows the field spans (sets the wavelengths)  */
     uint64_t seed;
     double base, amp, ripple, noise;
     unsigned nan_one_in;  /* 0: no NaNs                                   */
-    float col[FIELD_WIDTH];
+    float col[MAX_COLS];
     float *gauss;         /* 1 << GAUSS_BITS samples of N(0, 1)           */
 };
 
@@ -503,7 +504,7 @@ out:
 }
 
 /* ------------------------------------------------------------------------
- * Bench data: 1-D (n) or 2-D (rows x 1024), chunks of ~chunk_bytes
+ * Bench data: 1-D (n) or 2-D (rows x cols, 1024 by default), chunks of ~chunk_bytes
  * spanning whole rows; float32, float64 or int16; contiguous, chunked or
  * gzip + shuffle.
  */
@@ -563,9 +564,9 @@ int parse_bench_dtype(const char *text, h5cl_dtype *ret)
     return -1;
 }
 
-int bench_shape_for(int rank, h5cl_dtype dtype, enum bench_layout layout,
-                    uint64_t size, uint64_t chunk_bytes,
-                    struct bench_shape *sh, char *err)
+int bench_shape_for(int rank, unsigned cols, h5cl_dtype dtype,
+                    enum bench_layout layout, uint64_t size,
+                    uint64_t chunk_bytes, struct bench_shape *sh, char *err)
 {
     const size_t el = h5cl_dtype_size(dtype);
 
@@ -580,14 +581,16 @@ int bench_shape_for(int rank, h5cl_dtype dtype, enum bench_layout layout,
         sh->dims[0] = size / el;
         sh->chunk[0] = chunk_bytes / el;
     } else {
-        sh->dims[0] = size / (FIELD_WIDTH * el);
-        sh->dims[1] = FIELD_WIDTH;
-        sh->chunk[0] = chunk_bytes / (FIELD_WIDTH * el);
-        sh->chunk[1] = FIELD_WIDTH;
+        if (cols < 1 || cols > MAX_COLS)
+            return fail(err, "%u columns (1 to %d)", cols, MAX_COLS);
+        sh->dims[0] = size / (cols * el);
+        sh->dims[1] = cols;
+        sh->chunk[0] = chunk_bytes / (cols * el);
+        sh->chunk[1] = cols;
     }
     if (sh->dims[0] == 0)
         return fail(err, "--size %" PRIu64 " holds no %s", size,
-                    rank == 1 ? "element" : "row of 1024 values");
+                    rank == 1 ? "element" : "row of --cols values");
     if (sh->chunk[0] == 0)
         sh->chunk[0] = 1;
     if (sh->chunk[0] > sh->dims[0])
@@ -599,16 +602,20 @@ int bench_file_name(char *buf, size_t len, const char *dir,
                     const struct bench_shape *sh, uint64_t size,
                     uint64_t chunk_bytes)
 {
-    char sz[32], ch[32], lay[48];
+    char sz[32], ch[32], lay[48], shape[32];
 
+    if (sh->rank == 2 && sh->dims[1] != FIELD_WIDTH)
+        snprintf(shape, sizeof shape, "2d%" PRIu64 "c", (uint64_t)sh->dims[1]);
+    else
+        snprintf(shape, sizeof shape, "%dd", sh->rank);
     if (sh->layout == LAYOUT_CONTIGUOUS)
         snprintf(lay, sizeof lay, "contiguous");
     else
         snprintf(lay, sizeof lay, "%s%s",
                  sh->layout == LAYOUT_GZIP ? "gzip" : "chunk",
                  fmt_bytes_exact(ch, sizeof ch, chunk_bytes));
-    if (snprintf(buf, len, "%s/bench-%s-%dd-%s-%s.h5", dir,
-                 gen_type_of(sh->dtype)->tag, sh->rank,
+    if (snprintf(buf, len, "%s/bench-%s-%s-%s-%s.h5", dir,
+                 gen_type_of(sh->dtype)->tag, shape,
                  fmt_bytes_exact(sz, sizeof sz, size), lay) >= (int)len)
         return -1;
     return 0;
@@ -704,13 +711,14 @@ int bench_generate(const char *path, const struct bench_shape *sh,
     struct gen_dataset set;
     uint64_t n = sh->dims[0] * (sh->rank == 2 ? sh->dims[1] : 1);
     uint64_t nbytes = n * h5cl_dtype_size(sh->dtype);
+    /* 1-D data folds the field at FIELD_WIDTH; 2-D rows are field rows */
+    const uint64_t width = sh->rank == 2 ? sh->dims[1] : FIELD_WIDTH;
     char b1[32];
     double t0 = now_seconds();
     int rc = -1;
 
     memset(&f, 0, sizeof f);
-    if (field_init(&f, FIELD_WIDTH, (n + FIELD_WIDTH - 1) / FIELD_WIDTH,
-                   GEN_SEED, err))
+    if (field_init(&f, width, (n + width - 1) / width, GEN_SEED, err))
         goto out;
     bench_field_scale(&f, sh->dtype);
     memset(&set, 0, sizeof set);

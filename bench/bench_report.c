@@ -375,6 +375,45 @@ static void json_ro(FILE *f, const struct case_result *cr, int j)
     fputc('}', f);
 }
 
+/* A cov row: its effective GFLOP/s, the device's SYRK rate measured in
+ * the same run, and how its check went. */
+static void json_cov(FILE *f, const struct case_result *cr)
+{
+    const struct cov_detail *d = &cr->cov;
+    const struct syrk_probe *sp = &d->syrk;
+
+    fputs(",\"flops_per_run\":", f);
+    json_num(f, d->flops);
+    json_summary3(f, "gflops", d->gflops);
+    fprintf(f, ",\"device_syrk\":{\"status\":\"%s\"",
+            sp->measured ? "ok" : "error");
+    if (!sp->measured) {
+        fputs(",\"message\":", f);
+        json_str(f, sp->message);
+    } else {
+        fprintf(f, ",\"routine\":\"%s\",\"n\":%" PRIu64 ",\"k\":%" PRIu64
+                   ",\"reps\":%u,\"timing\":\"event profiling, from a "
+                   "marker before the call to the end of its event\"",
+                sp->fp64 ? "CLBlastDsyrk" : "CLBlastSsyrk", sp->n, sp->k,
+                sp->reps);
+        json_summary3(f, "gflops", sp->gflops);
+    }
+    fputs("},\"fraction_of_syrk\":", f);
+    json_num(f, sp->measured ? d->gflops.median / sp->gflops.median : NAN);
+    fprintf(f, ",\"result\":{\"rows\":%" PRIu64 ",\"columns\":%" PRIu64
+               ",\"ddof\":1,\"nan_columns\":%" PRIu64
+               ",\"pairs_checked\":%u,\"tolerance\":",
+            d->rows, d->cols, d->nan_cols, d->pairs);
+    json_num(f, d->tol);
+    fputs(",\"mean_rel_err_max\":", f);
+    json_num(f, d->mean_err);
+    fputs(",\"var_rel_err_max\":", f);
+    json_num(f, d->var_err);
+    fputs(",\"cov_rel_err_max\":", f);
+    json_num(f, d->cov_err);
+    fputc('}', f);
+}
+
 static void json_row(const struct bench_cfg *cfg, const struct results *res,
                      const struct case_result *cr, unsigned i,
                      const char *extra)
@@ -393,6 +432,8 @@ static void json_row(const struct bench_cfg *cfg, const struct results *res,
             json_map(f, cr);
         else if (cr->which == CASE_HIST)
             json_hist(f, cr, (int)i - 1);
+        else if (cr->which == CASE_COV)
+            json_cov(f, cr);
         else
             json_ro(f, cr, (int)i - 1);
     }
@@ -441,6 +482,9 @@ static const char *case_title(enum bench_case c)
     case CASE_FUSED:
         return "fused: h5cl_stats_compute of expressions (nothing written) "
                "against raw H5Dread of the same tiles";
+    case CASE_COV:
+        return "cov: h5cl_cov_compute (CLBlast SYRK per row-tile) against "
+               "raw H5Dread of the same tiles and the device's own SYRK";
     default:
         return "?";
     }
@@ -627,6 +671,38 @@ static void print_ro(const struct case_result *cr)
     }
 }
 
+static void print_cov(const struct case_result *cr)
+{
+    const struct row *h5 = &cr->rows[1];
+    const struct cov_detail *d = &cr->cov;
+    const struct syrk_probe *sp = &d->syrk;
+
+    printf("\nh5cl/raw (medians)      : %.3f\n", h5->ratio);
+    printf("overlap wall/busiest    : %.3f (min %.3f, max %.3f)\n",
+           h5->overlap.median, h5->overlap.min, h5->overlap.max);
+    printf("effective GFLOP/s       : %.3f (%.3f-%.3f): %" PRIu64 " rows x %"
+           PRIu64 " x %" PRIu64 " flops over the wall time\n",
+           d->gflops.median, d->gflops.min, d->gflops.max, d->rows, d->cols,
+           d->cols + 1);
+    if (sp->measured)
+        printf("device SYRK GFLOP/s     : %.3f (%.3f-%.3f): %s of %" PRIu64
+               " x %" PRIu64 ", resident, event-profiled, median of %u;\n"
+               "                          h5cl gets %.3f of it\n",
+               sp->gflops.median, sp->gflops.min, sp->gflops.max,
+               sp->fp64 ? "CLBlastDsyrk" : "CLBlastSsyrk", sp->k, sp->n,
+               sp->reps, d->gflops.median / sp->gflops.median);
+    else
+        printf("device SYRK GFLOP/s     : %s\n", sp->message);
+    print_stages("stage busy s (median)", h5);
+    printf("result (checked)        : %" PRIu64 " x %" PRIu64 " covariance "
+           "(ddof 1), %" PRIu64 " NaN columns; means, variances and %u\n"
+           "                          covariances equal the host's within "
+           "%.0e (largest rel. err. mean %.1e,\n"
+           "                          var %.1e, cov %.1e)\n",
+           d->cols, d->cols, d->nan_cols, d->pairs, d->tol, d->mean_err,
+           d->var_err, d->cov_err);
+}
+
 static void print_case(const struct bench_cfg *cfg, const struct results *res,
                        const struct case_result *cr)
 {
@@ -664,6 +740,8 @@ static void print_case(const struct bench_cfg *cfg, const struct results *res,
         print_hist(res, cr);
     else if (cr->which == CASE_AXIS || cr->which == CASE_FUSED)
         print_ro(cr);
+    else if (cr->which == CASE_COV && h5->status == ROW_OK)
+        print_cov(cr);
 }
 
 static void print_roofline(const struct results *res)

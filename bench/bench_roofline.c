@@ -30,9 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CL/cl.h>
-
-#include "bench.h"
+#include "bench_cl.h"
 
 #define ROOF_MAX_BYTES (256 * MIB)
 #define ROOF_MIN_BYTES (16 * MIB)
@@ -69,44 +67,7 @@ struct roof_cl {
     void *host;         /* pinned, mapped */
 };
 
-#define CL_TRY(call, name)                                                   \
-    do {                                                                     \
-        cl_int e_ = (call);                                                  \
-        if (e_ != CL_SUCCESS) {                                              \
-            snprintf(rl->message, sizeof rl->message, "%s failed (%d)",      \
-                     name, (int)e_);                                         \
-            return -1;                                                       \
-        }                                                                    \
-    } while (0)
-
-/* The cl_device_id of h5cl's device: same indices, same name. */
-static int find_device(const h5cl_device_info *dev, cl_device_id *id_ret,
-                       struct roofline *rl)
-{
-    cl_platform_id plats[64];
-    cl_device_id ids[64];
-    cl_uint np = 0, nd = 0;
-    char name[256] = "";
-
-    CL_TRY(clGetPlatformIDs(64, plats, &np), "clGetPlatformIDs");
-    if (dev->platform_index >= np || dev->platform_index >= 64)
-        return fail(rl->message, "platform %u not found", dev->platform_index);
-    CL_TRY(clGetDeviceIDs(plats[dev->platform_index], CL_DEVICE_TYPE_ALL, 64,
-                          ids, &nd),
-           "clGetDeviceIDs");
-    if (dev->device_index >= nd || dev->device_index >= 64)
-        return fail(rl->message, "device %u:%u not found",
-                    dev->platform_index, dev->device_index);
-    *id_ret = ids[dev->device_index];
-    CL_TRY(clGetDeviceInfo(*id_ret, CL_DEVICE_NAME, sizeof name - 1, name,
-                           NULL),
-           "clGetDeviceInfo(CL_DEVICE_NAME)");
-    if (strncmp(name, dev->device_name, sizeof dev->device_name - 1) != 0)
-        return fail(rl->message, "device %u:%u is '%s', h5cl reported '%s'",
-                    dev->platform_index, dev->device_index, name,
-                    dev->device_name);
-    return 0;
-}
+#define CL_TRY(call, name) PROBE_CL_TRY(rl->message, call, name)
 
 static int build(struct roof_cl *c, cl_device_id id, int contiguous,
                  struct roofline *rl)
@@ -134,18 +95,7 @@ static int build(struct roof_cl *c, cl_device_id id, int contiguous,
 /* Seconds from the start to the end of a finished command. */
 static int event_seconds(cl_event ev, double *s, struct roofline *rl)
 {
-    cl_ulong t0 = 0, t1 = 0;
-    CL_TRY(clWaitForEvents(1, &ev), "clWaitForEvents");
-    CL_TRY(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0,
-                                   &t0, NULL),
-           "clGetEventProfilingInfo");
-    CL_TRY(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1,
-                                   &t1, NULL),
-           "clGetEventProfilingInfo");
-    if (t1 <= t0)
-        return fail(rl->message, "profiling gave no time");
-    *s = (double)(t1 - t0) * 1e-9;
-    return 0;
+    return probe_event_span(ev, ev, s, rl->message);
 }
 
 static int time_h2d(struct roof_cl *c, struct roofline *rl, double *s)
@@ -338,7 +288,7 @@ void roofline_measure(const h5cl_device_info *dev, unsigned reps,
         reps = MAX_REPS;
     fprintf(stderr, "%s: device roofline (H2D pinned, on-device read and copy of "
             "%" PRIu64 " MiB, %u reps)\n", BENCH_NAME, bytes / MIB, reps);
-    if (find_device(dev, &id, rl) == 0)
+    if (probe_find_device(dev, &id, rl->message) == 0)
         measure(&c, dev, id, reps, rl);
     release(&c);
 }

@@ -280,6 +280,7 @@ const char *case_name(enum bench_case c)
     case CASE_HIST: return "hist";
     case CASE_AXIS: return "axis";
     case CASE_FUSED: return "fused";
+    case CASE_COV: return "cov";
     default: return "?";
     }
 }
@@ -338,6 +339,11 @@ void case_init(struct case_result *cr, enum bench_case c)
         row_init(&cr->rows[2], "h5cl-fused-two-inputs", "h5cl fused, 2 in",
                  1);
         cr->nrows = 3;
+        break;
+    case CASE_COV:
+        row_init(&cr->rows[0], "raw-h5dread", "raw H5Dread", 0);
+        row_init(&cr->rows[1], "h5cl-cov", "h5cl cov", 1);
+        cr->nrows = 2;
         break;
     default:
         break;

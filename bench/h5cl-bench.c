@@ -1,14 +1,14 @@
 /*
  * h5cl-bench: measures h5cl against the raw-HDF5 ceiling on the same file,
  * the same tiles and the same page-cache state (cases: stats, map, hist,
- * axis, fused; --suite runs them over generated dtypes and layouts),
+ * axis, fused, cov; --suite runs them over generated dtypes and layouts),
  * and writes the sample file that `make demo` uses.  This file: the
  * command line, the run of the chosen cases on one context, the exit
  * status (bench.h lists the others).
  *
  *   h5cl-bench --make-sample FILE [--size 384M]
- *   h5cl-bench [--case stats|map|hist|axis|fused|all] [--file F]
- *              [--size 4G] [--dtype float32|float64|int16]
+ *   h5cl-bench [--case stats|map|hist|axis|fused|cov|all] [--file F]
+ *              [--size 4G] [--dtype float32|float64|int16] [--cols N]
  *              [--layout contiguous|chunked|gzip] [--chunk-bytes 8M]
  *              [--tile-bytes B] [--slots K] [--reps N] [--suite]
  *              [--device D] [--json] [--keep] [--generate] [--no-roofline]
@@ -47,17 +47,17 @@ int bench_prepare_file(const struct bench_cfg *cfg,
     if (cfg->file && access(cfg->file, F_OK) == 0) {
         snprintf(res->file, sizeof res->file, "%s", cfg->file);
         if (cfg->size_given || cfg->chunk_given || cfg->rank_given ||
-            cfg->dtype_given || cfg->layout_given)
+            cfg->dtype_given || cfg->layout_given || cfg->cols_given)
             fprintf(stderr, "%s: %s exists: using it as it is (--size, "
-                    "--chunk-bytes, --rank, --dtype and --layout only shape "
-                    "generated data)\n", BENCH_NAME, cfg->file);
+                    "--chunk-bytes, --rank, --cols, --dtype and --layout "
+                    "only shape generated data)\n", BENCH_NAME, cfg->file);
     } else {
         if (strcmp(cfg->dataset, DEFAULT_DATASET) != 0)
             return fail(err, "generated files hold %s, not %s: give --file "
                         "an existing file to read another dataset",
                         DEFAULT_DATASET, cfg->dataset);
-        if (bench_shape_for(cfg->rank, cfg->dtype, cfg->layout, cfg->size,
-                            cfg->chunk_bytes, &sh, err))
+        if (bench_shape_for(cfg->rank, cfg->cols, cfg->dtype, cfg->layout,
+                            cfg->size, cfg->chunk_bytes, &sh, err))
             return -1;
         if (cfg->file) {
             snprintf(res->file, sizeof res->file, "%s", cfg->file);
@@ -158,7 +158,7 @@ void bench_run_file(const struct bench_cfg *cfg, struct results *res,
 {
     static const case_fn run[CASE_COUNT] = { case_stats, case_map,
                                              case_hist, case_axis,
-                                             case_fused };
+                                             case_fused, case_cov };
     h5cl_dataset *ds = NULL;
     char raw_err[ERRLEN] = "", h5_err[ERRLEN];
     struct case_env env;
@@ -344,8 +344,20 @@ static void usage(FILE *f)
 "          second handle on the dataset: two inputs) evaluated on the\n"
 "          device, nothing written, against H5Dread of the tiles; checked\n"
 "          against the expressions evaluated here\n"
-"  all     each of them, in that order (generated data is then rank 2\n"
-"          unless --rank is given, for the axis case)\n"
+"  cov     h5cl_cov_compute (covariance through CLBlast SYRK) of rank-2\n"
+"          data, against H5Dread of the tiles; also in GFLOP/s (rows x\n"
+"          cols x (cols + 1) flops) against the device's own SYRK rate,\n"
+"          measured in the same run with CLBlast on a resident tile-sized\n"
+"          matrix (double with fp64, else float); checked against column\n"
+"          means, variances (ddof 1) and %d covariances computed here in\n"
+"          long double; generated data has %d columns unless --cols\n"
+"          says otherwise\n"
+"  all     stats, map, hist, axis and fused, in that order (generated\n"
+"          data is then rank 2 unless --rank is given, for the axis\n"
+"          case).  Not cov: it is compute-bound, judged against the\n"
+"          device's SYRK rather than the read ceiling alone, and wants\n"
+"          narrower data; name it (--case all,cov adds it, and then\n"
+"          every case reads the %d-column file)\n"
 "\n"
 "Data:\n"
 "  --file F           HDF5 file to read; generated there if it is absent\n"
@@ -359,15 +371,19 @@ static void usage(FILE *f)
 "  --layout L         generated layout: chunked (default), contiguous, or\n"
 "                     gzip (chunked, shuffle + deflate level %d)\n"
 "  --chunk-bytes B    generated chunk size (default 8M)\n"
-"  --rank 1|2         generated shape: 1-D, or rows x 1024 (default 1; 2\n"
-"                     with the axis case)\n"
+"  --rank 1|2         generated shape: 1-D, or rows x --cols (default 1; 2\n"
+"                     with the axis and cov cases)\n"
+"  --cols N           columns of generated rank-2 data, 1 to %d (default\n"
+"                     %d; %d when the cov case runs); a part of the cached\n"
+"                     file's name when not %d (bench-f32-2d128c-...)\n"
 "  --keep             keep a file this run generated, to be reused by later\n"
 "                     runs with the same parameters (default: remove it)\n"
 "  --generate         only make (or find) that file, print its path and stop\n"
 "                     (implies --keep): to prepare data ahead of timed runs\n"
 "Run:\n"
-"  --case C           stats, map, hist, axis, fused, a list of them\n"
-"                     (stats,axis) or all (default stats; all in a suite)\n"
+"  --case C           stats, map, hist, axis, fused, cov, a list of them\n"
+"                     (stats,axis) or all (default stats; all in a suite;\n"
+"                     all is every case but cov, see above)\n"
 "  --suite            run the cases on generated files of every dtype\n"
 "                     (float32, float64, int16) and layout (contiguous,\n"
 "                     chunked with 64K and with --chunk-bytes chunks, gzip\n"
@@ -411,26 +427,27 @@ static void usage(FILE *f)
 "\n"
 "Sizes take K, M, G, T suffixes (powers of 1024): 384M, 4G, 8MiB.\n"
 "Exit status: 0 ok; 1 runtime error or a failed row; 2 usage error.\n",
-            BENCH_NAME, BENCH_NAME, DEFAULT_DATASET, DEFAULT_DIR,
-            GZIP_LEVEL, DEFAULT_SLOTS, DEFAULT_REPS, DEFAULT_SLOTS);
+            BENCH_NAME, BENCH_NAME, COV_CHECK_PAIRS, COV_DEFAULT_COLS,
+            COV_DEFAULT_COLS, DEFAULT_DATASET, DEFAULT_DIR, GZIP_LEVEL,
+            MAX_COLS, FIELD_WIDTH, COV_DEFAULT_COLS, FIELD_WIDTH,
+            DEFAULT_SLOTS, DEFAULT_REPS, DEFAULT_SLOTS);
 }
 
-/* "all", or case names separated by commas ("stats,map"), as a set of
- * cases; the cases run in their fixed order whatever the order given. */
+/* Case names separated by commas ("stats,map"; "all" stands for
+ * CASES_ALL, so "all,cov" is every case), as a set of cases; the cases
+ * run in their fixed order whatever the order given. */
 static int parse_case(const char *text, unsigned *cases)
 {
     char buf[128], *save = NULL, *tok;
 
-    if (strcmp(text, "all") == 0) {
-        *cases = (1u << CASE_COUNT) - 1;
-        return 0;
-    }
     if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
         return -1;
     *cases = 0;
     for (tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
-        int found = 0;
+        int found = strcmp(tok, "all") == 0;
+        if (found)
+            *cases |= CASES_ALL;
         for (int c = 0; c < CASE_COUNT && !found; c++)
             if (strcmp(tok, case_name((enum bench_case)c)) == 0) {
                 *cases |= 1u << c;
@@ -465,7 +482,7 @@ static int is_known_option(const char *name)
         "--chunk-bytes", "--rank", "--tile-bytes", "--slots", "--reps",
         "--device", "--json", "--keep", "--generate", "--verbose", "--trace",
         "--case", "--hist-range", "--sweep", "--no-roofline", "--dtype",
-        "--layout", "--suite" };
+        "--layout", "--suite", "--cols" };
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return 1;
@@ -564,6 +581,11 @@ int main(int argc, char **argv)
                 return usage_error("bad --rank '%s' (1 or 2)", val);
             cfg.rank = (int)r;
             cfg.rank_given = bench_only = 1;
+        } else if (strcmp(name, "--cols") == 0) {
+            if (parse_uint(val, 1, MAX_COLS, &cfg.cols))
+                return usage_error("bad --cols '%s' (1 to %d)", val,
+                                   MAX_COLS);
+            cfg.cols_given = bench_only = 1;
         } else if (strcmp(name, "--tile-bytes") == 0) {
             if (parse_size(val, &cfg.tile_bytes) || cfg.tile_bytes == 0)
                 return usage_error("bad --tile-bytes '%s'", val);
@@ -579,7 +601,8 @@ int main(int argc, char **argv)
         } else if (strcmp(name, "--case") == 0) {
             if (parse_case(val, &cfg.cases))
                 return usage_error("bad --case '%s' (stats, map, hist, axis, "
-                                   "fused, a list of them or all)", val);
+                                   "fused, cov, a list of them or all)",
+                                   val);
             cases_given = bench_only = 1;
         } else if (strcmp(name, "--dtype") == 0) {
             if (parse_bench_dtype(val, &cfg.dtype))
@@ -647,15 +670,20 @@ int main(int argc, char **argv)
             return usage_error("--suite generates its files: it takes no "
                                "--file, --sweep or --generate");
         if (!cases_given)
-            cfg.cases = (1u << CASE_COUNT) - 1;
+            cfg.cases = CASES_ALL;
         if (!cfg.size_given)
             cfg.size = SUITE_DEFAULT_SIZE;
     }
-    /* per-axis statistics need rows and columns */
-    if ((cfg.cases & (1u << CASE_AXIS)) && !cfg.rank_given)
+    /* per-axis statistics and covariances need rows and columns */
+    if ((cfg.cases & (1u << CASE_AXIS | 1u << CASE_COV)) && !cfg.rank_given)
         cfg.rank = 2;
-    if (cfg.rank == 2 && cfg.size < FIELD_WIDTH * sizeof(double))
-        return usage_error("--size must be at least 8K with --rank 2");
+    if (!cfg.cols_given)
+        cfg.cols = cfg.cases & (1u << CASE_COV) ? COV_DEFAULT_COLS
+                                                 : FIELD_WIDTH;
+    if (cfg.rank == 2 && cfg.size < (uint64_t)cfg.cols * sizeof(double))
+        return usage_error("--size must hold a row of --cols float64 values "
+                           "(%u bytes) with --rank 2",
+                           cfg.cols * (unsigned)sizeof(double));
     if (!*cfg.dataset || !*cfg.dir || (cfg.file && !*cfg.file))
         return usage_error("empty --file, --dataset or --dir");
     return bench_main(&cfg);

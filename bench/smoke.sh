@@ -1,7 +1,7 @@
 #!/bin/sh
 # Smoke test of h5cl-bench, run by `make check`: every case on every
-# generated dtype and layout at a tiny size, one repetition, and the usage
-# errors.  Every row must be ok, i.e. its h5cl results passed the bench's
+# generated dtype and layout at a tiny size, one repetition (the cov case
+# in a suite of its own: `all` leaves it out), and the usage errors.  Every row must be ok, i.e. its h5cl results passed the bench's
 # own checks; the figures themselves are not judged (tiny files on a
 # shared machine say nothing about speed).
 #
@@ -67,16 +67,53 @@ for p in problems:
 sys.exit(1 if bad or problems else 0)
 EOF
 
-# 2. Per-axis statistics of 1-D data cannot run: an error row, exit 1.
-st=0
-"$BENCH" --case axis --rank 1 --size 1M --chunk-bytes 256K --reps 1 \
-    --no-roofline --dir "$DIR" >"$DIR/axis1d.out" 2>&1 || st=$?
-[ "$st" = 1 ] || fail "--case axis --rank 1 exited $st, want 1"
-grep -q "needs rank-2 data" "$DIR/axis1d.out" ||
-    fail "--case axis --rank 1 gave no reason"
+# 1b. The cov case over the same matrix, on its own 128-column files:
+# every row checked, with its GFLOP/s and the device's SYRK beside it.
+if "$BENCH" --suite --case cov --size 2M --chunk-bytes 256K \
+        --tile-bytes 512K --reps 1 --no-roofline --json --dir "$DIR" \
+        >"$DIR/cov.jsonl" 2>"$DIR/cov.err"; then
+    :
+else
+    fail "--suite --case cov exited $?"; tail -5 "$DIR/cov.err"
+fi
+"$PYTHON" - "$DIR/cov.jsonl" <<'EOF' || fails=$((fails + 1))
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+problems = ["%s/%s %s: %s" % (r["suite"]["dtype"], r["suite"]["layout"],
+                              r.get("row"), r.get("message"))
+            for r in rows if r.get("status") != "ok"]
+got = sorted((r["case"], r["row"]) for r in rows)
+want = sorted([("cov", "raw-h5dread"), ("cov", "h5cl-cov")] * 12)
+if got != want:
+    problems.append("cov rows %s" % got)
+for r in rows:
+    if r.get("status") != "ok" or r["row"] != "h5cl-cov":
+        continue
+    if r["result"]["columns"] != 128 or r["shape"][1] != 128:
+        problems.append("cov: %r columns" % r["result"]["columns"])
+    if not r["gflops_median"] > 0 or r["device_syrk"]["status"] != "ok" \
+            or not r["fraction_of_syrk"] > 0:
+        problems.append("cov: no GFLOP/s or SYRK rate: %r" %
+                        r.get("device_syrk"))
+for p in problems:
+    print("bench smoke: FAIL: " + p)
+sys.exit(1 if problems else 0)
+EOF
+
+# 2. Per-axis statistics and covariances of 1-D data cannot run: an error
+# row, exit 1.
+for c in axis cov; do
+    st=0
+    "$BENCH" --case $c --rank 1 --size 1M --chunk-bytes 256K --reps 1 \
+        --no-roofline --dir "$DIR" >"$DIR/${c}1d.out" 2>&1 || st=$?
+    [ "$st" = 1 ] || fail "--case $c --rank 1 exited $st, want 1"
+    grep -q "needs rank-2 data" "$DIR/${c}1d.out" ||
+        fail "--case $c --rank 1 gave no reason"
+done
 
 # 3. Usage errors: exit 2.
-for args in "--dtype int8" "--layout szip" "--case nope" \
+for args in "--dtype int8" "--layout szip" "--case nope" "--cols 0" \
+        "--cols 4097" \
         "--suite --file $DIR/x.h5"; do
     st=0
     # shellcheck disable=SC2086 # the words of $args are separate options
@@ -94,9 +131,15 @@ done
 grep -q "bench-f64-1d-1MiB-gzip256KiB.h5" "$DIR/gen1.out" ||
     fail "unexpected generated name: $(cat "$DIR/gen1.out")"
 grep -q "reusing" "$DIR/gen2.out" || fail "the cached file was not reused"
+# --cols other than 1024 is in the name, so files of two widths never mix
+"$BENCH" --generate --rank 2 --cols 64 --size 1M --chunk-bytes 256K \
+    --dir "$DIR" >"$DIR/gen3.out" 2>&1 || fail "--generate --cols exited $?"
+grep -q "bench-f32-2d64c-1MiB-chunk256KiB.h5" "$DIR/gen3.out" ||
+    fail "unexpected generated name: $(cat "$DIR/gen3.out")"
 
 if [ "$fails" -ne 0 ]; then
     echo "bench smoke: $fails failed"
     exit 1
 fi
-echo "bench smoke: ok (suite of 12 files x 5 cases, errors, cache)"
+echo "bench smoke: ok (suite of 12 files x 5 cases, cov on 12 files," \
+    "errors, cache)"

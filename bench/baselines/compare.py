@@ -23,11 +23,21 @@ Cases (the same definitions as h5cl-bench):
   map    x * 2 + 1, float32, into a new uncompressed file with the input's
          chunks, made durable like h5cl's output: temporary file, close,
          fsync, rename, fsync of the directory
+  cov    the covariance (ddof 1) of rank-2 data, on h5cl-bench's own
+         generated file for the cov case (rows x 128 columns unless
+         --cols): numpy accumulates X_chunk.T @ X_chunk and the column sums
+         in float64 over the chunks (numpy's advice for data larger than
+         memory), then (G - n m m^T) / (n - 1); read-all is np.cov; Dask
+         computes the same Gram matrix and sums in one dask.compute; no
+         PyOpenCL row (h5cl-bench measures CLBlast's own SYRK instead).
+         Also reported in GFLOP/s: rows x cols x (cols + 1) flops, the
+         SYRK count, over the wall time
 
 One warm-up of each system, then --reps timed repetitions; GB/s = dataset
 bytes / wall seconds (1e9 B/s), median [min-max].  Every system's result is
 checked against h5cl's (and against the numpy chunk loop for the figures
-h5cl-bench does not print); a disagreement makes the row an error.
+h5cl-bench does not print: the covariance matrix, which h5cl-bench checks
+itself); a disagreement makes the row an error.
 """
 
 import argparse
@@ -54,6 +64,7 @@ PYOPENCL_PIP = "python3 -m pip install pyopencl"
 
 TOL_MEAN = 1e-4  # relative, as h5cl-bench's own check
 TOL_VAR = 1e-3
+TOL_COV = 1e-9  # float64 everywhere; relative to sqrt(var_a var_b)
 MAP_EXPR = "x * 2 + 1"
 
 
@@ -65,14 +76,17 @@ def log(msg):
 # h5cl-bench
 
 
-def run_h5cl_bench(args, case):
-    """Runs h5cl-bench for one case; returns its JSON rows."""
+def run_h5cl_bench(args, case, path):
+    """Runs h5cl-bench for one case on path (None: its generated file);
+    returns its JSON rows."""
     cmd = [args.bench, "--json", "--case", case, "--reps", str(args.reps),
            "--hist-range", args.hist_range]
-    if args.file:
-        cmd += ["--file", args.file, "--dataset", args.dataset]
+    if path:
+        cmd += ["--file", path, "--dataset", args.dataset]
     else:  # generated into (and cached in) --dir, like the map outputs
         cmd += ["--keep", "--size", args.size, "--dir", args.dir]
+        if args.cols and case == "cov":
+            cmd += ["--cols", str(args.cols)]
     if args.device:
         cmd += ["--device", args.device]
     if args.trace:
@@ -256,6 +270,28 @@ def numpy_all_map(dset, out_path):
     durable_h5(out_path, write)
 
 
+def numpy_chunks_cov(dset):
+    """Gram matrix and column sums in float64, chunk by chunk."""
+    p = dset.shape[1]
+    g = np.zeros((p, p))
+    s = np.zeros(p)
+    for _, buf in ChunkReader(dset):
+        x = buf.astype(np.float64)
+        g += x.T @ x
+        s += x.sum(axis=0)
+    return gram_cov(g, s, dset.shape[0])
+
+
+def gram_cov(g, s, n):
+    """The covariance (ddof 1) from X^T X and the column sums."""
+    m = s / n
+    return (g - n * np.outer(m, m)) / (n - 1)
+
+
+def numpy_all_cov(dset):
+    return np.cov(dset[...].astype(np.float64), rowvar=False)
+
+
 # ---------------------------------------------------------------------------
 # Dask
 
@@ -287,6 +323,14 @@ def dask_hist(dset, lo, hi, bins, da, dask):
     a = da.from_array(dset, chunks=dask_chunks(dset))
     h, _ = da.histogram(a, bins=bins, range=(lo, hi))
     return np.asarray(h.compute(scheduler="threads"), dtype=np.int64)
+
+
+def dask_cov(dset, da, dask):
+    """The Gram formula on chunks of whole rows (one read of the data;
+    da.cov centres first, which reads it twice)."""
+    a = da.from_array(dset, chunks=dask_chunks(dset)).astype(np.float64)
+    g, s = dask.compute(a.T @ a, a.sum(axis=0), scheduler="threads")
+    return gram_cov(np.asarray(g), np.asarray(s), dset.shape[0])
 
 
 def dask_map(dset, out_path, da, dask):
@@ -692,6 +736,38 @@ def check_map(dset, out_path, h5cl_out, nsample=4):
 # The run
 
 
+def check_cov(got, ref, h5cl_row):
+    """Errors of a covariance against the numpy chunk loop's, relative to
+    sqrt(var_a var_b), NaN where the reference is; and its shape and NaN
+    columns against what h5cl-bench checked."""
+    errs = []
+    if got.shape != ref.shape:
+        return ["shape %s != reference %s" % (got.shape, ref.shape)]
+    if not np.array_equal(np.isnan(got), np.isnan(ref)):
+        errs.append("NaN entries differ from the reference")
+    d = np.sqrt(np.abs(np.diag(ref)))
+    scale = np.maximum(np.outer(d, d), np.finfo(np.float64).tiny)
+    ok = ~np.isnan(ref)
+    err = np.abs(got - ref)[ok] / scale[ok]
+    if err.size and not err.max() <= TOL_COV:
+        errs.append("largest relative error %.2e" % err.max())
+    h = (h5cl_row or {}).get("result")
+    if h:
+        if h["columns"] != got.shape[0]:
+            errs.append("%d columns, h5cl %d" % (got.shape[0], h["columns"]))
+        nan_cols = int(np.isnan(np.diag(got)).sum())
+        if nan_cols != h["nan_columns"]:
+            errs.append("%d NaN columns, h5cl %d" % (nan_cols,
+                                                     h["nan_columns"]))
+    return errs
+
+
+def cov_flops(dset):
+    """The SYRK count, as h5cl-bench reports it."""
+    n, p = dset.shape
+    return n * p * (p + 1)
+
+
 def fits_in_memory(nbytes):
     """The read-all path holds the float32 data, a NaN mask and float64
     deviations: about 4x the dataset.  Half the available memory at most."""
@@ -721,18 +797,23 @@ def run_case(case, args, dset, h5rows, systems, ctx):
     nbytes = dset.size * dset.dtype.itemsize
     ceiling = next((r for r in h5rows if not r["row"].startswith("h5cl")), None)
     main = {"stats": "h5cl-stats", "hist": "h5cl-hist",
-            "map": "h5cl-map"}[case]
+            "map": "h5cl-map", "cov": "h5cl-cov"}[case]
     h5 = next((r for r in h5rows if r["row"] == main), None)
+    keys = ("gbps_median", "gbps_min", "gbps_max", "seconds_median", "reps")
     if ceiling:
         rows.append(row("ceiling (" + ceiling["row"] + ")", case,
                         ceiling["status"], ceiling.get("message", ""),
-                        {k: ceiling.get(k) for k in ("gbps_median", "gbps_min",
-                         "gbps_max", "seconds_median", "reps")}))
+                        {k: ceiling.get(k) for k in keys}))
     if h5:
+        extra = {}
+        if case == "cov" and h5.get("status") == "ok":
+            extra = {"gflops_median": h5.get("gflops_median"),
+                     "device_syrk_gflops": h5.get("device_syrk", {}).get(
+                         "gflops_median")}
         rows.append(row("h5cl", case, h5["status"], h5.get("message", ""),
-                        {k: h5.get(k) for k in ("gbps_median", "gbps_min",
-                         "gbps_max", "seconds_median", "reps")},
-                        device=h5.get("device"), overlap=h5.get("overlap_median")))
+                        {k: h5.get(k) for k in keys},
+                        device=h5.get("device"),
+                        overlap=h5.get("overlap_median"), **extra))
     lo, hi = (float(v) for v in args.hist_range.split(":"))
     outdir = args.dir
     ref = ctx.get("ref")
@@ -754,6 +835,10 @@ def run_case(case, args, dset, h5rows, systems, ctx):
             errs = check_stats(res, ref, h5)
         elif case == "hist":
             errs = check_hist(res, h5, dset.size)
+        elif case == "cov":
+            if ctx.get("cov_ref") is None:
+                ctx["cov_ref"] = res  # the numpy chunk loop runs first
+            errs = check_cov(res, ctx["cov_ref"], h5)
         else:
             errs = check_map(dset, res, ctx.get("h5cl_map_out"))
             try:
@@ -761,6 +846,8 @@ def run_case(case, args, dset, h5rows, systems, ctx):
             except OSError:
                 pass
         st = summary(secs, nbytes)
+        if case == "cov":
+            st["gflops_median"] = cov_flops(dset) / st["seconds_median"] / 1e9
         r = row(name, case, "error" if errs else "ok", "; ".join(errs), st)
         if case == "stats":
             r["result"] = res
@@ -840,22 +927,52 @@ def build_systems(args, dset, ctx):
     return s
 
 
+def cov_systems(dset):
+    """The cov case's systems (its own 2-D file)."""
+    s = [("numpy+h5py chunks", lambda: numpy_chunks_cov(dset))]
+    fits, avail = fits_in_memory(dset.size * dset.dtype.itemsize)
+    s.append(("numpy+h5py read-all", (lambda: numpy_all_cov(dset)) if fits
+              else "skipped: needs about %.1f GB, %.1f GB available" %
+              (4 * dset.size * dset.dtype.itemsize / 1e9, avail / 1e9)))
+    try:
+        import dask
+        import dask.array as da
+    except ImportError:
+        s.append(("dask", "dask is not installed: " + DASK_PIP))
+    else:
+        s.append(("dask", lambda: dask_cov(dset, da, dask)))
+    s.append(("pyopencl", "skipped: no PyOpenCL SYRK here; h5cl-bench's "
+              "device_syrk is CLBlast's own rate on this device"))
+    return {"cov": s}
+
+
 def fmt_row(r):
     if r.get("gbps_median") is None:
         return [r["system"], r["case"], r["status"], "", "", "",
                 r.get("message", "")]
     g = "%.3f [%.3f-%.3f]" % (r["gbps_median"], r["gbps_min"], r["gbps_max"])
     ratio = "%.2f" % r["ratio_h5cl"] if r.get("ratio_h5cl") else ""
+    note = r.get("message", "")
+    if r.get("gflops_median"):
+        note = ("%.3f GFLOP/s" % r["gflops_median"] +
+                (" (device SYRK %.3f)" % r["device_syrk_gflops"]
+                 if r.get("device_syrk_gflops") else "") +
+                ("; " + note if note else ""))
     return [r["system"], r["case"], r["status"], g,
-            "%.4f" % r["seconds_median"], ratio, r.get("message", "")]
+            "%.4f" % r["seconds_median"], ratio, note]
 
 
 def print_table(rows, info):
     print("file %s  dataset %s  %s %s  chunks %s  %.3f GB  reps %d" % (
         info["file"], info["dataset"], info["dtype"], info["shape"],
         info["chunks"], info["nbytes"] / 1e9, info["reps"]))
-    print("device %s  hist %d bins over [%s]  map %s" % (
-        info.get("device"), info["bins"], info["hist_range"], MAP_EXPR))
+    if any(r["case"] == "cov" for r in rows):
+        print("device %s  cov ddof 1 of %d columns; GFLOP/s = rows x cols x "
+              "(cols + 1) / wall seconds" % (info.get("device"),
+                                             info["shape"][-1]))
+    else:
+        print("device %s  hist %d bins over [%s]  map %s" % (
+            info.get("device"), info["bins"], info["hist_range"], MAP_EXPR))
     head = ["system", "case", "status", "GB/s median [min-max]", "s median",
             "h5cl/system", "note"]
     body = [fmt_row(r) for r in rows]
@@ -871,12 +988,15 @@ def print_table(rows, info):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--case", default="all",
-                    choices=["stats", "hist", "map", "all"])
+                    choices=["stats", "hist", "map", "cov", "all"],
+                    help="all: stats, hist, map and cov")
     ap.add_argument("--file", help="HDF5 file (default: h5cl-bench's "
                     "generated file for --size, made and kept if absent)")
     ap.add_argument("--dataset", default="/data")
     ap.add_argument("--size", default="1G", help="generated size (1G)")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--cols", type=int, help="columns of the cov case's "
+                    "generated file (h5cl-bench --cols; default its 128)")
     ap.add_argument("--hist-range", default="5:25")
     ap.add_argument("--bins", type=int, default=256)
     ap.add_argument("--device", help="h5cl-bench --device and PyOpenCL "
@@ -896,46 +1016,60 @@ def main(argv=None):
     if args.reps < 1:
         ap.error("--reps must be at least 1")
     os.makedirs(args.dir, exist_ok=True)
-    cases = ["stats", "hist", "map"] if args.case == "all" else [args.case]
+    cases = (["stats", "hist", "map", "cov"] if args.case == "all"
+             else [args.case])
 
-    h5rows = {}
+    # the cov case reads its own generated 2-D file; the others share one
+    h5rows, paths = {}, {}
     for c in cases:
-        h5rows[c] = run_h5cl_bench(args, c)
-        if not args.file:  # generated: the rest use the same file
-            args.file = h5rows[c][0]["file"]
+        key = "cov" if c == "cov" and not args.file else "flat"
+        h5rows[c] = run_h5cl_bench(args, c, args.file or paths.get(key))
+        paths.setdefault(key, h5rows[c][0]["file"])
     ctx = {}
     for r in h5rows.get("map", []):
         if r["row"] == "h5cl-map":
             ctx["h5cl_map_out"] = r.get("output", {}).get("file")
 
-    rows = []
-    with h5py.File(args.file, "r") as f:
-        dset = f[args.dataset]
-        if dset.dtype != np.float32:
-            sys.exit("compare.py: the baselines read float32 data, %s is %s"
-                     % (args.dataset, dset.dtype))
-        info = {"file": args.file, "dataset": args.dataset,
-                "dtype": str(dset.dtype), "shape": list(dset.shape),
-                "chunks": list(dset.chunks) if dset.chunks else None,
-                "nbytes": dset.size * 4, "reps": args.reps,
-                "bins": args.bins, "hist_range": args.hist_range}
-        any_h5 = next(iter(h5rows.values()))[0]
-        info["device"] = any_h5.get("device")
-        systems = build_systems(args, dset, ctx)
-        info["pyopencl_device"] = ctx.get("pyopencl_device")
-        info["dask_chunks"] = list(dask_chunks(dset))
-        for c in cases:
-            rows += run_case(c, args, dset, h5rows[c], systems, ctx)
+    rows, infos = [], []
+    for key, path in paths.items():
+        group = [c for c in cases
+                 if ("cov" if c == "cov" and not args.file else "flat") == key]
+        with h5py.File(path, "r") as f:
+            dset = f[args.dataset]
+            if dset.dtype != np.float32:
+                sys.exit("compare.py: the baselines read float32 data, %s is "
+                         "%s" % (args.dataset, dset.dtype))
+            if "cov" in group and dset.ndim != 2:
+                sys.exit("compare.py: the cov case needs 2-D data, %s is %s"
+                         % (args.dataset, dset.shape))
+            info = {"file": path, "dataset": args.dataset,
+                    "dtype": str(dset.dtype), "shape": list(dset.shape),
+                    "chunks": list(dset.chunks) if dset.chunks else None,
+                    "nbytes": dset.size * 4, "reps": args.reps,
+                    "bins": args.bins, "hist_range": args.hist_range,
+                    "device": h5rows[group[0]][0].get("device"),
+                    "dask_chunks": list(dask_chunks(dset))}
+            systems = (cov_systems(dset) if key == "cov"
+                       else build_systems(args, dset, ctx))
+            info["pyopencl_device"] = ctx.get("pyopencl_device")
+            for c in group:
+                got = run_case(c, args, dset, h5rows[c], systems, ctx)
+                rows += [dict(r, info=info) for r in got]
+            infos.append((info, len(rows)))
 
-    lines = [json.dumps(dict(r, **{"info": info}), sort_keys=True)
-             for r in rows]
+    lines = [json.dumps(r, sort_keys=True) for r in rows]
     if args.json_out:
         with open(args.json_out, "w") as f:
             f.write("\n".join(lines) + "\n")
     if args.json:
         print("\n".join(lines))
     else:
-        print_table(rows, info)
+        start = 0
+        for info, end in infos:
+            if start:
+                print()
+            print_table(rows[start:end], info)
+            start = end
     return 1 if any(r["status"] == "error" for r in rows) else 0
 
 
