@@ -18,7 +18,8 @@
 
 typedef struct h5cl_direct h5cl_direct;
 
-/* Returns NULL when the dataset does not qualify (or H5CL_DIRECT=0), which
+/* Returns NULL when the dataset does not qualify (or H5CL_DIRECT=0; =all
+ * also takes unfiltered chunks under 1 MiB), which
  * is not an error.  Takes the HDF5 lock. */
 h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds);
 void h5cl_direct_close(h5cl_direct *dr);

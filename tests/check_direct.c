@@ -24,7 +24,8 @@
 #include "pool.h"
 #include "reader.h"
 
-/* Reads box of (file, path) with the direct path allowed and with
+/* Reads box of (file, path) with the direct path allowed for every chunk
+ * size (H5CL_DIRECT=all: the test files' chunks are small) and with
  * H5CL_DIRECT=0, asserts the bytes are equal, whether the dataset
  * qualified (want_direct) and whether this box was read directly
  * (want_bytes 1 or 0; -1: either). */
@@ -40,6 +41,7 @@ static void compare_box(const char *file, const char *path, const h5cl_box *box,
     int rc;
 
     ck_assert_int_eq(h5cl_pool_create(3, &pool), 0);
+    tu_setenv("H5CL_DIRECT", "all");
     ck_assert_int_eq(h5cl_reader_open(tu_ctx, ds, &rd), H5CL_OK);
     ck_assert_msg(h5cl_reader_can_direct(rd) == want_direct, "%s: can_direct %d, want %d",
                   what, h5cl_reader_can_direct(rd), want_direct);
@@ -495,6 +497,38 @@ START_TEST(test_default_threads)
 }
 END_TEST
 
+/* Unfiltered chunks under 1 MiB are H5Dread's by default (one index
+ * lookup each costs more than their copy); filtered ones are decoded at
+ * any size; H5CL_DIRECT=all takes them all. */
+START_TEST(test_small_raw_chunks)
+{
+    const uint64_t d[2] = {1024, 256};
+    tu_array a;
+    tu_write_opts w;
+    h5cl_reader *rd;
+    tu_write_opts_init(&w);
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[1] = 256;
+    for (int k = 0; k < 4; k++) {
+        char name[32];
+        w.chunk[0] = k < 2 ? 1023 : 1024; /* 1 MiB - 1 KiB, 1 MiB */
+        w.gzip = k % 2;
+        snprintf(name, sizeof name, "small%d.h5", k);
+        write_case(name, H5CL_FLOAT32, 2, d, &w, &a);
+        h5cl_dataset *ds = tu_open(tu_ctx, tu_path(name), "/d");
+        ck_assert_int_eq(h5cl_reader_open(tu_ctx, ds, &rd), H5CL_OK);
+        ck_assert_msg(h5cl_reader_can_direct(rd) == (k != 0), "case %d: can_direct %d", k,
+                      h5cl_reader_can_direct(rd));
+        h5cl_reader_close(rd);
+        tu_setenv("H5CL_DIRECT", "all");
+        ck_assert_int_eq(h5cl_reader_open(tu_ctx, ds, &rd), H5CL_OK);
+        ck_assert_int_eq(h5cl_reader_can_direct(rd), 1);
+        h5cl_reader_close(rd);
+        tu_setenv("H5CL_DIRECT", NULL);
+    }
+}
+END_TEST
+
 /* ---- what a run reports ---- */
 
 START_TEST(test_summary)
@@ -506,7 +540,7 @@ START_TEST(test_summary)
     const h5cl_run_summary *s;
     tu_write_opts_init(&w);
     w.layout = H5CL_LAYOUT_CHUNKED;
-    w.chunk[0] = 100;
+    w.chunk[0] = 1024; /* 1 MiB: direct by default */
     w.chunk[1] = 256;
     write_case("s.h5", H5CL_FLOAT32, 2, d, &w, &a);
     h5cl_run_options_init(&o);
@@ -545,6 +579,7 @@ Suite *direct_suite(void)
     tcase_add_test(tc, test_unallocated_chunks);
     tcase_add_test(tc, test_userblock);
     tcase_add_test(tc, test_truncated_while_open);
+    tcase_add_test(tc, test_small_raw_chunks);
     tcase_add_test(tc, test_summary);
     suite_add_tcase(s, tc);
     tc = tcase_create("decode");

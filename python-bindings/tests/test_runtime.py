@@ -148,11 +148,15 @@ def test_memory_stays_flat(big):
     assert grown < 4 << 20, "resident memory grew by %d bytes over 150 runs" % grown
 
 
-def test_direct_reads_reported(big, monkeypatch):
-    """Uncompressed chunks are read by pread on the pool; H5CL_DIRECT=0
-    sends them through H5Dread; the figures do not change."""
+def test_direct_reads_reported(tmp_path, monkeypatch):
+    """Uncompressed chunks of 1 MiB and more are read by pread on the pool;
+    H5CL_DIRECT=0 sends them through H5Dread; the figures do not change."""
+    p = tmp_path / "direct.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("x", data=np.arange(2_000_000, dtype=np.float32),
+                         chunks=(262_144,))
     monkeypatch.setenv("H5CL_THREADS", "3")
-    with h5cl.open(big) as f:
+    with h5cl.open(p) as f:
         s = f["x"].stats(tile_bytes=1 << 20)
         assert s.run.bytes_direct == 8_000_000 and s.run.read_threads == 3
         monkeypatch.setenv("H5CL_DIRECT", "0")
