@@ -9,10 +9,10 @@
 #
 # DEVICE=cpu runs the same steps on PoCL (a dry run of the script);
 # SIZE and MAP_SIZE shrink the data for that.  PLAN=rerun is the short
-# second visit (a few minutes of GPU time are left after the first): the
-# Check suites and Python tests named in RERUN_SUITES / RERUN_PYTEST only,
-# no CLI checks, and the read-path comparison (direct reads at several
-# thread counts against H5Dread) instead of the full case list.
+# second visit (a few minutes of GPU time): the Check suites and Python
+# tests named in RERUN_SUITES / RERUN_PYTEST (RERUN_SUITES=all: the whole C
+# suite), no CLI checks, the context-memory probe, then the read-path and
+# tile/slot sweeps and the covariance case instead of the full case list.
 #
 # Order: the data files are generated in the background (CPU, local disk)
 # while the tests run on the GPU; then the timed cases run alone.  Every
@@ -32,7 +32,7 @@ MAP_SIZE=${MAP_SIZE:-4G}
 DATA=${DATA:-/tmp/h5cl-bench}
 DEVICE=${DEVICE:-gpu}
 PLAN=${PLAN:-full}
-RERUN_SUITES=${RERUN_SUITES:-map:values direct}  # SUITE or SUITE:TCASE
+RERUN_SUITES=${RERUN_SUITES:-all}  # all, or SUITE and SUITE:TCASE words
 RERUN_PYTEST=${RERUN_PYTEST:-integer or big_endian or memory}
 BIN=$BUNDLE/bin
 mkdir -p "$OUT" "$DATA"
@@ -92,6 +92,9 @@ gen_pid=$!
 t0=$(date +%s)
 if [ "$PLAN" = rerun ]; then
     : > "$OUT/tests.log"
+    [ "$RERUN_SUITES" = all ] && RERUN_SUITES=
+    [ -z "$RERUN_SUITES" ] && { H5CL_DEVICE=$DEVICE CK_TIMEOUT_MULTIPLIER=4 timeout 240 \
+        "$BIN/h5cl-tests" > "$OUT/tests.log" 2>&1 || status=1; }
     for sc in $RERUN_SUITES; do
         case $sc in *:*) tcase=${sc#*:} ;; *) tcase= ;; esac
         env H5CL_DEVICE="$DEVICE" CK_RUN_SUITE="${sc%%:*}" ${tcase:+CK_RUN_CASE="$tcase"} \
@@ -144,6 +147,9 @@ bench() {
     grep -h 'h5cl-bench: .*\(error\|fail\)' "$OUT/bench-$name.err" | head -n 5 | tee -a "$OUT/run.log"
 }
 if [ "$PLAN" = rerun ]; then
+    # first, while there is time: does an OpenCL context itself keep memory?
+    timeout 60 python3 bench/gpu/context_rss.py "$BUNDLE/lib/libh5cl.so" 100 "$DEVICE" 2>&1 |
+        tee -a "$OUT/run.log"
     bench stats-8M 100 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 5 \
         --trace "$OUT/trace-stats-8M.json"
     BENCH_ENV=H5CL_DIRECT=0
@@ -153,10 +159,10 @@ if [ "$PLAN" = rerun ]; then
         bench stats-8M-threads$t 60 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 3 --no-roofline
     done
     BENCH_ENV=
-    bench hist-8M 100 --size "$SIZE" --case hist --tile-bytes 8M --slots 3 --reps 3 --no-roofline
     bench sweep 100 --size "$MAP_SIZE" --case stats --reps 2 --no-roofline \
-        --sweep slots=2,3,4 --sweep tile-bytes=4M,16M,64M
-    python3 bench/gpu/context_rss.py "$BUNDLE/lib/libh5cl.so" 100 "$DEVICE" 2>&1 | tee -a "$OUT/run.log"
+        --sweep slots=2,3 --sweep tile-bytes=4M,8M,16M
+    bench cov 100 --case cov --cols 1024 --size "$MAP_SIZE" --reps 3 --no-roofline
+    bench hist-8M 100 --size "$SIZE" --case hist --tile-bytes 8M --slots 3 --reps 3 --no-roofline
     log "status $status (whole run $(since "$t_start"))"
     exit $status
 fi
