@@ -75,8 +75,6 @@
 #define DEFAULT_SAMPLE_SIZE (384 * MIB)
 #define SUITE_DEFAULT_SIZE (256 * MIB)
 #define DEFAULT_CHUNK_BYTES (8 * MIB)
-#define DEFAULT_TILE_BYTES (8 * MIB)
-#define DEFAULT_SLOTS 3
 #define DEFAULT_REPS 5
 #define DEFAULT_DIR "build/bench-data"
 #define DEFAULT_DATASET "/data"
@@ -313,6 +311,10 @@ struct bench_cfg {
     int rank, json, keep, generate_only, verbose;
     int size_given, chunk_given, rank_given, dtype_given, layout_given;
     int cols_given;
+    /* h5cl's defaults for the device (h5cl_ctx_run_defaults): what runs
+     * use unless --tile-bytes / --slots are given, and what a sweep marks */
+    uint64_t default_tile_bytes;
+    unsigned default_slots;
     int hist_range_set;    /* --hist-range LO:HI                         */
     double hist_lo, hist_hi;
     struct sweep_spec sweep;   /* --sweep                                */
@@ -440,7 +442,7 @@ struct results {
 struct sweep_point {
     unsigned slots;
     uint64_t tile_bytes;             /* requested                        */
-    int is_default;                  /* DEFAULT_SLOTS and DEFAULT_TILE_BYTES */
+    int is_default;                  /* h5cl's defaults for the device   */
     struct case_result cases[CASE_COUNT];
 };
 

@@ -110,8 +110,8 @@ int sweep_run(const struct case_env *env, const case_fn run[CASE_COUNT],
             e.cfg = &c;
             pt->slots = c.slots;
             pt->tile_bytes = c.tile_bytes;
-            pt->is_default = c.slots == DEFAULT_SLOTS &&
-                             c.tile_bytes == DEFAULT_TILE_BYTES;
+            pt->is_default = c.slots == cfg->default_slots &&
+                             c.tile_bytes == cfg->default_tile_bytes;
             fprintf(stderr, "%s: sweep %u/%u: %u slots, tiles of %s\n",
                     BENCH_NAME, res->nsweep, ns * nt, c.slots,
                     fmt_bytes(b1, sizeof b1, c.tile_bytes));
@@ -136,7 +136,8 @@ int sweep_run(const struct case_env *env, const case_fn run[CASE_COUNT],
 /* ------------------------------------------------------------------------
  * Output: per case, one line per combination and h5cl row.
  */
-static void print_case_sweep(const struct results *res, enum bench_case k)
+static void print_case_sweep(const struct bench_cfg *cfg,
+                             const struct results *res, enum bench_case k)
 {
     char b1[32];
     unsigned nrows = 0;
@@ -191,7 +192,8 @@ static void print_case_sweep(const struct results *res, enum bench_case k)
     printf("(* the defaults: %d slots, tiles of %s; ratio = h5cl median / "
            "ceiling median, the ceiling reading h5cl's tiles rounded to whole "
            "rows of chunks; overlap = wall / busiest stage)\n",
-           DEFAULT_SLOTS, fmt_bytes(b1, sizeof b1, DEFAULT_TILE_BYTES));
+           cfg->default_slots,
+           fmt_bytes(b1, sizeof b1, cfg->default_tile_bytes));
 }
 
 void sweep_print_table(const struct bench_cfg *cfg, const struct results *res)
@@ -200,7 +202,7 @@ void sweep_print_table(const struct bench_cfg *cfg, const struct results *res)
     printf("sweep    : %u combinations, %u reps after one warm-up of each "
            "row\n", res->nsweep, cfg->reps);
     for (int k = 0; k < CASE_COUNT; k++)
-        print_case_sweep(res, (enum bench_case)k);
+        print_case_sweep(cfg, res, (enum bench_case)k);
 }
 
 void sweep_print_json(const struct bench_cfg *cfg, const struct results *res)

@@ -318,6 +318,24 @@ static int bench_main(const struct bench_cfg *cfg)
 /* ------------------------------------------------------------------------
  * Command line.
  */
+
+/* h5cl's tile size and slot count for the chosen device, so that runs
+ * without --tile-bytes / --slots measure what a user gets. */
+static int library_defaults(const char *device, uint64_t *tile_bytes,
+                            unsigned *slots, char *err)
+{
+    h5cl_ctx *ctx = NULL;
+    int st = h5cl_ctx_create(&ctx);
+    if (st == H5CL_OK && device)
+        st = h5cl_ctx_use_device(ctx, device);
+    if (st == H5CL_OK)
+        st = h5cl_ctx_run_defaults(ctx, tile_bytes, slots);
+    if (st != H5CL_OK)
+        snprintf(err, ERRLEN, "cannot open the device: %s",
+                 ctx ? h5cl_ctx_errmsg(ctx) : h5cl_strerror(st));
+    h5cl_ctx_destroy(ctx);
+    return st == H5CL_OK ? 0 : -1;
+}
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -389,8 +407,11 @@ static void usage(FILE *f)
 "                     chunked with 64K and with --chunk-bytes chunks, gzip\n"
 "                     with 1M chunks) at --size, one table; --dtype and\n"
 "                     --layout narrow the matrix to one of them\n"
-"  --tile-bytes B     bytes per tile, h5cl and ceiling (default 8M)\n"
-"  --slots K          h5cl host slots in flight (default %d)\n"
+"  --tile-bytes B     bytes per tile, h5cl and ceiling (default: h5cl's for\n"
+"                     the device, h5cl_ctx_run_defaults: 4M on CPU-class\n"
+"                     devices, 8M on GPUs)\n"
+"  --slots K          h5cl host slots in flight (default: h5cl's, 2 on\n"
+"                     CPU-class devices, 3 on GPUs)\n"
 "  --reps N           timed repetitions of each row (default %d)\n"
 "  --device D         h5cl device: gpu, cpu, accelerator, P:D or a name\n"
 "                     substring (default: H5CL_DEVICE, else h5cl's choice)\n"
@@ -401,7 +422,7 @@ static void usage(FILE *f)
 "                     slots=1,2,3,4 and/or tile-bytes=1M,4M,16M,64M; each\n"
 "                     combination gets its own warm-up, repetitions and\n"
 "                     ceiling at its tile size; one row per combination,\n"
-"                     the defaults (%d slots, 8M tiles) marked '*'; no RSS\n"
+"                     h5cl's defaults for the device marked '*'; no RSS\n"
 "                     probe\n"
 "  --no-roofline      skip the device roofline (below)\n"
 "Output:\n"
@@ -430,7 +451,7 @@ static void usage(FILE *f)
             BENCH_NAME, BENCH_NAME, COV_CHECK_PAIRS, COV_DEFAULT_COLS,
             COV_DEFAULT_COLS, DEFAULT_DATASET, DEFAULT_DIR, GZIP_LEVEL,
             MAX_COLS, FIELD_WIDTH, COV_DEFAULT_COLS, FIELD_WIDTH,
-            DEFAULT_SLOTS, DEFAULT_REPS, DEFAULT_SLOTS);
+            DEFAULT_REPS);
 }
 
 /* Case names separated by commas ("stats,map"; "all" stands for
@@ -506,7 +527,7 @@ int main(int argc, char **argv)
     struct bench_cfg cfg = {
         .dataset = DEFAULT_DATASET, .dir = DEFAULT_DIR,
         .size = DEFAULT_SIZE, .chunk_bytes = DEFAULT_CHUNK_BYTES,
-        .tile_bytes = DEFAULT_TILE_BYTES, .slots = DEFAULT_SLOTS,
+        .tile_bytes = 0, .slots = 0, /* h5cl's defaults, found below */
         .reps = DEFAULT_REPS, .rank = 1, .cases = 1u << CASE_STATS,
         .dtype = H5CL_FLOAT32, .layout = LAYOUT_CHUNKED };
     const char *sample = NULL;
@@ -664,6 +685,17 @@ int main(int argc, char **argv)
             return g_interrupted ? EXIT_INTERRUPTED : EXIT_RUNTIME;
         }
         return 0;
+    }
+    if (!cfg.generate_only) {
+        if (library_defaults(cfg.device, &cfg.default_tile_bytes,
+                             &cfg.default_slots, err)) {
+            fprintf(stderr, "%s: %s\n", BENCH_NAME, err);
+            return EXIT_RUNTIME;
+        }
+        if (!cfg.tile_bytes)
+            cfg.tile_bytes = cfg.default_tile_bytes;
+        if (!cfg.slots)
+            cfg.slots = cfg.default_slots;
     }
     if (cfg.suite) {
         if (cfg.file || sweep_active(&cfg.sweep) || cfg.generate_only)

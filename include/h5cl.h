@@ -191,6 +191,15 @@ H5CL_API int h5cl_ctx_use_device(h5cl_ctx *ctx, const char *spec);
 /* The opened device's description (opens the default device if none). */
 H5CL_API int h5cl_ctx_device(h5cl_ctx *ctx, h5cl_device_info *info_ret);
 
+/* The tile size and slot count a run on this context's device uses when
+ * its options leave them 0 (opens the default device if none): 2 slots of
+ * 4 MiB on CPU-class devices (those that read tiles with the contiguous
+ * pattern: the tiles in flight then stay in the last-level cache between
+ * the reader and the kernel), 3 slots of 8 MiB elsewhere; measured, see
+ * bench/RESULTS.md. */
+H5CL_API int h5cl_ctx_run_defaults(h5cl_ctx *ctx, uint64_t *tile_bytes_ret,
+                                   unsigned *slots_ret);
+
 /* Builds (or loads from the on-disk cache) every kernel program for every
  * element type the device supports, so later runs never compile.  Build
  * failures are H5CL_ERR_BUILD with the full build log in the message.
@@ -264,8 +273,9 @@ typedef int (*h5cl_progress_fn)(uint64_t tiles_done, uint64_t tiles_total,
 
 typedef struct h5cl_run_options {
     size_t struct_size;   /* set by h5cl_run_options_init()               */
-    uint64_t tile_bytes;  /* target bytes per tile; 0: default (8 MiB)    */
-    unsigned slots;       /* host slots in flight; 0: default (3)         */
+    uint64_t tile_bytes;  /* target bytes per tile; 0: the device's default
+                           * (h5cl_ctx_run_defaults)                      */
+    unsigned slots;       /* host slots in flight; 0: the device's default */
     int axis;             /* -1: whole selection; else reduce this axis   */
     const char *select;   /* "start:stop,..." numpy-style; NULL: all      */
     const char *trace_path; /* Chrome trace-event JSON written if set     */

@@ -6,8 +6,15 @@
 #include "hdf5io.h"
 #include "run.h"
 
-#define DEFAULT_TILE_BYTES ((uint64_t)8 << 20)
-#define DEFAULT_SLOTS 3
+/* Defaults per device class, from the sweeps in bench/RESULTS.md: on the
+ * 2-core PoCL machine 2 slots of 4 MiB ran about 30% faster than 3 of
+ * 8 MiB (8 MiB in flight stays in the last-level cache, so the kernel
+ * reads what the reader just wrote from cache); on the H200, 8-16 MiB
+ * tiles were best and larger ones paid for pinning their slots. */
+#define CPU_TILE_BYTES ((uint64_t)4 << 20)
+#define CPU_SLOTS 2
+#define GPU_TILE_BYTES ((uint64_t)8 << 20)
+#define GPU_SLOTS 3
 #define MAX_SLOTS 64
 #define MIN_TILE_BYTES ((uint64_t)64 << 10)
 
@@ -65,6 +72,27 @@ static int check_axis(h5cl_ctx *ctx, const h5cl_dataset *ds, int axis,
     return H5CL_OK;
 }
 
+static void run_defaults(const h5cl_device *dev, uint64_t *tile_bytes,
+                         unsigned *slots)
+{
+    const int cpu = h5cl_device_contiguous(dev);
+    *tile_bytes = cpu ? CPU_TILE_BYTES : GPU_TILE_BYTES;
+    *slots = cpu ? CPU_SLOTS : GPU_SLOTS;
+}
+
+int h5cl_ctx_run_defaults(h5cl_ctx *ctx, uint64_t *tile_bytes_ret,
+                          unsigned *slots_ret)
+{
+    if (!ctx || !tile_bytes_ret || !slots_ret)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "h5cl_ctx_run_defaults: NULL argument");
+    int st = h5cl_device_require(ctx);
+    if (st != H5CL_OK)
+        return st;
+    run_defaults(&ctx->dev, tile_bytes_ret, slots_ret);
+    return h5cl_ok(ctx);
+}
+
 int h5cl_run_prepare(h5cl_ctx *ctx, h5cl_dataset *ds,
                      const h5cl_run_options *opts, int allow_axis,
                      h5cl_run *run)
@@ -99,9 +127,12 @@ int h5cl_run_prepare(h5cl_ctx *ctx, h5cl_dataset *ds,
         st = check_axis(ctx, ds, run->opts.axis, allow_axis);
     if (st != H5CL_OK)
         return st;
+    uint64_t tile_default;
+    unsigned slots_default;
+    run_defaults(&ctx->dev, &tile_default, &slots_default);
     run->tile_bytes = run->opts.tile_bytes ? run->opts.tile_bytes
-                                           : DEFAULT_TILE_BYTES;
-    run->slots = run->opts.slots ? run->opts.slots : DEFAULT_SLOTS;
+                                           : tile_default;
+    run->slots = run->opts.slots ? run->opts.slots : slots_default;
     if (run->slots > MAX_SLOTS)
         run->slots = MAX_SLOTS;
     /* a tile must fit one device allocation */

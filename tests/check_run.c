@@ -573,6 +573,34 @@ START_TEST(test_concurrent_contexts)
 END_TEST
 
 /* Many runs with varied options on one context and dataset. */
+/* Options left at 0 take the device class's tile size and slot count:
+ * 2 x 4 MiB with the CPU (contiguous) pattern, 3 x 8 MiB with the GPU
+ * one; a run reports what it used. */
+START_TEST(test_run_defaults)
+{
+    static const struct {
+        const char *pattern;
+        uint64_t tile;
+        unsigned slots;
+    } want[2] = {{"contiguous", 4 << 20, 2}, {"interleaved", 8 << 20, 3}};
+    tu_array a;
+    h5cl_dataset *ds = make(tu_ctx, &a, 2 << 20, 0, "d.h5", 1); /* 16 MiB */
+    for (int k = 0; k < 2; k++) {
+        uint64_t tile = 0;
+        unsigned slots = 0;
+        tu_setenv("H5CL_PATTERN", want[k].pattern);
+        ck_assert_int_eq(h5cl_ctx_run_defaults(tu_ctx, &tile, &slots), H5CL_OK);
+        ck_assert_msg(tile == want[k].tile && slots == want[k].slots,
+                      "%s: defaults %llu x %u", want[k].pattern, (unsigned long long)tile,
+                      slots);
+        const h5cl_run_summary *s = h5cl_stats_summary(tu_compute(ds, NULL, want[k].pattern));
+        ck_assert_uint_eq(s->tile_bytes, tile);
+        ck_assert_uint_eq(s->slots, slots);
+    }
+    ck_assert_int_eq(h5cl_ctx_run_defaults(NULL, NULL, NULL), H5CL_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 START_TEST(test_many_runs)
 {
     tu_array a;
@@ -617,6 +645,7 @@ Suite *run_suite(void)
     tcase_add_test(tc, test_workers_end_with_run);
     tcase_add_test(tc, test_concurrent_contexts);
     tcase_add_test(tc, test_many_runs);
+    tcase_add_test(tc, test_run_defaults);
     tcase_add_test(tc, test_busy_context);
     suite_add_tcase(s, tc);
     return s;
