@@ -33,6 +33,9 @@ def main(paths):
                 line += (f" ratio {fmt(r['ratio_vs_raw'], '.3f')}"
                          f" overlap {fmt(r.get('overlap_median'), '.3f')}"
                          f" kernel {fmt(r.get('kernel_stage_gbps'))} GB/s")
+                if "gflops_median" in r:
+                    line += (f" {fmt(r['gflops_median'])} GFLOP/s"
+                             f" ({fmt(r.get('fraction_of_syrk'), '.2f')} of SYRK)")
                 st = r.get("stage_seconds_median", {})
                 line += " stages " + " ".join(f"{k}={v:.3f}" for k, v in st.items() if v)
             if r["status"] != "ok":
