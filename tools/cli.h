@@ -93,6 +93,9 @@ int is_identifier(const char *s, size_t n);
  * (so file names may hold ':'), else after the last ':'.  0 on success,
  * -1 for a malformed spec, -2 when out of memory. */
 int split_file_dataset(const char *spec, char **file_ret, char **path_ret);
+/* The -o OUT_FILE:OUT_DSET option of map, cov and pca: replaces *file and
+ * *path; 0, or the exit status after a usage or memory error message. */
+int parse_output_option(const char *spec, char **file, char **path);
 
 /* "1.50 GiB" style, into buf; returns buf. */
 const char *human_bytes(char *buf, size_t n, uint64_t bytes);

@@ -220,6 +220,20 @@ int split_file_dataset(const char *spec, char **file_ret, char **path_ret)
     return 0;
 }
 
+int parse_output_option(const char *spec, char **file, char **path)
+{
+    free(*file);
+    free(*path);
+    int rc = split_file_dataset(spec, file, path);
+    if (rc == -2)
+        return no_memory();
+    if (rc)
+        return usage_error("bad output '%s' (OUT_FILE:OUT_DSET; the "
+                           "dataset starts at the last ':/')",
+                           spec);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------
  * Formatting.
  */

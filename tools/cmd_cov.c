@@ -66,15 +66,9 @@ static int parse_cov_args(int argc, char **argv, cov_args *o, int pca)
                                    optarg);
             break;
         case 'o':
-            free(o->out_file);
-            free(o->out_path);
-            rc = split_file_dataset(optarg, &o->out_file, &o->out_path);
-            if (rc == -2)
-                return no_memory();
+            rc = parse_output_option(optarg, &o->out_file, &o->out_path);
             if (rc)
-                return usage_error("bad output '%s' (OUT_FILE:OUT_DSET; the "
-                                   "dataset starts at the last ':/')",
-                                   optarg);
+                return rc;
             break;
         case 'h':
             help_requested();

@@ -46,15 +46,9 @@ static int parse_map_args(int argc, char **argv, map_args *o)
         }
         switch (c) {
         case 'o':
-            free(o->out_file);
-            free(o->out_path);
-            rc = split_file_dataset(optarg, &o->out_file, &o->out_path);
-            if (rc == -2)
-                return no_memory();
+            rc = parse_output_option(optarg, &o->out_file, &o->out_path);
             if (rc)
-                return usage_error("bad output '%s' (OUT_FILE:OUT_DSET; the "
-                                   "dataset starts at the last ':/')",
-                                   optarg);
+                return rc;
             break;
         case OPT_DTYPE:
             o->m.dtype = parse_dtype(optarg);

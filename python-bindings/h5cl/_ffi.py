@@ -859,22 +859,33 @@ def hist_read(h):
             "state": hist_serialize(h)}
 
 
-def hist_serialize(h):
-    size = h5cl_hist_serialized_size(h)
+def _serialize(size_fn, write_fn, obj):
+    """The bytes of a partial state (histogram, covariance)."""
+    size = size_fn(obj)
     buf = (_c.c_ubyte * max(size, 1))()
-    h5cl_hist_serialize(h, buf, size)
+    write_fn(obj, buf, size)
     return bytes(buf)[:size]
+
+
+def _deserialize(name, read_fn, ptr_type, data):
+    """A new handle of ptr_type (to free) from serialised bytes; BadState
+    if they are not a valid state."""
+    need(name)
+    data = bytes(data)
+    buf = (_c.c_ubyte * max(len(data), 1)).from_buffer_copy(data or b"\0")
+    obj = ptr_type()
+    read_fn(buf, len(data), ctypes.byref(obj))
+    return obj
+
+
+def hist_serialize(h):
+    return _serialize(h5cl_hist_serialized_size, h5cl_hist_serialize, h)
 
 
 def hist_deserialize(data):
     """A HistPtr (to free) from serialised bytes; BadState if invalid."""
-    need("h5cl_hist_deserialize")
-    data = bytes(data)
-    buf = (_c.c_ubyte * max(len(data), 1)).from_buffer_copy(
-        data or b"\0")
-    h = HistPtr()
-    h5cl_hist_deserialize(buf, len(data), ctypes.byref(h))
-    return h
+    return _deserialize("h5cl_hist_deserialize", h5cl_hist_deserialize,
+                        HistPtr, data)
 
 
 def hist_merge(into, frm):
@@ -964,20 +975,13 @@ def cov_read(c):
 
 
 def cov_serialize(c):
-    size = h5cl_cov_serialized_size(c)
-    buf = (_c.c_ubyte * max(size, 1))()
-    h5cl_cov_serialize(c, buf, size)
-    return bytes(buf)[:size]
+    return _serialize(h5cl_cov_serialized_size, h5cl_cov_serialize, c)
 
 
 def cov_deserialize(data):
     """A CovPtr (to free) from serialised bytes; BadState if invalid."""
-    need("h5cl_cov_deserialize")
-    data = bytes(data)
-    buf = (_c.c_ubyte * max(len(data), 1)).from_buffer_copy(data or b"\0")
-    c = CovPtr()
-    h5cl_cov_deserialize(buf, len(data), ctypes.byref(c))
-    return c
+    return _deserialize("h5cl_cov_deserialize", h5cl_cov_deserialize,
+                        CovPtr, data)
 
 
 def cov_merge(into, frm):
