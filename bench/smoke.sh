@@ -111,6 +111,16 @@ for c in axis cov; do
         fail "--case $c --rank 1 gave no reason"
 done
 
+# 2b. A device that does not exist: exit 1, saying what exists, before any
+# data is generated.
+st=0
+"$BENCH" --device no-such-device --size 1M --dir "$DIR/nodev" \
+    >"$DIR/nodev.out" 2>&1 || st=$?
+[ "$st" = 1 ] || fail "--device no-such-device exited $st, want 1"
+grep -q "cannot open the device: .*no OpenCL device matches" "$DIR/nodev.out" ||
+    fail "--device no-such-device gave no reason: $(cat "$DIR/nodev.out")"
+[ ! -e "$DIR/nodev" ] || fail "--device no-such-device generated data"
+
 # 3. Usage errors: exit 2.
 for args in "--dtype int8" "--layout szip" "--case nope" "--cols 0" \
         "--cols 4097" \
