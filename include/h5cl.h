@@ -90,7 +90,14 @@ H5CL_API const char *h5cl_version(void);
     X(ERR_EXPRESSION, -24, "invalid expression")                              \
     X(ERR_EXISTS, -25, "the output dataset already exists")                   \
     X(ERR_SHAPE, -26, "input datasets differ in shape")                      \
-    X(ERR_LINALG, -27, "a CLBlast or LAPACK call failed")
+    X(ERR_LINALG, -27, "a CLBlast or LAPACK call failed")                  \
+    X(ERR_FILTER, -28, "a filter the dataset needs is not available")        \
+    X(ERR_MISSING_DATA, -29, "data the dataset refers to is missing")        \
+    X(ERR_CRASHED, -30, "the isolated reader process died")                  \
+    X(ERR_TIMEOUT, -31, "a time limit was reached")                          \
+    X(ERR_LIMIT, -32, "a memory or CPU limit was reached")                   \
+    X(ERR_OUTPUT_IS_INPUT, -33, "the output file is one of the inputs")      \
+    X(ERR_MPI, -34, "an MPI call failed")
 
 #define H5CL_STATUS_ENUM_(name, value, msg) H5CL_##name = value,
 typedef enum h5cl_status { H5CL_STATUS_LIST(H5CL_STATUS_ENUM_) } h5cl_status;

@@ -147,6 +147,37 @@ class LinalgError(H5clError, RuntimeError):
     its status (CLBlastInvalidLeadDimA, a LAPACK info code...)."""
 
 
+class FilterUnavailable(H5clError, OSError):
+    """The dataset needs an HDF5 filter this build cannot decode; the message
+    names the filter id."""
+
+
+class MissingData(H5clError, OSError):
+    """Data the dataset refers to is absent: a virtual-dataset source, an
+    external file, unallocated data without a fill value."""
+
+
+class ReaderCrashed(H5clError, OSError):
+    """The isolated reader process died (libhdf5 crashed on the file); the
+    message names the file and the signal."""
+
+
+class TimeLimit(H5clError, TimeoutError):
+    pass
+
+
+class ResourceLimit(H5clError, MemoryError):
+    """The isolated reader hit its memory or CPU limit."""
+
+
+class OutputIsInput(H5clError, ValueError):
+    """The output resolves to an input file (symlinks and hard links too)."""
+
+
+class MPIError(H5clError, RuntimeError):
+    pass
+
+
 BY_NAME = {
     "H5CL_ERR_INVALID_ARGUMENT": InvalidArgument,
     "H5CL_ERR_NO_MEMORY": OutOfMemory,
@@ -175,6 +206,13 @@ BY_NAME = {
     "H5CL_ERR_EXISTS": OutputExists,
     "H5CL_ERR_SHAPE": ShapeMismatch,
     "H5CL_ERR_LINALG": LinalgError,
+    "H5CL_ERR_FILTER": FilterUnavailable,
+    "H5CL_ERR_MISSING_DATA": MissingData,
+    "H5CL_ERR_CRASHED": ReaderCrashed,
+    "H5CL_ERR_TIMEOUT": TimeLimit,
+    "H5CL_ERR_LIMIT": ResourceLimit,
+    "H5CL_ERR_OUTPUT_IS_INPUT": OutputIsInput,
+    "H5CL_ERR_MPI": MPIError,
 }
 
 _BY_CODE = {}  # filled by install()
