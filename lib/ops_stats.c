@@ -439,6 +439,24 @@ static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
     return st;
 }
 
+/* A share's arg-extrema into the whole selection's index space: its
+ * share_row rows before, each of `inner` elements for whole-selection
+ * statistics (flat C-order indices), one step along axis 0 per row for
+ * per-axis ones (axis 0 is the only axis a share reduces). */
+static void share_shift(const h5cl_run *run, h5cl_stats *out)
+{
+    uint64_t step = 1;
+    if (run->opts.axis < 0)
+        for (int d = 1; d < run->sel.rank; d++)
+            step *= run->sel.count[d];
+    const uint64_t off = run->share_row * step;
+    for (size_t i = 0; off && i < out->n; i++)
+        if (out->states[i].count) {
+            out->states[i].argmin += off;
+            out->states[i].argmax += off;
+        }
+}
+
 static int stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
                          h5cl_stats **stats_ret)
 {
@@ -460,6 +478,7 @@ static int stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
         h5cl_stats_free(ac.out);
         return st;
     }
+    share_shift(&run, ac.out);
     *stats_ret = ac.out;
     return h5cl_ok(ctx);
 }
@@ -488,6 +507,23 @@ void h5cl_stats_free(h5cl_stats *s)
     free(s->states);
     free(s->times);
     free(s);
+}
+
+int h5cl_stats_merge(h5cl_stats *into, const h5cl_stats *from)
+{
+    if (!into || !from || into->n != from->n || into->rank != from->rank ||
+        memcmp(into->dims, from->dims, sizeof into->dims) != 0)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    for (size_t i = 0; i < into->n; i++)
+        if (into->states[i].kind != from->states[i].kind)
+            return H5CL_ERR_INVALID_ARGUMENT;
+    for (size_t i = 0; i < into->n; i++)
+        h5cl_stats_state_merge(&into->states[i], &from->states[i]);
+    h5cl_summary_merge(&into->summary, &from->summary);
+    free(into->times);
+    into->times = NULL;
+    into->ntimes = 0;
+    return H5CL_OK;
 }
 
 size_t h5cl_stats_count(const h5cl_stats *s)
@@ -520,6 +556,11 @@ size_t h5cl_stats_timeline(const h5cl_stats *s,
     if (times_ret)
         *times_ret = s ? s->times : NULL;
     return s ? s->ntimes : 0;
+}
+
+h5cl_run_summary *h5cl_stats_run_summary(h5cl_stats *s)
+{
+    return &s->summary;
 }
 
 uint64_t h5cl_stats_masked(const h5cl_stats *s)
