@@ -177,10 +177,11 @@ static int multi_run(h5cl_ctx *const *ctxs, size_t nctx, const char *file,
     job.nlanes = nctx;
     int st = H5CL_OK;
     uint64_t *bounds = NULL;
-    size_t k = 0;
-    for (; k < nctx && st == H5CL_OK; k++) {
+    for (size_t k = 0; k < nctx; k++) {
         job.lanes[k].job = &job;
         job.lanes[k].ctx = ctxs[k];
+    }
+    for (size_t k = 0; k < nctx && st == H5CL_OK; k++) {
         st = h5cl_dataset_open(ctxs[k], file, path, &job.lanes[k].ds);
         if (st != H5CL_OK)
             st = fail_lane(first, ctxs[k], k, st);
@@ -218,7 +219,9 @@ static int multi_run(h5cl_ctx *const *ctxs, size_t nctx, const char *file,
             result = l->acc;
         else
             op->free(l->acc);
-        h5cl_ctx_set_share(l->ctx, 0, UINT64_MAX);
+        /* the whole selection again, keeping ctxs[0]'s message */
+        l->ctx->share_start = 0;
+        l->ctx->share_stop = UINT64_MAX;
         h5cl_dataset_close(l->ds);
     }
     free(bounds);
