@@ -253,37 +253,36 @@ static void json_value(jw *w, const h5cl_stats_state *s, const h5cl_scalar *v)
         jw_double(w, v->f);
 }
 
-static void json_state(jw *w, const h5cl_stats_state *s, unsigned ddof)
+static const char *const figures[] = {"count", "nan_count", "sum", "mean",
+                                      "var", "std", "min", "max",
+                                      "argmin", "argmax"};
+
+/* Figure f (an index into figures) of state s. */
+static void json_figure(jw *w, const h5cl_stats_state *s, size_t f,
+                        unsigned ddof)
 {
-    jw_key(w, "count");
-    jw_u64(w, s->count);
-    jw_key(w, "nan_count");
-    jw_u64(w, s->nan_count);
-    jw_key(w, "sum");
-    if (s->kind != H5CL_KIND_FLOAT && !s->overflow)
-        json_value(w, s, &s->sum);
-    else
-        jw_double(w, h5cl_stats_state_sum(s));
-    jw_key(w, "mean");
-    jw_double(w, h5cl_stats_state_mean(s));
-    jw_key(w, "var");
-    jw_double(w, h5cl_stats_state_var(s, ddof));
-    jw_key(w, "std");
-    jw_double(w, h5cl_stats_state_std(s, ddof));
-    jw_key(w, "min");
-    json_value(w, s, &s->min);
-    jw_key(w, "max");
-    json_value(w, s, &s->max);
-    jw_key(w, "argmin");
-    if (s->count)
-        jw_u64(w, s->argmin);
-    else
-        jw_null(w);
-    jw_key(w, "argmax");
-    if (s->count)
-        jw_u64(w, s->argmax);
-    else
-        jw_null(w);
+    switch (f) {
+    case 0: jw_u64(w, s->count); break;
+    case 1: jw_u64(w, s->nan_count); break;
+    case 2:
+        if (s->kind != H5CL_KIND_FLOAT && !s->overflow)
+            json_value(w, s, &s->sum);
+        else
+            jw_double(w, h5cl_stats_state_sum(s));
+        break;
+    case 3: jw_double(w, h5cl_stats_state_mean(s)); break;
+    case 4: jw_double(w, h5cl_stats_state_var(s, ddof)); break;
+    case 5: jw_double(w, h5cl_stats_state_std(s, ddof)); break;
+    case 6: json_value(w, s, &s->min); break;
+    case 7: json_value(w, s, &s->max); break;
+    default: {
+        const uint64_t i = f == 8 ? s->argmin : s->argmax;
+        if (s->count)
+            jw_u64(w, i);
+        else
+            jw_null(w);
+    }
+    }
 }
 
 /* ---- the commands ---------------------------------------------------- */
@@ -332,27 +331,33 @@ static int cmd_stats_mpi(rank_run *r, const mpi_args *a)
     json_head(&w, r, a, total_bytes(h5cl_stats_summary(local)));
     if (r->rank == 0) {
         jw_key(&w, "axis");
-        jw_i64(&w, a->ro.axis);
+        if (a->ro.axis >= 0)
+            jw_i64(&w, a->ro.axis);
+        else
+            jw_null(&w);
+        uint64_t dims[H5CL_MAX_RANK];
+        const int rank = h5cl_stats_shape(local, dims);
         if (a->ro.axis >= 0) {
-            uint64_t dims[H5CL_MAX_RANK];
-            int rank = h5cl_stats_shape(local, dims);
             jw_key(&w, "shape");
             jw_dims(&w, rank, dims);
-            jw_key(&w, "positions");
-            jw_open(&w, '[', 0);
         }
-        for (size_t i = 0; i < n; i++) {
-            h5cl_stats_state s;
-            h5cl_stats_state_deserialize(buf + i * H5CL_STATS_STATE_BYTES,
-                                         H5CL_STATS_STATE_BYTES, &s);
+        jw_key(&w, "ddof");
+        jw_u64(&w, a->ddof);
+        /* per-axis results as arrays, one entry per position (as h5cl) */
+        for (size_t f = 0; f < ARRAY_LEN(figures); f++) {
+            jw_key(&w, figures[f]);
             if (a->ro.axis >= 0)
-                jw_open(&w, '{', 1);
-            json_state(&w, &s, a->ddof);
+                jw_open(&w, '[', 1);
+            for (size_t i = 0; i < n; i++) {
+                h5cl_stats_state st1;
+                h5cl_stats_state_deserialize(
+                    buf + i * H5CL_STATS_STATE_BYTES, H5CL_STATS_STATE_BYTES,
+                    &st1);
+                json_figure(&w, &st1, f, a->ddof);
+            }
             if (a->ro.axis >= 0)
-                jw_close(&w, '}');
+                jw_close(&w, ']');
         }
-        if (a->ro.axis >= 0)
-            jw_close(&w, ']');
         jw_close(&w, '}');
     }
     free(buf);
@@ -423,27 +428,20 @@ static int cmd_hist_mpi(rank_run *r, mpi_args *a)
         jw_close(&w, ']');
         jw_key(&w, "range_from_data");
         jw_bool(&w, from_data);
-        jw_key(&w, "histograms");
-        jw_open(&w, '[', 0);
-        for (size_t i = 0; i < h5cl_hist_count(h); i++) {
-            uint64_t nan, under, over;
-            h5cl_hist_outside(h, i, &nan, &under, &over);
-            jw_open(&w, '{', 1);
-            jw_key(&w, "counts");
-            jw_open(&w, '[', 1);
-            const uint64_t *c = h5cl_hist_counts(h, i);
-            for (uint32_t k = 0; k < h5cl_hist_bins(h); k++)
-                jw_u64(&w, c[k]);
-            jw_close(&w, ']');
-            jw_key(&w, "nan");
-            jw_u64(&w, nan);
-            jw_key(&w, "under");
-            jw_u64(&w, under);
-            jw_key(&w, "over");
-            jw_u64(&w, over);
-            jw_close(&w, '}');
-        }
+        uint64_t nan, under, over;
+        h5cl_hist_outside(h, 0, &nan, &under, &over);
+        jw_key(&w, "counts");
+        jw_open(&w, '[', 1);
+        const uint64_t *c = h5cl_hist_counts(h, 0);
+        for (uint32_t k = 0; k < h5cl_hist_bins(h); k++)
+            jw_u64(&w, c[k]);
         jw_close(&w, ']');
+        jw_key(&w, "nan");
+        jw_u64(&w, nan);
+        jw_key(&w, "under");
+        jw_u64(&w, under);
+        jw_key(&w, "over");
+        jw_u64(&w, over);
         jw_close(&w, '}');
     }
     h5cl_hist_free(h);
@@ -566,7 +564,7 @@ void print_usage(FILE *f)
 {
     fputs("usage: mpirun -np N h5cl-mpi COMMAND FILE DSET [options]\n"
           "  stats   [--axis 0] [--ddof N]\n"
-          "  hist    [--bins N] [--range LO:HI] [--axis 0]\n"
+          "  hist    [--bins N] [--range LO:HI]\n"
           "  cov     [--ddof N]\n"
           "  map     -e EXPR -o OUT_FILE:OUT_DSET [--overwrite]: one file per\n"
           "          rank (OUT_FILE.rankR.h5), joined as a virtual dataset\n"
@@ -608,8 +606,9 @@ static int parse_args(int argc, char **argv, mpi_args *a)
         case 's': a->ro.select = optarg; break;
         case 'e': a->ro.expr = optarg; break;
         case 'a':
-            if (parse_long(optarg, -1, 0, &v))
-                return usage_error("--axis: -1 or 0 (shares are rows)");
+            if (strcmp(a->cmd, "stats") || parse_long(optarg, -1, 0, &v))
+                return usage_error("--axis: stats only, -1 or 0 (shares "
+                                   "are rows)");
             a->ro.axis = (int)v;
             break;
         case 'D':
