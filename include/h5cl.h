@@ -867,6 +867,18 @@ H5CL_API int h5cl_dataset_split(const h5cl_dataset *ds, const char *select,
  * into's timeline, if any, is dropped. */
 H5CL_API int h5cl_stats_merge(h5cl_stats *into, const h5cl_stats *from);
 
+/* The byte form of a whole statistics result (its shape and states, not
+ * its summary), versioned, little-endian and checksummed, to send partial
+ * results between processes (MPI ranks, Dask workers). */
+H5CL_API size_t h5cl_stats_serialized_size(const h5cl_stats *stats);
+/* nbytes must be h5cl_stats_serialized_size(stats). */
+H5CL_API int h5cl_stats_serialize(const h5cl_stats *stats, unsigned char *buf,
+                                  size_t nbytes);
+/* H5CL_ERR_BAD_STATE for a buffer that is not exactly one valid result;
+ * the summary of the result made is zero. */
+H5CL_API int h5cl_stats_deserialize(const unsigned char *buf, size_t nbytes,
+                                    h5cl_stats **stats_ret);
+
 /* Several devices, one process: each of the nctx contexts (one device each;
  * h5cl_ctx_use_device, or the default) opens FILE:PATH and runs the
  * ordinary pipeline over shares of the selection that its thread takes

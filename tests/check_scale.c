@@ -204,7 +204,22 @@ START_TEST(test_shares_merge)
             snprintf(what, sizeof what, "%s select %s axis %d",
                      h5cl_dtype_name(dt), sels[s] ? sels[s] : "all", axis);
             h5cl_stats *whole = tu_compute(ds, &o, what);
-            check_same_stats(run_shares(ds, &o, 4), whole, what);
+            h5cl_stats *merged = run_shares(ds, &o, 4);
+            check_same_stats(merged, whole, what);
+            /* and through the byte form, as between processes */
+            const size_t nb = h5cl_stats_serialized_size(merged);
+            unsigned char *buf = tu_alloc(nb);
+            h5cl_stats *back = NULL;
+            ck_assert_int_eq(h5cl_stats_serialize(merged, buf, nb), H5CL_OK);
+            ck_assert_int_eq(h5cl_stats_deserialize(buf, nb, &back), H5CL_OK);
+            check_same_stats(back, whole, what);
+            h5cl_stats_free(back);
+            buf[nb / 2] ^= 1;
+            ck_assert_int_eq(h5cl_stats_deserialize(buf, nb, &back),
+                             H5CL_ERR_BAD_STATE);
+            ck_assert_int_eq(h5cl_stats_deserialize(buf, nb - 1, &back),
+                             H5CL_ERR_BAD_STATE);
+            ck_assert_ptr_null(back);
             /* and the single run is the reference's */
             if (!sels[s])
                 tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev),
