@@ -442,6 +442,40 @@ START_TEST(test_map_join)
 }
 END_TEST
 
+/* Contexts whose devices open inside the lanes, at once: the first
+ * enumeration in a process raced in the ICD loader and PoCL (no device
+ * found, or a crash) before lib/device.c serialised it.  This test case
+ * has no context fixture, so nothing enumerated before the lanes. */
+START_TEST(test_multi_fresh_contexts)
+{
+    tu_array a;
+    const uint64_t dims[1] = {50000};
+    tu_array_init(&a, H5CL_UINT16, 1, dims);
+    for (uint64_t i = 0; i < dims[0]; i++)
+        tu_set_u(&a, i, (i * 7919) % 60000);
+    const char *file = write_file("fresh.h5", &a, NULL);
+    h5cl_ctx *ctxs[3];
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(h5cl_ctx_create(&ctxs[k]), H5CL_OK);
+        tu_defer((void (*)(void *))h5cl_ctx_destroy, ctxs[k]);
+    }
+    h5cl_run_options o;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 4 << 10;
+    h5cl_stats *m = NULL;
+    ck_assert_msg(h5cl_multi_stats(ctxs, 3, file, "/data", &o, &m) == H5CL_OK,
+                  "%s", h5cl_ctx_errmsg(ctxs[0]));
+    const h5cl_stats_state *s = h5cl_stats_get(m, 0);
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < dims[0]; i++)
+        sum += (i * 7919) % 60000;
+    ck_assert_uint_eq(s->count, dims[0]);
+    ck_assert_uint_eq(s->sum.u, sum);
+    ck_assert_uint_eq(s->argmin, 0);
+    h5cl_stats_free(m);
+}
+END_TEST
+
 Suite *scale_suite(void)
 {
     Suite *s = suite_create("scale");
@@ -456,5 +490,10 @@ Suite *scale_suite(void)
     tcase_add_test(tc, test_multi_cov_errors);
     tcase_add_test(tc, test_map_join);
     suite_add_tcase(s, tc);
+    TCase *fresh = tcase_create("scale_fresh");
+    tcase_add_checked_fixture(fresh, tu_setup, tu_teardown);
+    tcase_set_timeout(fresh, TU_TIMEOUT);
+    tcase_add_test(fresh, test_multi_fresh_contexts);
+    suite_add_tcase(s, fresh);
     return s;
 }
