@@ -174,14 +174,13 @@ def _stats_graph(src, parts, opts, fan_in):
                  _merge_stats, fan_in)
 
 
-def _stats_result(data, shape_of, dtype, ddof):
+def _stats_result(data, shape, dtype, ddof):
     st = _ffi.stats_deserialize(data)
     try:
-        shape, raw, _, _ = _ffi.stats_read(st)
+        _, raw, _, _ = _ffi.stats_read(st)
     finally:
         _ffi.stats_free(st)
-    return Stats(ddof=ddof, run=None, **_figures(raw, shape_of(shape), dtype,
-                                                 ddof))
+    return Stats(ddof=ddof, run=None, **_figures(raw, shape, dtype, ddof))
 
 
 def _value_dtype(view, expr, mask_fill, cf):
@@ -200,6 +199,7 @@ def stats(view, axis=None, ddof=0, *, shares=None, fan_in=FAN_IN,
     the first axis.  shares: how many tasks (at most; see shares()), or a
     list of (start, stop) rows.  fan_in: merges per tree node.  device:
     the device spec tasks open (None: each worker's default)."""
+    src = _Source(view, device)  # TypeError for anything else
     if int(ddof) < 0:
         raise ValueError("ddof must be >= 0")
     c_axis = _c_axis(view, axis)
@@ -207,11 +207,10 @@ def stats(view, axis=None, ddof=0, *, shares=None, fan_in=FAN_IN,
         view, shares)
     opts = dict(axis=c_axis, expr=expr, name=name, tile_bytes=tile_bytes,
                 slots=slots, mask_fill=mask_fill, cf=cf)
-    src = _Source(view, device)
     dtype = _value_dtype(view, expr, mask_fill, cf)
-    shape_of = lambda shape: view._result_shape(shape, c_axis)  # noqa: E731
     return delayed(_stats_result)(_stats_graph(src, parts, opts, fan_in),
-                                  shape_of, dtype, int(ddof))
+                                  _result_shape(view, c_axis), dtype,
+                                  int(ddof))
 
 
 # ---- histograms ------------------------------------------------------------
@@ -229,6 +228,7 @@ def histogram(view, bins=10, range=None, axis=None, *, shares=None,
               name="x", mask_fill=False, cf=False):
     """Dataset.histogram as a Dask graph: a Delayed of a Histogram (the
     whole selection's, or one per position with axis=0)."""
+    src = _Source(view, device)  # TypeError for anything else
     nbins = _check_bins(bins)
     lo_hi = _check_range(range)
     c_axis = _c_axis(view, axis)
@@ -236,20 +236,22 @@ def histogram(view, bins=10, range=None, axis=None, *, shares=None,
         view, shares)
     opts = dict(axis=c_axis, expr=expr, name=name, tile_bytes=tile_bytes,
                 slots=slots, mask_fill=mask_fill, cf=cf)
-    src = _Source(view, device)
     range_data = None
     if lo_hi is None:  # the whole selection's extremes, for every share
         range_data = _stats_graph(src, parts, dict(opts, axis=-1), fan_in)
     tree = _tree([delayed(_hist_part)(src, s, opts, nbins, lo_hi, range_data)
                   for s in parts], _merge_hist, fan_in)
-    return delayed(Histogram.from_bytes)(
-        tree, () if c_axis < 0 else view._result_shape(_positions(view), 0))
+    return delayed(Histogram.from_bytes)(tree, _result_shape(view, c_axis))
 
 
-def _positions(view):
-    """The library's per-axis (axis 0) positions: the selection's other
-    axes, integer-indexed ones kept with length 1."""
-    return tuple(e - s for s, e, _ in view._sel[1:])
+def _result_shape(view, c_axis):
+    """The shape of the result as Dataset's methods give it: () for the
+    whole selection; for axis 0 the library's positions (the selection's
+    other axes, integer-indexed ones kept with length 1) as numpy has
+    them.  Worked out here: tasks must not hold the view (its File)."""
+    if c_axis < 0:
+        return ()
+    return view._result_shape(tuple(e - s for s, e, _ in view._sel[1:]), 0)
 
 
 # ---- covariance --------------------------------------------------------------
@@ -265,11 +267,11 @@ def cov_state(view, *, shares=None, fan_in=FAN_IN, device=None,
               cf=False):
     """Dataset.cov_state as a Dask graph: a Delayed of a Covariance (use
     .cov(ddof), .corrcoef() on the result)."""
+    src = _Source(view, device)  # TypeError for anything else
     parts = shares if isinstance(shares, list) else globals()["shares"](
         view, shares)
     opts = dict(expr=expr, name=name, tile_bytes=tile_bytes, slots=slots,
                 mask_fill=mask_fill, cf=cf)
-    src = _Source(view, device)
     tree = _tree([delayed(_cov_part)(src, s, opts) for s in parts],
                  _merge_cov, fan_in)
     return delayed(Covariance.from_bytes)(tree)
@@ -311,6 +313,7 @@ def map(view, expr, out, *, dtype=None, overwrite=False, shares=None,  # noqa: A
     Task i writes rows of share i to OUT.partNNNN.h5 (beside OUT, dataset
     OUT's path; uncompressed, the input's chunks), and a last task makes
     OUT:path a virtual dataset of them; OUT must not be the input file."""
+    src = _Source(view, device)  # TypeError for anything else
     out_file, out_path = _split_out(out)
     parts = shares if isinstance(shares, list) else globals()["shares"](
         view, shares)
@@ -320,7 +323,6 @@ def map(view, expr, out, *, dtype=None, overwrite=False, shares=None,  # noqa: A
         dtype = np.dtype(dtype).name
     opts = dict(expr=expr, name=name, tile_bytes=tile_bytes, slots=slots,
                 mask_fill=mask_fill, cf=cf)
-    src = _Source(view, device)
     done = [delayed(_map_part)(src, s, opts, f, out_path, dtype, overwrite)
             for s, f in zip(parts, files)]
     with view.file._lock:
