@@ -1164,8 +1164,8 @@ def stats_first_state(data):
         h5cl_stats_free(st)
 
 
-def _multi(fn, name, ctxs, file, path, out_type, *args, **run):
-    need(name)
+def _multi(fn, fn_name, ctxs, file, path, out_type, *args, **run):
+    need(fn_name)
     arr = (CtxPtr * len(ctxs))(*ctxs)
     opts = run_options(**run)
     out = out_type()

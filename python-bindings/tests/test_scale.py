@@ -1,6 +1,7 @@
-"""h5cl.dask against the single-process runs on the same files: the
-threaded scheduler, then one dask.distributed LocalCluster of 2 worker
-processes (a few seconds to start, so one test does all its checks).
+"""Scaling out against the single-process runs on the same files: h5cl.dask
+on the threaded scheduler, then on one dask.distributed LocalCluster of 2
+worker processes (a few seconds to start, so one test does all its
+checks), and h5cl.multi (several devices in one process).
 Integer statistics, arg-extrema and histogram counts must be equal; float
 sums, means and variances within 1e-12 relative (the shares add the same
 values in other groupings); covariances within 1e-9."""
@@ -100,3 +101,26 @@ def test_local_cluster(data, tmp_path):
             as cluster, distributed.Client(cluster) as client:
         with h5cl.open(data) as f:
             check_all(f, tmp_path, client.get, "cluster")
+
+
+def test_multi_device(data):
+    """h5cl.multi: two contexts on the one device, against the single run
+    (two PoCL devices are checked by tools/scale-check.sh)."""
+    import h5cl.multi as hm
+    with h5cl.open(data) as f:
+        spec = f.device.spec
+        two = [spec, spec]
+        i, x = f["/i"], f["/f"]
+        same_stats(hm.stats(i, devices=two, tile_bytes=8192), i.stats(), True)
+        same_stats(hm.stats(i[7:], axis=0, devices=two, tile_bytes=8192),
+                   i[7:].stats(axis=0), True)
+        got = hm.histogram(x, bins=9, devices=two, tile_bytes=4096)
+        want = x.histogram(bins=9)
+        assert np.array_equal(got[0], want[0]) and got.nan == want.nan
+        assert got.run.bytes == want.run.bytes  # both passes, all devices
+        np.testing.assert_allclose(
+            hm.cov_state(x, devices=",".join(two), tile_bytes=4096).cov(),
+            x.cov(), rtol=1e-9, equal_nan=True)
+        assert hm.device_specs("all")  # every device, as "P:D"
+        with pytest.raises(h5cl.DeviceNotFound):
+            hm.stats(i, devices=[spec, "no such device"])
