@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cov_state.h"
+#include "device.h"
 #include "hist_state.h"
 #include "run.h"
 #include "stats_state.h"
@@ -86,14 +87,14 @@ static void *lane_main(void *p)
     return NULL;
 }
 
-/* Records lane k's failure on ctxs[0], naming the device. */
+/* Records lane k's failure on ctxs[0], naming the device (without
+ * opening one: a failed lane may have none). */
 static int fail_lane(h5cl_ctx *first, h5cl_ctx *ctx, size_t k, int st)
 {
-    h5cl_device_info dev;
     char *msg = strdup(h5cl_ctx_errmsg(ctx));
-    if (h5cl_ctx_device(ctx, &dev) != H5CL_OK)
-        strcpy(dev.device_name, "?");
-    st = h5cl_fail(first, st, "context %zu (%s): %s", k, dev.device_name,
+    st = h5cl_fail(first, st, "context %zu (%s): %s", k,
+                   ctx->device_open ? ctx->dev.info.device_name
+                                    : "no device open",
                    msg ? msg : h5cl_strerror(st));
     free(msg);
     return st;
