@@ -890,7 +890,8 @@ H5CL_API int h5cl_stats_deserialize(const unsigned char *buf, size_t nbytes,
  * H5CL_ERR_INVALID_ARGUMENT (datasets belong to one context); progress,
  * trace_path and timeline are not used.  A failure on any context stops
  * the others; the status and message (naming the device) are recorded on
- * ctxs[0].  h5cl_cancel() on any of the contexts stops the run.  The
+ * ctxs[0].  h5cl_cancel() on any of the contexts stops the run (at the
+ * next tile or share).  The
  * contexts must not be in use by other threads meanwhile; their share
  * setting is the whole selection afterwards. */
 H5CL_API int h5cl_multi_stats(h5cl_ctx *const *ctxs, size_t nctx,

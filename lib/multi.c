@@ -63,6 +63,12 @@ static void *lane_main(void *p)
     multi_job *job = l->job;
     const size_t self = (size_t)(l - job->lanes);
     while (!atomic_load(&job->failed)) {
+        /* h5cl_cancel between two shares: the next run would clear it */
+        if (atomic_load(&l->ctx->cancel)) {
+            l->status = h5cl_fail(l->ctx, H5CL_ERR_CANCELLED, "cancelled");
+            stop_all(job, self);
+            break;
+        }
         const size_t i = atomic_fetch_add(&job->next, 1);
         if (i >= job->nshares)
             break;
@@ -181,6 +187,7 @@ static int multi_run(h5cl_ctx *const *ctxs, size_t nctx, const char *file,
     for (size_t k = 0; k < nctx; k++) {
         job.lanes[k].job = &job;
         job.lanes[k].ctx = ctxs[k];
+        atomic_store(&ctxs[k]->cancel, 0); /* as every run starts */
     }
     for (size_t k = 0; k < nctx && st == H5CL_OK; k++) {
         st = h5cl_dataset_open(ctxs[k], file, path, &job.lanes[k].ds);

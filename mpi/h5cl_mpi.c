@@ -107,15 +107,20 @@ static int combine(void *buf, size_t bytes, MPI_User_function *fn,
                 "beyond one MPI element\n", bytes);
         return H5CL_ERR_MPI;
     }
+    int have_t = 0, have_op = 0;
     rc = MPI_Type_contiguous((int)bytes, MPI_BYTE, &t);
-    if (rc == MPI_SUCCESS)
+    if (rc == MPI_SUCCESS && (have_t = 1))
         rc = MPI_Type_commit(&t);
     if (rc == MPI_SUCCESS)
         rc = MPI_Op_create(fn, commute, &op);
-    if (rc == MPI_SUCCESS)
+    if (rc == MPI_SUCCESS && (have_op = 1))
         rc = all ? MPI_Allreduce(MPI_IN_PLACE, buf, 1, t, op, MPI_COMM_WORLD)
                  : MPI_Reduce(rank ? buf : MPI_IN_PLACE, rank ? NULL : buf,
                               1, t, op, 0, MPI_COMM_WORLD);
+    if (have_op)
+        MPI_Op_free(&op);
+    if (have_t)
+        MPI_Type_free(&t);
     if (rc != MPI_SUCCESS) {
         char text[MPI_MAX_ERROR_STRING];
         int n;
@@ -124,8 +129,6 @@ static int combine(void *buf, size_t bytes, MPI_User_function *fn,
                 "failed: %s\n", rank, text);
         return H5CL_ERR_MPI;
     }
-    MPI_Op_free(&op);
-    MPI_Type_free(&t);
     return H5CL_OK;
 }
 
