@@ -2,7 +2,8 @@
  * Scaling out: shares of a selection (h5cl_dataset_split on chunk
  * boundaries, h5cl_ctx_set_share), their partial results merged against
  * the single run, multi-device runs over two contexts on the one PoCL
- * device (h5cl_multi_*), and virtual datasets joining per-share maps.
+ * device (h5cl_multi_*, their errors and cancellation), and virtual
+ * datasets joining per-share maps.
  *
  * "Equal" means: counts, NaN counts, integer sums (all 128 bits), min,
  * max and the first-occurrence argmin/argmax bit for bit, histogram
@@ -14,6 +15,8 @@
  * entry (Chan's merge of SYRK sums taken around other shifts).
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,6 +445,50 @@ START_TEST(test_map_join)
 }
 END_TEST
 
+typedef struct spinner {
+    h5cl_ctx *ctx;
+    atomic_int stop;
+} spinner;
+
+/* Cancels the context over and over until told to stop: whichever moment
+ * the run is in (a tile, or between two shares), the flag is up. */
+static void *spin_cancel(void *p)
+{
+    spinner *s = p;
+    while (!atomic_load(&s->stop))
+        h5cl_cancel(s->ctx);
+    return NULL;
+}
+
+START_TEST(test_multi_cancel)
+{
+    tu_array a;
+    const uint64_t dims[2] = {8000, 128};
+    tu_array_init(&a, H5CL_FLOAT32, 2, dims);
+    const char *file = write_file("cancel.h5", &a, NULL);
+    h5cl_ctx *ctxs[2] = {tu_ctx, second_ctx()};
+    h5cl_run_options o;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 4 << 10; /* 1000 tiles */
+    spinner sp = {ctxs[1], 0};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, spin_cancel, &sp), 0);
+    h5cl_stats *m = NULL;
+    const int st = h5cl_multi_stats(ctxs, 2, file, "/data", &o, &m);
+    atomic_store(&sp.stop, 1);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(st, H5CL_ERR_CANCELLED);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(tu_contains_ci(h5cl_ctx_errmsg(tu_ctx), "context 1"), "%s",
+                  h5cl_ctx_errmsg(tu_ctx));
+    /* the contexts are usable again */
+    ck_assert_int_eq(h5cl_multi_stats(ctxs, 2, file, "/data", &o, &m),
+                     H5CL_OK);
+    ck_assert_uint_eq(h5cl_stats_get(m, 0)->count, 8000 * 128);
+    h5cl_stats_free(m);
+}
+END_TEST
+
 /* Contexts whose devices open inside the lanes, at once: the first
  * enumeration in a process raced in the ICD loader and PoCL (no device
  * found, or a crash) before lib/device.c serialised it.  This test case
@@ -489,6 +536,7 @@ Suite *scale_suite(void)
     tcase_add_test(tc, test_multi_stats_hist);
     tcase_add_test(tc, test_multi_cov_errors);
     tcase_add_test(tc, test_map_join);
+    tcase_add_test(tc, test_multi_cancel);
     suite_add_tcase(s, tc);
     TCase *fresh = tcase_create("scale_fresh");
     tcase_add_checked_fixture(fresh, tu_setup, tu_teardown);

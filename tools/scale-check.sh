@@ -32,6 +32,10 @@ trap 'exit 130' INT TERM
 export H5CL_CACHE_DIR
 # mpirun refuses root without these (CI runs as root)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# containers often forbid the cross-memory attach of OpenMPI's shared-memory
+# transport (process_vm_readv); plain copies work everywhere
+: "${OMPI_MCA_btl_vader_single_copy_mechanism:=none}"
+export OMPI_MCA_btl_vader_single_copy_mechanism
 
 B=$B WORK=$WORK "$PYTHON" - <<'PYEOF'
 import json, os, shutil, subprocess, sys
