@@ -39,7 +39,7 @@ from ._core import (Covariance, Dataset, Histogram, MapResult, Stats,
                     _check_bins, _check_range, _execute, _figures,
                     _run_info, _split_out, open as _open)
 
-__all__ = ["stats", "histogram", "cov_state", "map", "shares"]
+__all__ = ["stats", "histogram", "cov_state", "map", "split"]
 
 FAN_IN = 8
 # rows of the default shares: about this many bytes each (a few dozen
@@ -106,8 +106,8 @@ def _on_share(src, share, what, opts, call, read, free):
 
 # ---- shares and the tree -------------------------------------------------
 
-def shares(view, n=None):
-    """The shares of view's rows the graphs use: [(start, stop), ...],
+def split(view, n=None):
+    """Shares of view's rows on chunk boundaries: [(start, stop), ...],
     counted from the selection's first row.  n: at most this many (None:
     about one per SHARE_BYTES bytes)."""
     if n is None:
@@ -116,6 +116,12 @@ def shares(view, n=None):
         view.file._check()
         b = _ffi.dataset_split(view._h.get(), view.selection, int(n))
     return list(zip(b[:-1], b[1:]))
+
+
+def _parts(view, shares):
+    """The shares a graph uses: a list of (start, stop) as given, else
+    split(view, shares)."""
+    return shares if isinstance(shares, list) else split(view, shares)
 
 
 def _tree(parts, merge, fan_in):
@@ -196,15 +202,14 @@ def stats(view, axis=None, ddof=0, *, shares=None, fan_in=FAN_IN,
           device=None, tile_bytes=0, slots=0, expr=None, name="x",
           mask_fill=False, cf=False):
     """Dataset.stats as a Dask graph: a Delayed of a Stats.  axis: None or
-    the first axis.  shares: how many tasks (at most; see shares()), or a
+    the first axis.  shares: how many tasks (at most; see split()), or a
     list of (start, stop) rows.  fan_in: merges per tree node.  device:
     the device spec tasks open (None: each worker's default)."""
     src = _Source(view, device)  # TypeError for anything else
     if int(ddof) < 0:
         raise ValueError("ddof must be >= 0")
     c_axis = _c_axis(view, axis)
-    parts = shares if isinstance(shares, list) else globals()["shares"](
-        view, shares)
+    parts = _parts(view, shares)
     opts = dict(axis=c_axis, expr=expr, name=name, tile_bytes=tile_bytes,
                 slots=slots, mask_fill=mask_fill, cf=cf)
     dtype = _value_dtype(view, expr, mask_fill, cf)
@@ -232,8 +237,7 @@ def histogram(view, bins=10, range=None, axis=None, *, shares=None,
     nbins = _check_bins(bins)
     lo_hi = _check_range(range)
     c_axis = _c_axis(view, axis)
-    parts = shares if isinstance(shares, list) else globals()["shares"](
-        view, shares)
+    parts = _parts(view, shares)
     opts = dict(axis=c_axis, expr=expr, name=name, tile_bytes=tile_bytes,
                 slots=slots, mask_fill=mask_fill, cf=cf)
     range_data = None
@@ -268,8 +272,7 @@ def cov_state(view, *, shares=None, fan_in=FAN_IN, device=None,
     """Dataset.cov_state as a Dask graph: a Delayed of a Covariance (use
     .cov(ddof), .corrcoef() on the result)."""
     src = _Source(view, device)  # TypeError for anything else
-    parts = shares if isinstance(shares, list) else globals()["shares"](
-        view, shares)
+    parts = _parts(view, shares)
     opts = dict(expr=expr, name=name, tile_bytes=tile_bytes, slots=slots,
                 mask_fill=mask_fill, cf=cf)
     tree = _tree([delayed(_cov_part)(src, s, opts) for s in parts],
@@ -314,9 +317,13 @@ def map(view, expr, out, *, dtype=None, overwrite=False, shares=None,  # noqa: A
     OUT's path; uncompressed, the input's chunks), and a last task makes
     OUT:path a virtual dataset of them; OUT must not be the input file."""
     src = _Source(view, device)  # TypeError for anything else
+    if any(dropped for _, _, dropped in view._sel):
+        raise IndexError("%r is indexed with an integer: a map writes the "
+                         "selection's box (use a slice of length 1)" % view)
+    if expr is None and (mask_fill or cf):
+        expr = name  # the decoded data itself, as File.map
     out_file, out_path = _split_out(out)
-    parts = shares if isinstance(shares, list) else globals()["shares"](
-        view, shares)
+    parts = _parts(view, shares)
     stem = out_file[:-3] if out_file.endswith(".h5") else out_file
     files = ["%s.part%04d.h5" % (stem, i) for i in range(len(parts))]
     if dtype is not None:
@@ -325,9 +332,13 @@ def map(view, expr, out, *, dtype=None, overwrite=False, shares=None,  # noqa: A
                 mask_fill=mask_fill, cf=cf)
     done = [delayed(_map_part)(src, s, opts, f, out_path, dtype, overwrite)
             for s, f in zip(parts, files)]
+    # a decoded input has its decoded type (File.map's default dtype rule)
+    info = view.decoding(cf, mask_fill) if (mask_fill or cf) else None
+    vtype = info["decoded_dtype"] if info and info["flags"] else \
+        view.dtype.name
     with view.file._lock:
-        result = dtype or _ffi.expr_check(
-            view.file._check(), expr, [name], [view.dtype.name])
+        result = dtype or _ffi.expr_check(view.file._check(), expr, [name],
+                                          [vtype])
     joined = delayed(_join)(done, files, out_path, out_file, overwrite)
     return delayed(_map_result)(joined, out_file, out_path, view.shape,
                                 np.dtype(result), expr,

@@ -79,7 +79,7 @@ def test_threaded(data, tmp_path):
 
 def test_shares_and_errors(data):
     with h5cl.open(data) as f:
-        s = hd.shares(f["/i"], 4)
+        s = hd.split(f["/i"], 4)
         # chunk rows of 30: boundaries on multiples of 30, nothing empty
         assert s[0][0] == 0 and s[-1][1] == 1001 and len(s) == 4
         assert all(b % 30 == 0 for _, b in s[:-1])
