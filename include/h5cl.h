@@ -843,8 +843,9 @@ H5CL_API int h5cl_pca_project(h5cl_dataset *ds, const h5cl_run_options *opts,
  * indices along it, so the shares' states merge into the whole run's.  A
  * per-axis run over another axis is H5CL_ERR_AXIS (its positions would be
  * split, not merged).  Maps and projections write the share's rows only
- * (an output of the share's shape).  A histogram whose range comes from
- * the data takes the share's range: give range_set or range_state.
+ * (an output of the share's shape), quantiles are the share's.  A
+ * histogram whose range comes from the data takes the share's range: give
+ * range_set or range_state.
  * start = 0, stop = UINT64_MAX (a new context's setting) runs everything.
  * start > stop is H5CL_ERR_INVALID_ARGUMENT. */
 H5CL_API int h5cl_ctx_set_share(h5cl_ctx *ctx, uint64_t start, uint64_t stop);
