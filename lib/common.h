@@ -46,6 +46,7 @@ struct h5cl_ctx {
     h5cl_program_memo *memo; /* built programs                          */
     int open_datasets;
     int blas_used;       /* CLBlast holds programs for this device's context */
+    struct h5cl_iso *iso; /* isolated mode: settings and the reader child */
 };
 
 /* Records a failure on ctx and returns status, so callers can write

@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "device.h"
+#include "isolate.h"
 #include "pipeline.h"
 #include "reader.h"
 #include "writer.h"
@@ -56,6 +57,7 @@ typedef struct buf {
     cl_mem hbuf;  /* pinned or USE_HOST_PTR buffer                       */
     cl_mem dbuf;  /* what the kernel uses (hbuf when zero-copy)          */
     int mapped;   /* hbuf is mapped at `host`                            */
+    int shared;   /* alloc is shared with the isolated reader child      */
 } buf;
 
 typedef struct slot {
@@ -82,6 +84,7 @@ typedef struct pipe {
     slot *slots;
     unsigned nslots;
     int zero_copy;
+    int isolated;       /* an input is read by the reader child        */
     size_t *in_bytes;   /* per input: bytes of a slot buffer           */
     size_t out_bytes;
     uint64_t in_elem_bytes; /* bytes of one element of every input     */
@@ -280,8 +283,14 @@ static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
          * USE_HOST_PTR, and given back whole when the run ends, where
          * megabyte blocks from the heap left it fragmented and growing
          * over many runs */
-        b->alloc = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        /* isolated inputs: pages the reader child maps too, so it writes
+         * the tile where the kernel reads it (lib/isolate.c) */
+        b->shared = p->isolated && access == CL_MEM_READ_ONLY;
+        b->alloc = b->shared ? h5cl_iso_shm_alloc(ctx, bytes)
+                             : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (!b->alloc)
+            b->alloc = MAP_FAILED;
         if (b->alloc == MAP_FAILED) {
             b->alloc = NULL;
             return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
@@ -327,7 +336,9 @@ static void buf_destroy(pipe *p, buf *b)
         clReleaseMemObject(b->dbuf);
     if (b->hbuf)
         clReleaseMemObject(b->hbuf);
-    if (b->alloc)
+    if (b->alloc && b->shared)
+        h5cl_iso_shm_free(p->ctx, b->alloc);
+    else if (b->alloc)
         munmap(b->alloc, b->alloc_bytes);
     memset(b, 0, sizeof *b);
 }
@@ -749,6 +760,8 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, const h5cl_stream *stream,
     p.nslots = slots;
     p.sum = sum;
     p.zero_copy = h5cl_device_zero_copy(&ctx->dev);
+    for (size_t i = 0; i < stream->ninputs; i++)
+        p.isolated |= stream->inputs[i]->remote != NULL;
     p.t0 = h5cl_now();
     sum->zero_copy = p.zero_copy;
 

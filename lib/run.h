@@ -25,6 +25,10 @@ int h5cl_run_prepare(h5cl_ctx *ctx, h5cl_dataset *ds,
                      const h5cl_run_options *opts, int allow_axis,
                      h5cl_run *run);
 
+/* Fails early, naming the filter HDF5 cannot decode, rather than at the
+ * first read (in the reader child when ds is isolated). */
+int h5cl_check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds);
+
 /* One attempt of a run with a given plan; returns the pipeline's status. */
 typedef int (*h5cl_attempt_fn)(h5cl_run *run, const h5cl_plan *plan,
                                void *user);
