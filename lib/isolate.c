@@ -95,6 +95,7 @@ typedef struct child {
     int exited;          /* the child is dead (recorded before reaping)    */
     siginfo_t how;
     int killed_by_us;    /* timeout or cancel                               */
+    char crash_site[128]; /* from the child's ISO_CRASH_NOTE, or ""         */
     char argv_buf[6][32];
     char path[PATH_MAX];
 } child;
@@ -526,11 +527,11 @@ static int child_died(struct h5cl_iso *iso, const h5cl_iso_req *rq,
                      (long)pid, (unsigned long long)o->cpu_seconds, doing);
         else
             snprintf(err, errlen,
-                     "the isolated reader (pid %ld) was killed by SIG%s (%s) "
-                     "inside libhdf5 or h5cl's reading code while %s",
+                     "the isolated reader (pid %ld) was killed by SIG%s (%s)%s"
+                     "%s while %s",
                      (long)pid, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
                      sigdescr_np(sig) ? sigdescr_np(sig) : "unknown signal",
-                     doing);
+                     c->crash_site[0] ? " inside " : "", c->crash_site, doing);
     } else {
         st = H5CL_ERR_CRASHED;
         snprintf(err, errlen,
@@ -617,11 +618,16 @@ static int transact(h5cl_ctx *ctx, const h5cl_iso_req *rq, int pass_fd,
             continue;
         if (n != (ssize_t)sizeof *rep)
             return child_died(iso, rq, 0, limit, err, errlen);
+        rep->msg[sizeof rep->msg - 1] = '\0';
         if (rep->status == ISO_MORE && more) {
             more(rep, user);
             continue;
         }
-        rep->msg[sizeof rep->msg - 1] = '\0';
+        if (rep->status == ISO_CRASH_NOTE) {
+            /* the child is dying: keep where, then see it die */
+            snprintf(c->crash_site, sizeof c->crash_site, "%.127s", rep->msg);
+            continue;
+        }
         if (rep->status != H5CL_OK)
             snprintf(err, errlen, "%s", rep->msg);
         return rep->status;

@@ -27,9 +27,12 @@ enum h5cl_iso_op {
     ISO_OP_COUNT
 };
 
-/* A reply status outside the h5cl_status list: one more ISO_LIST entry
- * follows. */
+/* Reply statuses outside the h5cl_status list.  ISO_MORE: one more
+ * ISO_LIST entry follows.  ISO_CRASH_NOTE: sent by the helper's fatal
+ * signal handler just before it dies, msg naming the file (library or
+ * program) whose code was running. */
 #define ISO_MORE 1
+#define ISO_CRASH_NOTE 2
 
 typedef struct h5cl_iso_req {
     uint32_t op;

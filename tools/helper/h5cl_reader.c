@@ -12,17 +12,138 @@
  *
  * Tests: H5CL_READER_TEST=ACTION@N makes the Nth request (counted from 1,
  * of any kind) or, with ACTION@NAME, the first request named NAME ("open",
- * "read", "list", ...) crash (SIGSEGV), abort (SIGABRT), hang (sleep),
+ * "read", "list", ...) crash (a real SIGSEGV), abort (SIGABRT), hang (sleep),
  * spin (burn CPU) or exit (status 3).  Only this program honours it. */
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "isolate.h"
+#include "isolate_proto.h"
+
+/* ---- where a fatal signal struck ----
+ * The handler runs in a process that has just crashed, so it only uses
+ * async-signal-safe calls: it finds the mapping holding the faulting
+ * instruction in /proc/self/maps (open/read, no dladdr and its loader
+ * lock), sends its file's name to the parent as an ISO_CRASH_NOTE and
+ * lets the signal kill the process as it would have. */
+
+static int serve_fd = -1;
+static h5cl_iso_rep crash_note; /* static: the alternate stack is small */
+static char maps_buf[4096];
+
+static uintptr_t fault_pc(const void *uctx)
+{
+    const ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+static uintptr_t hex(const char **p)
+{
+    uintptr_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
+        if (d < 0)
+            return v;
+        v = v * 16 + (uintptr_t)d;
+    }
+}
+
+/* Looks at one line of /proc/self/maps; names its file when it holds pc. */
+static int site_in_line(const char *line, uintptr_t pc, char *out, size_t len)
+{
+    const char *p = line;
+    uintptr_t lo = hex(&p);
+    if (*p++ != '-')
+        return 0;
+    uintptr_t hi = hex(&p);
+    if (pc < lo || pc >= hi)
+        return 0;
+    const char *path = strchr(p, '/');
+    const char *base = path ? strrchr(path, '/') + 1 : "an anonymous mapping";
+    size_t n = 0;
+    while (base[n] && base[n] != '\n' && n + 1 < len) {
+        out[n] = base[n];
+        n++;
+    }
+    out[n] = '\0';
+    return 1;
+}
+
+static void find_site(uintptr_t pc, char *out, size_t len)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(fd, maps_buf + have, sizeof maps_buf - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        maps_buf[have] = '\0';
+        char *line = maps_buf, *nl;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = '\0';
+            if (site_in_line(line, pc, out, len)) {
+                close(fd);
+                return;
+            }
+            line = nl + 1;
+        }
+        have = strlen(line);
+        memmove(maps_buf, line, have);
+    }
+    close(fd);
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uctx)
+{
+    uintptr_t pc = fault_pc(uctx);
+    /* raise() and abort() put the signal in libc: only faults have a
+     * telling address */
+    if (pc && si->si_code > 0 && serve_fd >= 0) {
+        crash_note.status = ISO_CRASH_NOTE;
+        find_site(pc, crash_note.msg, sizeof crash_note.msg);
+        if (crash_note.msg[0])
+            send(serve_fd, &crash_note, sizeof crash_note, MSG_NOSIGNAL);
+    }
+    /* SA_RESETHAND restored the default: die of this very signal */
+    raise(sig);
+}
+
+static void catch_fatal_signals(void)
+{
+    static char stack[64 * 1024];
+    stack_t ss = {.ss_sp = stack, .ss_size = sizeof stack};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
 
 static char test_action[16];
 static char test_when[32];
@@ -34,7 +155,7 @@ static void test_hook(unsigned long n, const char *request)
     if (strcmp(test_when, num) != 0 && strcmp(test_when, request) != 0)
         return;
     if (strcmp(test_action, "crash") == 0)
-        raise(SIGSEGV);
+        *(volatile int *)(uintptr_t)test_action[15] = 0; /* a real fault */
     else if (strcmp(test_action, "abort") == 0)
         raise(SIGABRT);
     else if (strcmp(test_action, "exit") == 0)
@@ -86,5 +207,7 @@ int main(int argc, char **argv)
         snprintf(test_action, sizeof test_action, "%.*s", (int)(at - t), t);
         snprintf(test_when, sizeof test_when, "%s", at + 1);
     }
+    serve_fd = (int)fd;
+    catch_fatal_signals();
     return h5cl_iso_serve((int)fd, at ? test_hook : NULL);
 }
