@@ -111,6 +111,8 @@ $(B)/obj/helper_%.o: tools/helper/%.c
 # --as-needed: the child loads HDF5 and what reading needs, not CLBlast
 $(B)/h5cl-reader: $(B)/obj/helper_h5cl_reader.o $(B)/libh5cl.a
 	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LIB_LIBS)
+# the isolate suite runs the helper found next to the test binary
+$(B)/h5cl-tests: | $(B)/h5cl-reader
 
 $(B)/h5cl.pc: h5cl.pc.in include/h5cl.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \

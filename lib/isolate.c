@@ -527,11 +527,12 @@ static int child_died(struct h5cl_iso *iso, const h5cl_iso_req *rq,
                      (long)pid, (unsigned long long)o->cpu_seconds, doing);
         else
             snprintf(err, errlen,
-                     "the isolated reader (pid %ld) was killed by SIG%s (%s)%s"
-                     "%s while %s",
+                     "the isolated reader (pid %ld) was killed by SIG%s%s%s "
+                     "(%s) while %s",
                      (long)pid, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
+                     c->crash_site[0] ? " inside " : "", c->crash_site,
                      sigdescr_np(sig) ? sigdescr_np(sig) : "unknown signal",
-                     c->crash_site[0] ? " inside " : "", c->crash_site, doing);
+                     doing);
     } else {
         st = H5CL_ERR_CRASHED;
         snprintf(err, errlen,

@@ -174,7 +174,7 @@ static void do_map(server *sv, const h5cl_iso_req *rq, int fd)
     if (fd >= 0)
         close(fd);
     if (addr == MAP_FAILED) {
-        fail(sv, H5CL_ERR_LIMIT,
+        fail(sv, H5CL_ERR_NO_MEMORY,
              "the isolated reader cannot map a shared tile buffer of %s",
              rq->file);
         classify_memory(sv);
