@@ -134,8 +134,10 @@ deps:
 # Binaries plus their shared libraries, for a bare GPU machine.
 gpu-bundle:
 	$(MAKE) --no-print-directory B=$(B)/rpath BUNDLE_RPATH=1 \
-	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so
-	sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests
+	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so \
+	    $(B)/rpath/h5cl-reader
+	sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests \
+	    $(B)/rpath/h5cl-reader
 
 test: deps
 	@$(MAKE) --no-print-directory check
