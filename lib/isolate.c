@@ -121,6 +121,7 @@ struct h5cl_iso_reader {
     const h5cl_dataset *ds;
     uint32_t handle;
     unsigned gen;
+    unsigned threads;    /* the child reads with                          */
     uint64_t bytes_direct;
 };
 
@@ -868,6 +869,7 @@ int h5cl_iso_reader_open(h5cl_ctx *ctx, const h5cl_dataset *ds,
         rd->ctx = ctx;
         rd->ds = ds;
         rd->handle = rep->handle;
+        rd->threads = rep->threads;
         rd->gen = ctx->iso->gen;
         *rd_ret = rd;
         rd = NULL;
@@ -1020,6 +1022,11 @@ int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
 uint64_t h5cl_iso_reader_bytes_direct(const h5cl_iso_reader *rd)
 {
     return rd->bytes_direct;
+}
+
+unsigned h5cl_iso_reader_threads(const h5cl_iso_reader *rd)
+{
+    return rd->threads;
 }
 
 void h5cl_iso_reader_close(h5cl_iso_reader *rd)

@@ -55,6 +55,8 @@ int h5cl_iso_reader_open(h5cl_ctx *ctx, const h5cl_dataset *ds,
 int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
                          size_t nbytes, char *err, size_t errlen);
 uint64_t h5cl_iso_reader_bytes_direct(const h5cl_iso_reader *rd);
+/* Threads the child reads this dataset's tiles with. */
+unsigned h5cl_iso_reader_threads(const h5cl_iso_reader *rd);
 void h5cl_iso_reader_close(h5cl_iso_reader *rd);
 
 /* Page-aligned memory shared with the child (a memfd mapped in both), for

@@ -53,6 +53,8 @@ typedef struct h5cl_iso_rep {
     uint64_t bytes_direct; /* READ: of this read, not through H5Dread       */
     int32_t scalar;
     uint32_t version;
+    uint32_t threads;    /* RD_OPEN: threads the child reads with           */
+    uint32_t pad;
     h5cl_dataset_info info;
     h5cl_cf_info cf;
     char msg[2048];      /* the child's detailed message; LIST: a path      */

@@ -221,6 +221,9 @@ static void do_reader_open(server *sv, const h5cl_iso_req *rq)
         sv->pool = NULL; /* direct reads then run on this thread alone */
     sv->rd[i] = rd;
     sv->rep.handle = (uint32_t)i + 1;
+    sv->rep.threads = sv->pool && h5cl_reader_can_direct(rd)
+                          ? h5cl_pool_threads(sv->pool)
+                          : 1;
 }
 
 static void serve_one(server *sv, const h5cl_iso_req *rq, int fd)

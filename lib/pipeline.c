@@ -818,7 +818,12 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, const h5cl_stream *stream,
         sum->bytes_direct = 0;
         for (size_t i = 0; i < stream->ninputs; i++)
             sum->bytes_direct += h5cl_reader_bytes_direct(p.rd[i]);
-        sum->read_threads = p.pool ? h5cl_pool_threads(p.pool) : 1;
+        sum->read_threads = 1;
+        for (size_t i = 0; i < stream->ninputs; i++) {
+            unsigned t = h5cl_reader_threads(p.rd[i], p.pool);
+            if (t > sum->read_threads)
+                sum->read_threads = t;
+        }
         if (opts->trace_path)
             st = h5cl_trace_write(ctx, opts->trace_path, p.times,
                                   (size_t)plan->ntiles, sum,

@@ -55,6 +55,13 @@ uint64_t h5cl_reader_bytes_direct(const h5cl_reader *rd)
                       : rd->bytes_direct;
 }
 
+unsigned h5cl_reader_threads(const h5cl_reader *rd, const h5cl_pool *pool)
+{
+    if (rd->remote)
+        return h5cl_iso_reader_threads(rd->remote);
+    return rd->direct && pool ? h5cl_pool_threads(pool) : 1;
+}
+
 int h5cl_reader_read(h5cl_reader *rd, h5cl_pool *pool, const h5cl_box *box,
                      void *dst, char *err, size_t errlen)
 {
