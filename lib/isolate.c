@@ -86,6 +86,7 @@ typedef struct region {
 typedef struct child {
     pid_t pid;
     int fd;              /* our end of the socket                         */
+    int child_end;       /* the child's end, until it is spawned          */
     unsigned gen;
     pthread_t reaper;
     pthread_mutex_t mu;
@@ -263,13 +264,12 @@ static int find_helper(char *buf, size_t len)
 static void *reaper_main(void *arg)
 {
     child *c = arg;
-    int sock = c->fd; /* replaced below by the parent's end */
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
     /* the child's end becomes fd 3 (dup2 clears its close-on-exec) */
-    posix_spawn_file_actions_adddup2(&fa, sock, 3);
+    posix_spawn_file_actions_adddup2(&fa, c->child_end, 3);
     sigset_t all, none;
     sigfillset(&all);
     sigemptyset(&none);
@@ -416,7 +416,8 @@ static int child_start(struct h5cl_iso *iso, char *err, size_t errlen)
              (unsigned long long)memory_limit(o));
     snprintf(c->argv_buf[3], sizeof c->argv_buf[3], "%llu",
              (unsigned long long)o->cpu_seconds);
-    c->fd = sv[1];
+    c->fd = sv[0];
+    c->child_end = sv[1];
     c->pid = -1;
     int st = H5CL_OK;
     if (sv[1] < 0 || pthread_create(&c->reaper, NULL, reaper_main, c) != 0) {
@@ -437,7 +438,6 @@ static int child_start(struct h5cl_iso *iso, char *err, size_t errlen)
     }
     if (sv[1] >= 0)
         close(sv[1]);
-    c->fd = sv[0];
     if (st != H5CL_OK) {
         close(sv[0]);
         pthread_cond_destroy(&c->cv);

@@ -197,6 +197,11 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != (pid_t)parent)
         return 1;
     close_range((unsigned)fd + 1, ~0U, 0);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer reserves terabytes of shadow address space: a
+     * sanitizer build runs without the address-space limit */
+    memory = 0;
+#endif
     if (limit(RLIMIT_CORE, 0, 0) != 0 ||
         (memory && limit(RLIMIT_AS, memory, memory) != 0) ||
         (cpu && limit(RLIMIT_CPU, cpu, cpu + 1) != 0))
