@@ -35,7 +35,11 @@
  *      what it was doing; SIGXCPU (or the hard CPU limit's SIGKILL) is
  *      H5CL_ERR_LIMIT, and so is an allocation that failed in the child
  *      under its memory limit (reported by the child as an error).
- *   6. The child runs in its own process group (a terminal's Ctrl-C goes
+ *   6. The child reads the environment it was started with (H5CL_DIRECT,
+ *      H5CL_THREADS, HDF5_PLUGIN_PATH, ...); a call that finds the H5CL_*
+ *      and HDF5_* variables changed since then starts a fresh child, so
+ *      both modes follow the environment alike.
+ *   7. The child runs in its own process group (a terminal's Ctrl-C goes
  *      to the parent, which cancels the run) with default signal
  *      dispositions; a cancel while a request is in flight waits a moment
  *      for the reply, then kills the child.
@@ -97,6 +101,7 @@ typedef struct child {
     siginfo_t how;
     int killed_by_us;    /* timeout or cancel                               */
     char crash_site[128]; /* from the child's ISO_CRASH_NOTE, or ""         */
+    uint64_t env_sig;    /* env_signature() when it was started           */
     char argv_buf[6][32];
     char path[PATH_MAX];
 } child;
@@ -380,6 +385,21 @@ void h5cl_iso_ctx_release(h5cl_ctx *ctx)
     ctx->iso = NULL;
 }
 
+/* FNV-1a of the environment variables the reading code (ours and
+ * HDF5's) looks at. */
+static uint64_t env_signature(void)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "H5CL_", 5) != 0 && strncmp(*e, "HDF5_", 5) != 0)
+            continue;
+        for (const char *p = *e; *p; p++)
+            h = (h ^ (unsigned char)*p) * 0x100000001b3u;
+        h = (h ^ '\n') * 0x100000001b3u;
+    }
+    return h;
+}
+
 /* Starts a child; called with iso->mu held. */
 static int child_start(struct h5cl_iso *iso, char *err, size_t errlen)
 {
@@ -419,6 +439,7 @@ static int child_start(struct h5cl_iso *iso, char *err, size_t errlen)
     c->fd = sv[0];
     c->child_end = sv[1];
     c->pid = -1;
+    c->env_sig = env_signature();
     int st = H5CL_OK;
     if (sv[1] < 0 || pthread_create(&c->reaper, NULL, reaper_main, c) != 0) {
         snprintf(err, errlen, "cannot start the thread that runs the reader "
@@ -636,14 +657,15 @@ static int transact(h5cl_ctx *ctx, const h5cl_iso_req *rq, int pass_fd,
     }
 }
 
-/* Makes sure a child runs (starting one); iso->mu held. */
+/* Makes sure a child runs, started under the current environment
+ * (starting one); iso->mu held. */
 static int ensure_child(struct h5cl_iso *iso, char *err, size_t errlen)
 {
     if (iso->ch) {
         pthread_mutex_lock(&iso->ch->mu);
         int dead = iso->ch->exited;
         pthread_mutex_unlock(&iso->ch->mu);
-        if (!dead)
+        if (!dead && iso->ch->env_sig == env_signature())
             return H5CL_OK;
         child_free(iso->ch);
         iso->ch = NULL;
