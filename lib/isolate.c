@@ -613,7 +613,9 @@ static int transact(h5cl_ctx *ctx, const h5cl_iso_req *rq, int pass_fd,
     double start = h5cl_now(), cancel_seen = 0;
     for (;;) {
         double left = start + limit - h5cl_now();
-        if (atomic_load(&ctx->cancel)) {
+        /* the flag outlives a cancelled run until the next one starts:
+         * only a run in progress is cancelled */
+        if (atomic_load(&ctx->busy) && atomic_load(&ctx->cancel)) {
             if (cancel_seen == 0)
                 cancel_seen = h5cl_now();
             else if (h5cl_now() - cancel_seen > CANCEL_GRACE_SECONDS) {
