@@ -22,12 +22,12 @@
  *   4. Requests and replies are fixed-size messages on a SOCK_SEQPACKET
  *      socketpair (lib/isolate_proto.h), one transaction at a time under
  *      the context's lock.  Tiles travel through shared memory: memfd
- *      regions mapped in both processes.  The pipeline's zero-copy slots
- *      are such regions (h5cl_iso_shm_alloc), so the child writes the tile
- *      where the kernel reads it and isolation costs no copy; a tile for
- *      any other destination goes through one staging region and one
- *      memcpy.  A region is handed to the child (SCM_RIGHTS) the first
- *      time a read targets it, per child.
+ *      regions mapped in both processes.  The pipeline's host slots of
+ *      isolated inputs are such regions (h5cl_iso_shm_alloc), so the child
+ *      writes each tile where the kernel (zero-copy devices) or the upload
+ *      (others) reads it, and isolation costs no copy.  A region is handed
+ *      to the child (SCM_RIGHTS) the first time a read targets it, per
+ *      child.
  *   5. Limits: the helper sets RLIMIT_AS and RLIMIT_CPU on itself before
  *      serving; the parent bounds each request by wall-clock time (poll),
  *      and past it kills the child with SIGKILL: H5CL_ERR_TIMEOUT.  A
@@ -112,7 +112,6 @@ struct h5cl_iso {
     child *ch;           /* NULL: none started (or the last one has died)  */
     unsigned gen;        /* generation of the newest child                 */
     region *regions;
-    region *staging;     /* for tiles that do not land in a region         */
     uint32_t next_region;
 };
 
@@ -378,8 +377,6 @@ void h5cl_iso_ctx_release(h5cl_ctx *ctx)
         iso->regions = r->next;
         region_forget(r);
     }
-    if (iso->staging)
-        region_forget(iso->staging);
     pthread_mutex_destroy(&iso->mu);
     free(iso);
     ctx->iso = NULL;
@@ -969,25 +966,16 @@ void h5cl_iso_shm_free(h5cl_ctx *ctx, void *addr)
     pthread_mutex_unlock(&iso->mu);
 }
 
-/* The region holding [dst, dst + nbytes), else the staging region grown
- * to nbytes; iso->mu held.  NULL when out of memory. */
-static region *region_for(h5cl_ctx *ctx, void *dst, size_t nbytes)
+/* The region holding [dst, dst + nbytes), or NULL; iso->mu held. */
+static region *region_for(const struct h5cl_iso *iso, const void *dst,
+                          size_t nbytes)
 {
-    struct h5cl_iso *iso = ctx->iso;
     const char *p = dst;
     for (region *r = iso->regions; r; r = r->next)
         if (p >= (const char *)r->addr &&
             p + nbytes <= (const char *)r->addr + r->bytes)
             return r;
-    if (iso->staging && iso->staging->bytes >= nbytes)
-        return iso->staging;
-    if (iso->staging) {
-        region_unmap_remote(ctx, iso->staging);
-        region_forget(iso->staging);
-    }
-    size_t page = 4096;
-    iso->staging = region_new(iso, (nbytes + page - 1) / page * page);
-    return iso->staging;
+    return NULL;
 }
 
 int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
@@ -1006,12 +994,12 @@ int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
                  ds->info.path, ds->info.file);
         st = H5CL_ERR_CRASHED;
     }
-    region *r = st == H5CL_OK ? region_for(ctx, dst, nbytes) : NULL;
+    region *r = st == H5CL_OK ? region_for(iso, dst, nbytes) : NULL;
     if (st == H5CL_OK && !r) {
-        snprintf(err, errlen, "out of memory for a %zu-byte shared tile "
-                              "buffer reading %s in %s",
+        snprintf(err, errlen, "a %zu-byte tile of %s in %s was to be read "
+                              "into memory the isolated reader cannot see",
                  nbytes, ds->info.path, ds->info.file);
-        st = H5CL_ERR_NO_MEMORY;
+        st = H5CL_ERR_INVALID_ARGUMENT;
     }
     h5cl_iso_req rq;
     h5cl_iso_rep rep;
@@ -1028,16 +1016,11 @@ int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
         rq.handle = rd->handle;
         rq.region = r->id;
         rq.offset = (uint64_t)((char *)dst - (char *)r->addr);
-        if (r == iso->staging)
-            rq.offset = 0;
         rq.nbytes = nbytes;
         rq.box = *box;
         st = transact(ctx, &rq, -1, &rep, NULL, NULL, err, errlen);
-        if (st == H5CL_OK) {
+        if (st == H5CL_OK)
             rd->bytes_direct += rep.bytes_direct;
-            if (r == iso->staging)
-                memcpy(dst, r->addr, nbytes);
-        }
     }
     pthread_mutex_unlock(&iso->mu);
     return st;

@@ -48,8 +48,8 @@ int h5cl_iso_check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds);
 typedef struct h5cl_iso_reader h5cl_iso_reader;
 int h5cl_iso_reader_open(h5cl_ctx *ctx, const h5cl_dataset *ds,
                          h5cl_iso_reader **rd_ret);
-/* Reads box into dst (straight into it when dst lies in memory from
- * h5cl_iso_shm_alloc, else through a shared staging buffer).  Safe on the
+/* Reads box into dst, which must lie in memory from h5cl_iso_shm_alloc
+ * (the only memory the child sees).  Safe on the
  * pipeline's reader thread.  Errors as h5cl_reader_read, plus
  * H5CL_ERR_CRASHED, H5CL_ERR_TIMEOUT and H5CL_ERR_LIMIT. */
 int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
@@ -60,8 +60,8 @@ unsigned h5cl_iso_reader_threads(const h5cl_iso_reader *rd);
 void h5cl_iso_reader_close(h5cl_iso_reader *rd);
 
 /* Page-aligned memory shared with the child (a memfd mapped in both), for
- * the pipeline's zero-copy host slots: the child writes tiles into them in
- * place.  NULL when out of memory. */
+ * the pipeline's host slots of isolated inputs: the child writes tiles
+ * into them in place.  NULL when out of memory. */
 void *h5cl_iso_shm_alloc(h5cl_ctx *ctx, size_t bytes);
 void h5cl_iso_shm_free(h5cl_ctx *ctx, void *addr);
 

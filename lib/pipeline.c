@@ -271,7 +271,8 @@ static void *writer_main(void *arg)
 
 /* One slot buffer of `bytes`: page-aligned host memory the kernel reads or
  * writes in place (zero-copy), else a pinned host buffer, mapped for the
- * whole run, and a device buffer. */
+ * whole run, and a device buffer.  Isolated inputs' host memory is shared
+ * with the reader child either way. */
 static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
                       const char *what)
 {
@@ -305,6 +306,22 @@ static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
         b->dbuf = b->hbuf;
         b->host = b->alloc;
         return H5CL_OK;
+    }
+    if (p->isolated && access == CL_MEM_READ_ONLY) {
+        /* isolated inputs: the child writes into shared pages and the
+         * upload reads them, where a pinned slot would cost one more copy
+         * of every tile on the reader thread (measured on an H200: 7 GB/s
+         * through that copy against 31 GB/s in-process) */
+        b->shared = 1;
+        b->alloc = h5cl_iso_shm_alloc(ctx, bytes);
+        if (!b->alloc)
+            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
+                             "cannot allocate a %zu-byte host slot (%s)",
+                             bytes, what);
+        b->alloc_bytes = bytes;
+        b->host = b->alloc;
+        b->dbuf = clCreateBuffer(dev->context, access, bytes, NULL, &err);
+        return b->dbuf ? H5CL_OK : h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
     }
     b->hbuf = clCreateBuffer(dev->context, CL_MEM_ALLOC_HOST_PTR, bytes, NULL,
                              &err);
