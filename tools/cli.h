@@ -11,6 +11,8 @@
  *                 --trace --json --quiet --expr --with --name --mask-fill
  *                 --cf), opening the inputs, what decoding applies, the
  *                 run summary
+ *   cli_isolate.c isolated mode (--isolate --in-process --reader-timeout)
+ *                 for info and every run command
  *   cmd_*.c       one command each (stats and dot share cmd_stats.c)
  */
 #ifndef H5CL_CLI_H
