@@ -54,7 +54,7 @@ SONAME := libh5cl.so.$(SOMAJOR)
 SOFULL := libh5cl.so.$(VERSION)
 
 .PHONY: all deps demo test check memcheck bench bench-compare install uninstall clean format kernels-check gpu-bundle
-all: $(B)/libh5cl.a $(SO) $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl.pc
+all: $(B)/libh5cl.a $(SO) $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl.pc $(B)/h5cl-reader
 
 $(B)/gen/kernels_gen.c: $(KERNELS) kernels/embed.sh
 	@mkdir -p $(@D)
@@ -100,6 +100,20 @@ $(B)/h5cl-bench: $(patsubst bench/%.c,$(B)/obj/bench_%.o,$(wildcard bench/*.c)) 
 $(B)/h5cl-tests: $(TEST_OBJ) $(B)/libh5cl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIB_LIBS)
 
+# Isolated mode's child process (lib/isolate.c): found next to libh5cl.so
+# or the program, else where `make install` puts it.
+LIBEXECDIR ?= $(PREFIX)/libexec
+$(B)/obj/isolate.o: ALL_CFLAGS += -DH5CL_READER_INSTALLED='"$(LIBEXECDIR)/h5cl/h5cl-reader"'
+$(B)/obj/helper_%.o: tools/helper/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# --as-needed: the child loads HDF5 and what reading needs, not CLBlast
+$(B)/h5cl-reader: $(B)/obj/helper_h5cl_reader.o $(B)/libh5cl.a
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LIB_LIBS)
+# the isolate suite runs the helper found next to the test binary
+$(B)/h5cl-tests: | $(B)/h5cl-reader
+
 $(B)/h5cl.pc: h5cl.pc.in include/h5cl.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -120,8 +134,10 @@ deps:
 # Binaries plus their shared libraries, for a bare GPU machine.
 gpu-bundle:
 	$(MAKE) --no-print-directory B=$(B)/rpath BUNDLE_RPATH=1 \
-	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so
-	sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests
+	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so \
+	    $(B)/rpath/h5cl-reader
+	sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests \
+	    $(B)/rpath/h5cl-reader
 
 test: deps
 	@$(MAKE) --no-print-directory check
@@ -170,12 +186,16 @@ install: all
 	ln -sf $(SOFULL) $(DESTDIR)$(LIBDIR)/libh5cl.so
 	install -m 755 $(B)/h5cl $(B)/h5cl-bench $(DESTDIR)$(BINDIR)/
 	install -m 644 $(B)/h5cl.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -d $(DESTDIR)$(LIBEXECDIR)/h5cl
+	install -m 755 $(B)/h5cl-reader $(DESTDIR)$(LIBEXECDIR)/h5cl/
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/h5cl.h $(DESTDIR)$(LIBDIR)/libh5cl.a \
 	    $(DESTDIR)$(LIBDIR)/$(SOFULL) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	    $(DESTDIR)$(LIBDIR)/libh5cl.so $(DESTDIR)$(BINDIR)/h5cl \
 	    $(DESTDIR)$(BINDIR)/h5cl-bench $(DESTDIR)$(PKGCONFIGDIR)/h5cl.pc
+	rm -f $(DESTDIR)$(LIBEXECDIR)/h5cl/h5cl-reader
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/h5cl 2>/dev/null
 
 clean:
 	rm -rf $(B)

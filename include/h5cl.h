@@ -923,6 +923,54 @@ H5CL_API int h5cl_multi_cov(h5cl_ctx *const *ctxs, size_t nctx,
 H5CL_API int h5cl_map_join(h5cl_ctx *ctx, const char *const *files, size_t n,
                            const char *path, const h5cl_map_options *mopts);
 
+/* ------------------------------------------------------------------------
+ * Isolated mode: every HDF5 call on an input file (the open, dataset
+ * descriptions and listings, CF attributes and fill values, every read of
+ * a run) runs in a child process, the h5cl-reader helper, under memory,
+ * CPU and wall-clock limits, and decoded tiles come back through shared
+ * memory; OpenCL and outputs stay in the calling process.  A file that
+ * crashes or hangs libhdf5 then gives an error instead of taking the
+ * caller down:
+ *   H5CL_ERR_CRASHED  the child died (the message names the signal, the
+ *                     file, the dataset and what it was doing),
+ *   H5CL_ERR_TIMEOUT  one request ran past the wall-clock limit (the child
+ *                     is killed),
+ *   H5CL_ERR_LIMIT    the child reached its CPU limit, or an allocation
+ *                     failed under its memory limit.
+ * The context stays usable: the next call starts a fresh child, and
+ * datasets opened before are reopened in it.  One child per context,
+ * started by the first call that needs it, ended by h5cl_ctx_destroy; it
+ * is killed if the calling process dies.  Results are bit-identical to
+ * in-process runs.
+ *
+ * Off by default in the library; H5CL_ISOLATE=1 (or 0) in the environment
+ * changes that default when the context is created.  The helper is looked
+ * up as $H5CL_READER, next to libh5cl.so (or in ../bin from it), next to
+ * the running program, then at the installed location.  Which datasets
+ * are isolated is fixed when they are opened.
+ */
+typedef struct h5cl_isolation {
+    size_t struct_size;    /* set by h5cl_isolation_init()                */
+    int enabled;
+    uint64_t memory_bytes; /* the child's address-space limit; 0: half of
+                              the physical memory; at least 64 MiB       */
+    uint64_t cpu_seconds;  /* the child's CPU time limit; 0: none (long
+                              reads of huge files are legitimate)        */
+    double wall_seconds;   /* per request (an open, one tile), plus 1 s
+                              per 16 MiB the request reads; 0: 60 s      */
+} h5cl_isolation;
+
+/* Fills opts with the defaults above, isolation off. */
+H5CL_API void h5cl_isolation_init(h5cl_isolation *opts);
+/* `enabled` applies to datasets opened (and files listed) from now on;
+ * new limits end a running child, so the next call starts one under them.
+ * H5CL_ERR_INVALID_ARGUMENT for a negative wall_seconds or memory_bytes
+ * under 64 MiB. */
+H5CL_API int h5cl_ctx_set_isolation(h5cl_ctx *ctx, const h5cl_isolation *opts);
+/* The settings in force, with defaults resolved (memory_bytes, wall). */
+H5CL_API int h5cl_ctx_get_isolation(const h5cl_ctx *ctx,
+                                    h5cl_isolation *opts_ret);
+
 #ifdef __cplusplus
 }
 #endif

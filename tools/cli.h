@@ -11,6 +11,8 @@
  *                 --trace --json --quiet --expr --with --name --mask-fill
  *                 --cf), opening the inputs, what decoding applies, the
  *                 run summary
+ *   cli_isolate.c isolated mode (--isolate --in-process --reader-timeout)
+ *                 for info and every run command
  *   cmd_*.c       one command each (stats and dot share cmd_stats.c)
  */
 #ifndef H5CL_CLI_H
@@ -147,6 +149,33 @@ void jw_dims(jw *w, int rank, const uint64_t *dims);
  * layout, chunks, filters, element_count, nbytes, storage_bytes. */
 void json_dataset_info(jw *w, const h5cl_dataset_info *d);
 
+/* Not one of the shared options (run_args_option's return). */
+#define RUN_OPT_OTHER (-1)
+
+/* ------------------------------------------------------------------------
+ * cli_isolate.c: isolated mode (--isolate, --in-process,
+ * --reader-timeout), for every command that opens a file.
+ */
+enum { OPT_ISOLATE = 290, OPT_IN_PROCESS, OPT_READER_TIMEOUT };
+
+#define ISOLATE_LONGOPTS                                                      \
+    {"isolate", no_argument, NULL, OPT_ISOLATE},                              \
+    {"in-process", no_argument, NULL, OPT_IN_PROCESS},                        \
+    {"reader-timeout", required_argument, NULL, OPT_READER_TIMEOUT}
+
+enum { ISO_DEFAULT = 0, ISO_ON, ISO_OFF };
+
+typedef struct iso_args {
+    int mode;            /* ISO_*; ISO_DEFAULT: on unless H5CL_ISOLATE=0 */
+    double wall_seconds; /* 0: the library's default                     */
+} iso_args;
+
+/* 0 when c was one of ISOLATE_LONGOPTS, RUN_OPT_OTHER when not, or a
+ * usage exit status. */
+int iso_args_option(iso_args *a, int c, const char *arg);
+/* Sets ctx's isolation from the flags: H5CL_OK or a library status. */
+int iso_apply(h5cl_ctx *ctx, const iso_args *a);
+
 /* ------------------------------------------------------------------------
  * cli_run.c: the options every run command shares.
  *
@@ -174,6 +203,7 @@ enum {
     {"name", required_argument, NULL, OPT_NAME},                              \
     {"mask-fill", no_argument, NULL, OPT_MASK_FILL},                          \
     {"cf", no_argument, NULL, OPT_CF},                                        \
+    ISOLATE_LONGOPTS,                                                         \
     {"help", no_argument, NULL, 'h'}
 /* -q is --quiet except in `quantile`, which leaves it out. */
 #define RUN_SHORTOPTS "s:d:e:h"
@@ -203,10 +233,9 @@ typedef struct run_args {
     int mask_fill;          /* --mask-fill                               */
     int cf;                 /* --cf                                      */
     int multi_ok;           /* the command runs on several devices       */
+    iso_args iso;           /* --isolate, --in-process, --reader-timeout */
 } run_args;
 
-/* Not one of the shared options (run_args_option's return). */
-#define RUN_OPT_OTHER (-1)
 
 void run_args_init(run_args *a, const char *cmd);
 void run_args_free(run_args *a);

@@ -78,6 +78,8 @@ int run_devices_open(run_state *rs)
             return no_memory();
         rs->more[rs->nmore++] = c;
         st = h5cl_ctx_use_device(c, specs[i]);
+        if (st == H5CL_OK) /* every lane reads as the first one does */
+            st = iso_apply(c, &rs->a->iso);
         if (st != H5CL_OK)
             return lib_error(c, st);
     }

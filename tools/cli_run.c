@@ -218,7 +218,7 @@ int run_args_option(run_args *a, int c, const char *arg)
         return 0;
     case OPT_MASK_FILL: a->mask_fill = 1; return 0;
     case OPT_CF: a->cf = 1; return 0;
-    default: return RUN_OPT_OTHER;
+    default: return iso_args_option(&a->iso, c, arg);
     }
 }
 
@@ -319,6 +319,9 @@ int run_begin(run_state *rs, h5cl_ctx *ctx, const run_args *a)
     rs->sel_elems = 1;
     /* Ctrl-C from here on cancels; before the run too (the flag). */
     install_interrupt(ctx);
+    st = iso_apply(ctx, &a->iso);
+    if (st != H5CL_OK)
+        return lib_error(ctx, st);
     code = open_inputs(rs);
     if (code != EXIT_OK)
         return code;

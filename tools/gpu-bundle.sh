@@ -20,7 +20,8 @@ for b in "$@"; do ldd "$b"; done |
     awk '/=> \// {print $3}' | sort -u |
     grep -Ev '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux[^/]*)\.so' |
     while read -r lib; do cp -L "$lib" "$out/lib/"; done
-# the shared library too, for the Python bindings (H5CL_LIBRARY)
+# the shared library too, for the Python bindings (H5CL_LIBRARY); it finds
+# the isolated reader (h5cl-reader, passed as a binary) in ../bin
 cp -L "$build/libh5cl.so" "$out/lib/libh5cl.so"
 cp bench/gpu/run.sh "$out/"
 du -sh "$out"

@@ -1212,3 +1212,51 @@ def map_join(ctx, files, path, out_file, out_path, overwrite=False):
     m.overwrite = 1 if overwrite else 0
     h5cl_map_join(ctx, names, len(files), path.encode(), ctypes.byref(m))
 
+
+# ---------------------------------------------------------------------------
+# Isolated mode (h5cl_ctx_set_isolation): the HDF5 side in a child process
+
+
+class Isolation(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("enabled", ctypes.c_int),
+        ("memory_bytes", ctypes.c_uint64),
+        ("cpu_seconds", ctypes.c_uint64),
+        ("wall_seconds", ctypes.c_double),
+    ]
+
+
+h5cl_isolation_init = _proto("h5cl_isolation_init", None, [P(Isolation)],
+                             optional=True)
+h5cl_ctx_set_isolation = _proto("h5cl_ctx_set_isolation", _int,
+                                [CtxPtr, P(Isolation)], status=True,
+                                optional=True)
+h5cl_ctx_get_isolation = _proto("h5cl_ctx_get_isolation", _int,
+                                [CtxPtr, P(Isolation)], status=True,
+                                optional=True)
+
+
+def set_isolation(ctx, enabled, memory_bytes=0, cpu_seconds=0,
+                  wall_seconds=0.0):
+    """Turns isolated mode on or off for datasets ctx opens from now on;
+    0 limits keep the library's defaults."""
+    need("h5cl_ctx_set_isolation")
+    o = Isolation()
+    h5cl_isolation_init(ctypes.byref(o))
+    o.enabled = 1 if enabled else 0
+    o.memory_bytes = int(memory_bytes)
+    o.cpu_seconds = int(cpu_seconds)
+    o.wall_seconds = float(wall_seconds)
+    h5cl_ctx_set_isolation(ctx, ctypes.byref(o))
+
+
+def get_isolation(ctx):
+    """The settings in force, defaults resolved, as a dict."""
+    need("h5cl_ctx_get_isolation")
+    o = Isolation()
+    h5cl_ctx_get_isolation(ctx, ctypes.byref(o))
+    d = _struct_dict(o)
+    del d["struct_size"]
+    d["enabled"] = bool(d["enabled"])
+    return d
