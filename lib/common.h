@@ -46,6 +46,7 @@ struct h5cl_ctx {
     h5cl_program_memo *memo; /* built programs                          */
     int open_datasets;
     int blas_used;       /* CLBlast holds programs for this device's context */
+    int strict;          /* h5cl_ctx_set_strict: missing data is an error */
 };
 
 /* Records a failure on ctx and returns status, so callers can write

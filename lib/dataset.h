@@ -14,6 +14,11 @@ struct h5cl_dataset {
     hid_t memtype;      /* native type HDF5 converts into (byte order) */
     h5cl_dataset_info info;
     int scalar;         /* rank-0 dataspace: read with H5S_ALL         */
+    hid_t lapl;         /* link access refusing external links (guard.c) */
+    char *warnings;     /* h5cl_dataset_warnings(); NULL for none        */
+    int unwritten;      /* no storage, no fill value: tiles are zeros    */
+    int zero_gaps;      /* missing chunks, no fill value: zero each tile
+                         * before reading it                            */
 };
 
 /* A box of the dataset: absolute start and count per dimension. */
