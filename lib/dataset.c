@@ -365,6 +365,12 @@ static int open_file(h5cl_ctx *ctx, const char *file, hid_t *fid_ret)
     if (S_ISDIR(stt.st_mode))
         return h5cl_fail(ctx, H5CL_ERR_NOT_HDF5,
                          "%s is a directory, not an HDF5 file", file);
+    /* a FIFO or a device would block or stream: HDF5 needs to seek */
+    if (!S_ISREG(stt.st_mode))
+        return h5cl_fail(ctx, H5CL_ERR_NOT_HDF5,
+                         "%s is not a regular file (a FIFO, socket or "
+                         "device), so not an HDF5 file h5cl can read",
+                         file);
     htri_t is = H5Fis_hdf5(file);
     if (is <= 0) {
         H5Eclear2(H5E_DEFAULT);
