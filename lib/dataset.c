@@ -431,9 +431,16 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
         ds->dset = H5Dopen2(ds->file, path, ds->lapl);
         if (ds->dset < 0) {
             char detail[512];
+            const int type = h5cl_h5_type_error();
             h5cl_h5_describe(detail, sizeof detail);
-            st = h5cl_fail(ctx, H5CL_ERR_HDF5, "H5Dopen2 failed on %s in %s: %s",
-                           path, file, detail);
+            st = type ? h5cl_fail(ctx, H5CL_ERR_UNSUPPORTED_TYPE,
+                                  "the type of dataset %s in %s cannot be "
+                                  "decoded by this HDF5 library (written by "
+                                  "a newer HDF5, or damaged): %s",
+                                  path, file, detail)
+                      : h5cl_fail(ctx, H5CL_ERR_HDF5,
+                                  "H5Dopen2 failed on %s in %s: %s", path,
+                                  file, detail);
         }
     }
     if (st == H5CL_OK)
