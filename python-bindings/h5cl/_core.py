@@ -6,12 +6,13 @@ import os
 import sys
 import signal
 import threading
+import warnings
 import weakref
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _ffi
+from . import _ffi, errors
 from .errors import AxisError, H5clError, ShapeMismatch
 
 __all__ = ["Device", "devices", "open", "File", "Dataset", "Stats", "RunInfo",
@@ -151,7 +152,7 @@ class File:
     """An HDF5 file opened for h5cl runs.  Owns one h5cl context (one
     device).  Use as a context manager, or call close()."""
 
-    def __init__(self, path, device=None):
+    def __init__(self, path, device=None, strict=False):
         self._ctx = None
         self._path = os.fspath(path)
         self._handles = weakref.WeakSet()
@@ -160,6 +161,7 @@ class File:
         try:
             if device is not None:
                 _ffi.use_device(ctx, str(device))
+            _ffi.ctx_set_strict(ctx, strict)
             self._names = _ffi.list_datasets(ctx, self._path)
         except BaseException:
             _ffi.ctx_destroy(ctx)
@@ -237,6 +239,8 @@ class File:
         with self._lock:
             h = _Handle(self, _ffi.dataset_open(ctx, self._path, path))
         self._handles.add(h)
+        for w in _ffi.dataset_warnings(h.ptr):
+            warnings.warn(w, errors.MissingDataWarning, stacklevel=2)
         return Dataset(h)
 
     @property
@@ -346,10 +350,13 @@ class File:
                          _run_info(summary))
 
 
-def open(path, device=None):  # noqa: A001 - mirrors h5py.File / builtins.open
+def open(path, device=None, strict=False):  # noqa: A001 - mirrors h5py.File
     """Opens an HDF5 file for h5cl runs.  device: None for the default, "gpu",
-    "cpu", "accelerator", "P:D" or part of a device name."""
-    return File(path, device)
+    "cpu", "accelerator", "P:D" or part of a device name.  Opening a dataset
+    whose data would not all come from the file (nothing written and no
+    fill value, chunks missing, a short external file) warns with
+    h5cl.MissingDataWarning; strict=True raises h5cl.MissingData instead."""
+    return File(path, device, strict)
 
 
 class _Handle:
