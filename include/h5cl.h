@@ -253,7 +253,10 @@ typedef struct h5cl_dataset_info {
 /* Opens FILE read-only and the dataset at PATH in it.  Errors:
  * H5CL_ERR_FILE_NOT_FOUND, H5CL_ERR_NOT_HDF5, H5CL_ERR_DATASET_NOT_FOUND
  * (the message names the closest paths that exist),
- * H5CL_ERR_UNSUPPORTED_TYPE (names the type class). */
+ * H5CL_ERR_UNSUPPORTED_TYPE (names the type class), and those of the
+ * guards run before any data is read (see "Guards, warnings and strict
+ * mode" below): H5CL_ERR_TOO_LARGE, H5CL_ERR_CORRUPT, H5CL_ERR_FILTER,
+ * H5CL_ERR_MISSING_DATA. */
 H5CL_API int h5cl_dataset_open(h5cl_ctx *ctx, const char *file,
                                const char *path, h5cl_dataset **ds_ret);
 /* Accepts NULL. */

@@ -410,7 +410,7 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
                                       "H5Pcreate (dataset access) failed")
                           : open_file(ctx, file, &ds->file);
     if (st == H5CL_OK)
-        st = h5cl_guard_link(ctx, ds->file, file, path);
+        st = h5cl_guard_link(ctx, ds->file, file, path, ds->lapl);
     if (st == H5CL_OK && !path_exists(ds->file, path, ds->lapl))
         st = fail_missing(ctx, ds->file, file, path);
     if (st == H5CL_OK) {

@@ -132,10 +132,10 @@ hid_t h5cl_guard_lapl(void)
 }
 
 int h5cl_guard_link(h5cl_ctx *ctx, hid_t file, const char *fname,
-                    const char *path)
+                    const char *path, hid_t lapl)
 {
     H5L_info_t li;
-    if (H5Lget_info(file, path, &li, H5P_DEFAULT) < 0 ||
+    if (H5Lget_info(file, path, &li, lapl) < 0 ||
         li.type != H5L_TYPE_EXTERNAL) {
         H5Eclear2(H5E_DEFAULT);
         return H5CL_OK;
@@ -144,7 +144,7 @@ int h5cl_guard_link(h5cl_ctx *ctx, hid_t file, const char *fname,
     const char *tfile = "?", *tobj = "?";
     unsigned flags;
     if (li.u.val_size <= sizeof val &&
-        H5Lget_val(file, path, val, sizeof val, H5P_DEFAULT) >= 0)
+        H5Lget_val(file, path, val, sizeof val, lapl) >= 0)
         H5Lunpack_elink_val(val, li.u.val_size, &flags, &tfile, &tobj);
     H5Eclear2(H5E_DEFAULT);
     return h5cl_fail(ctx, H5CL_ERR_DATASET_NOT_FOUND,

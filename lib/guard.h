@@ -24,9 +24,10 @@ int h5cl_guard_type(hid_t ftype, h5cl_dtype *dt_ret, int *big_ret, char *why,
 hid_t h5cl_guard_lapl(void);
 
 /* Fails (H5CL_ERR_DATASET_NOT_FOUND) when the last link of path in file is
- * an external link, naming its target. */
+ * an external link, naming its target.  lapl: h5cl_guard_lapl's, so that
+ * an external link earlier in the path is not followed either. */
 int h5cl_guard_link(h5cl_ctx *ctx, hid_t file, const char *fname,
-                    const char *path);
+                    const char *path, hid_t lapl);
 
 /* The checks on an opened, described dataset (ds->info filled, except the
  * chunk shape which this copies from dcpl): chunk rank and sizes, filters

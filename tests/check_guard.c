@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check_util.h"
@@ -308,6 +309,21 @@ START_TEST(test_external_link_refused)
                       "external link to");
     /* through an external link to a group: not followed either */
     expect_open_fails(f, "/grp/x", H5CL_ERR_DATASET_NOT_FOUND, "/grp/x");
+
+    /* links to a FIFO: an HDF5 that followed them would block in open()
+     * (and this test end by its timeout) */
+    char fifo[1024];
+    snprintf(fifo, sizeof fifo, "%s", tu_path("pipe.h5"));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    fid = H5Fopen(f, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(fid >= 0);
+    ck_assert(H5Lcreate_external(fifo, "/x", fid, "/pipe", H5P_DEFAULT,
+                                 H5P_DEFAULT) >= 0);
+    ck_assert(H5Lcreate_external(fifo, "/g", fid, "/pg", H5P_DEFAULT,
+                                 H5P_DEFAULT) >= 0);
+    H5Fclose(fid);
+    expect_open_fails(f, "/pipe", H5CL_ERR_DATASET_NOT_FOUND, "pipe.h5");
+    expect_open_fails(f, "/pg/x", H5CL_ERR_DATASET_NOT_FOUND, "/pg/x");
 }
 END_TEST
 
