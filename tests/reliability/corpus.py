@@ -31,7 +31,7 @@ import sys
 import tempfile
 
 TIMEOUT_S = 30
-CRASH_TIMEOUT_S = 5      # files known to hang libhdf5, run in-process
+CRASH_TIMEOUT_S = 3      # files known to hang libhdf5, run in-process
 MEMORY_BYTES = 4 << 30   # cve-2018-11202 allocates without bound in 1.10.8
 SAMPLE = 6               # datasets run per file unless the row says "all"
 
