@@ -35,6 +35,7 @@ Suite *cf_suite(void);
 Suite *direct_suite(void);
 Suite *cov_suite(void);
 Suite *guard_suite(void);
+Suite *scale_suite(void);
 
 /* Seconds per test; generous because a cold PoCL build can be slow. */
 #define TU_TIMEOUT 180
