@@ -141,7 +141,7 @@ check: all $(B)/h5cl-tests $(B)/header-check.o
 # table; README "Reliability").
 .PHONY: test-reliability
 test-reliability: all
-	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh tests/reliability/run.sh $(B)
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache sh tests/reliability/run.sh $(B)
 
 memcheck: all $(B)/h5cl-tests
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache CK_FORK=no \
