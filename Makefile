@@ -141,6 +141,7 @@ gpu-bundle:
 
 test: deps
 	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory test-reliability
 
 check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache $(B)/h5cl-tests
@@ -151,6 +152,12 @@ check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh bench/smoke.sh $(B)/h5cl-bench
 	cd python-bindings && H5CL_LIBRARY=$(CURDIR)/$(SO) $(PYTHON) -m pytest -q -p no:cacheprovider tests
 	@$(MAKE) --no-print-directory scale-check
+
+# Hostile inputs, mutants and faults (tests/reliability/*, one figures
+# table; README "Reliability").
+.PHONY: test-reliability
+test-reliability: all
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache sh tests/reliability/run.sh $(B)
 
 memcheck: all $(B)/h5cl-tests
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache CK_FORK=no \

@@ -253,7 +253,10 @@ typedef struct h5cl_dataset_info {
 /* Opens FILE read-only and the dataset at PATH in it.  Errors:
  * H5CL_ERR_FILE_NOT_FOUND, H5CL_ERR_NOT_HDF5, H5CL_ERR_DATASET_NOT_FOUND
  * (the message names the closest paths that exist),
- * H5CL_ERR_UNSUPPORTED_TYPE (names the type class). */
+ * H5CL_ERR_UNSUPPORTED_TYPE (names the type class), and those of the
+ * guards run before any data is read (see "Guards, warnings and strict
+ * mode" below): H5CL_ERR_TOO_LARGE, H5CL_ERR_CORRUPT, H5CL_ERR_FILTER,
+ * H5CL_ERR_MISSING_DATA. */
 H5CL_API int h5cl_dataset_open(h5cl_ctx *ctx, const char *file,
                                const char *path, h5cl_dataset **ds_ret);
 /* Accepts NULL. */
@@ -820,6 +823,44 @@ H5CL_API int h5cl_pca_project(h5cl_dataset *ds, const h5cl_run_options *opts,
                               const h5cl_pca *pca,
                               const h5cl_map_options *mopts,
                               h5cl_run_summary *summary_ret);
+
+/* ------------------------------------------------------------------------
+ * Guards, warnings and strict mode (README "Reliability").
+ *
+ * h5cl_dataset_open checks a dataset before any of its data is read:
+ *   - its type is on a structural whitelist (integers of 1/2/4/8 bytes
+ *     using every bit; IEEE binary32/binary64 floats, either byte order);
+ *     anything else (float16, long double, VAX, bitfield, enum, compound,
+ *     array, string, odd precisions) is H5CL_ERR_UNSUPPORTED_TYPE naming
+ *     what was found;
+ *   - sizes fit (H5CL_ERR_TOO_LARGE above 2^63 bytes); chunks have the
+ *     dataspace's rank, no zero dimension and below 4 GiB
+ *     (H5CL_ERR_CORRUPT);
+ *   - every filter of its pipeline can be decoded (H5CL_ERR_FILTER naming
+ *     the filter id and name);
+ *   - its external files and virtual-dataset sources exist and are
+ *     readable (H5CL_ERR_MISSING_DATA naming the file); relative external
+ *     file names resolve against the HDF5 file's folder;
+ *   - the dataset is not reached through an external link (links are never
+ *     followed out of the file: H5CL_ERR_DATASET_NOT_FOUND naming the
+ *     target).
+ * Data that would not come from the file is a warning on the dataset
+ * (default) or H5CL_ERR_MISSING_DATA at open (strict mode):
+ *   - no storage allocated and no fill value: the data reads as zeros;
+ *   - a chunked dataset with fewer chunks in the file than its extent
+ *     needs (a sparse write, or a damaged chunk index): those elements read
+ *     as the fill value (zeros without one);
+ *   - a short external file: the missing bytes read as zeros;
+ *   - strict mode only: no storage allocated at all, every element being
+ *     the fill value.
+ */
+
+/* Strict mode for the datasets opened on ctx from now on (0: off, the
+ * default). */
+H5CL_API int h5cl_ctx_set_strict(h5cl_ctx *ctx, int strict);
+/* The warnings found when ds was opened, one per line ("" for none; each
+ * names the dataset and the file).  Owned by ds. */
+H5CL_API const char *h5cl_dataset_warnings(const h5cl_dataset *ds);
 
 /* ------------------------------------------------------------------------
  * Scaling out: shares of a selection, several devices in one process.

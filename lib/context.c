@@ -71,6 +71,14 @@ int h5cl_ctx_device(h5cl_ctx *ctx, h5cl_device_info *info_ret)
     return h5cl_ok(ctx);
 }
 
+int h5cl_ctx_set_strict(h5cl_ctx *ctx, int strict)
+{
+    if (!ctx)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    ctx->strict = strict != 0;
+    return h5cl_ok(ctx);
+}
+
 void h5cl_cancel(h5cl_ctx *ctx)
 {
     if (ctx)

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "dataset.h"
+#include "guard.h"
 #include "hdf5io.h"
 #include "isolate.h"
 
@@ -57,27 +58,13 @@ const char *h5cl_type_class_name(H5T_class_t c)
 }
 
 /* Maps an HDF5 file type to an h5cl dtype and its native memory type.
- * Returns a class description in why when the type is not numeric. */
+ * Returns what was found in why when the type is not on the whitelist
+ * (guard.c). */
 static int classify(hid_t ftype, h5cl_dtype *dt, hid_t *mem, int *big,
                     char *why, size_t whylen)
 {
-    H5T_class_t c = H5Tget_class(ftype);
-    size_t size = H5Tget_size(ftype);
-    *big = H5Tget_order(ftype) == H5T_ORDER_BE;
-    if (c == H5T_INTEGER && (size == 1 || size == 2 || size == 4 || size == 8)) {
-        int sign = H5Tget_sign(ftype) == H5T_SGN_2;
-        static const h5cl_dtype s[] = {H5CL_INT8, H5CL_INT16, 0, H5CL_INT32,
-                                       0, 0, 0, H5CL_INT64};
-        static const h5cl_dtype u[] = {H5CL_UINT8, H5CL_UINT16, 0, H5CL_UINT32,
-                                       0, 0, 0, H5CL_UINT64};
-        *dt = sign ? s[size - 1] : u[size - 1];
-    } else if (c == H5T_FLOAT && (size == 4 || size == 8)) {
-        *dt = size == 4 ? H5CL_FLOAT32 : H5CL_FLOAT64;
-    } else {
-        snprintf(why, whylen, "%s (%zu bytes)", h5cl_type_class_name(c),
-                 size);
+    if (h5cl_guard_type(ftype, dt, big, why, whylen) != 0)
         return -1;
-    }
     static const hid_t *const natives[H5CL_DTYPE_COUNT] = {
         &H5T_NATIVE_INT8_g,  &H5T_NATIVE_UINT8_g, &H5T_NATIVE_INT16_g,
         &H5T_NATIVE_UINT16_g, &H5T_NATIVE_INT32_g, &H5T_NATIVE_UINT32_g,
@@ -126,7 +113,7 @@ static herr_t collect(hid_t obj, const char *name, const H5O_info_t *info,
         h5cl_dtype dt;
         hid_t mem;
         int big;
-        char why[64];
+        char why[256];
         ok = t >= 0 && classify(t, &dt, &mem, &big, why, sizeof why) == 0;
         if (t >= 0)
             H5Tclose(t);
@@ -149,7 +136,10 @@ static void names_free(name_list *l)
 static int list_names(hid_t file, name_list *l)
 {
     memset(l, 0, sizeof *l);
-    return H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, collect, l) < 0 ? -1 : 0;
+    return H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, collect, l,
+                     H5O_INFO_BASIC) < 0
+               ? -1
+               : 0;
 }
 
 static size_t edit_distance(const char *a, const char *b)
@@ -220,7 +210,7 @@ static int fail_missing(h5cl_ctx *ctx, hid_t file, const char *fname,
 
 /* Does every component of path exist as a link?  (H5Lexists fails on a
  * missing intermediate group rather than saying no.) */
-static int path_exists(hid_t file, const char *path)
+static int path_exists(hid_t file, const char *path, hid_t lapl)
 {
     char buf[1024];
     size_t len = strlen(path);
@@ -232,7 +222,7 @@ static int path_exists(hid_t file, const char *path)
             continue;
         char c = buf[i];
         buf[i] = '\0';
-        if (strcmp(buf, "/") != 0 && H5Lexists(file, buf, H5P_DEFAULT) <= 0)
+        if (strcmp(buf, "/") != 0 && H5Lexists(file, buf, lapl) <= 0)
             return 0;
         buf[i] = c;
     }
@@ -277,7 +267,7 @@ static int describe(h5cl_dataset *ds, const char *file, const char *path)
 {
     h5cl_ctx *ctx = ds->ctx;
     h5cl_dataset_info *in = &ds->info;
-    char why[128];
+    char why[256];
     snprintf(in->file, sizeof in->file, "%s", file);
     snprintf(in->path, sizeof in->path, "%s", path);
 
@@ -290,8 +280,9 @@ static int describe(h5cl_dataset *ds, const char *file, const char *path)
     H5Tclose(t);
     if (bad)
         return h5cl_fail(ctx, H5CL_ERR_UNSUPPORTED_TYPE,
-                         "dataset %s in %s has type class %s; h5cl reads "
-                         "integer (8-64 bit) and float (32, 64 bit) data only",
+                         "dataset %s in %s has type %s; h5cl reads "
+                         "integer (8-64 bit) and IEEE float (32, 64 bit) "
+                         "data only",
                          path, file, why);
 
     hid_t sp = H5Dget_space(ds->dset);
@@ -335,20 +326,10 @@ static int describe(h5cl_dataset *ds, const char *file, const char *path)
                  : lay == H5D_CONTIGUOUS ? H5CL_LAYOUT_CONTIGUOUS
                  : lay == H5D_CHUNKED    ? H5CL_LAYOUT_CHUNKED
                                          : H5CL_LAYOUT_OTHER;
-    if (lay == H5D_CHUNKED) {
-        /* a chunk rank that differs from the dataspace's (e.g. a scalar
-         * with chunks) makes HDF5 1.10 allocate without bound */
-        hsize_t cd[H5S_MAX_RANK];
-        int crank = H5Pget_chunk(dcpl, H5S_MAX_RANK, cd);
-        if (crank != rank || rank == 0) {
-            H5Pclose(dcpl);
-            return h5cl_fail(ctx, H5CL_ERR_CORRUPT,
-                             "dataset %s in %s is corrupt: chunks of rank %d "
-                             "on a dataspace of rank %d",
-                             path, file, crank, rank);
-        }
-        for (int d = 0; d < rank; d++)
-            in->chunk_dims[d] = cd[d];
+    int st = h5cl_guard_dataset(ds, dcpl);
+    if (st != H5CL_OK) {
+        H5Pclose(dcpl);
+        return st;
     }
     describe_filters(dcpl, in->filters, sizeof in->filters);
     H5Pclose(dcpl);
@@ -363,6 +344,8 @@ void h5cl_dataset_close(h5cl_dataset *ds)
     if (ds->remote)
         h5cl_iso_dataset_close(ds);
     h5cl_h5_lock();
+    if (ds->lapl >= 0)
+        H5Pclose(ds->lapl);
     if (ds->dset >= 0)
         H5Dclose(ds->dset);
     if (ds->file >= 0)
@@ -370,6 +353,7 @@ void h5cl_dataset_close(h5cl_dataset *ds)
     h5cl_h5_unlock();
     if (ds->ctx)
         ds->ctx->open_datasets--;
+    free(ds->warnings);
     free(ds);
 }
 
@@ -384,6 +368,12 @@ static int open_file(h5cl_ctx *ctx, const char *file, hid_t *fid_ret)
     if (S_ISDIR(stt.st_mode))
         return h5cl_fail(ctx, H5CL_ERR_NOT_HDF5,
                          "%s is a directory, not an HDF5 file", file);
+    /* a FIFO or a device would block or stream: HDF5 needs to seek */
+    if (!S_ISREG(stt.st_mode))
+        return h5cl_fail(ctx, H5CL_ERR_NOT_HDF5,
+                         "%s is not a regular file (a FIFO, socket or "
+                         "device), so not an HDF5 file h5cl can read",
+                         file);
     htri_t is = H5Fis_hdf5(file);
     if (is <= 0) {
         H5Eclear2(H5E_DEFAULT);
@@ -414,7 +404,7 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
     if (!ds)
         return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     ds->ctx = ctx;
-    ds->file = ds->dset = -1;
+    ds->file = ds->dset = ds->lapl = -1;
     ctx->open_datasets++;
 
     if (h5cl_iso_enabled(ctx)) {
@@ -429,12 +419,18 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
     }
 
     h5cl_h5_lock();
-    int st = open_file(ctx, file, &ds->file);
-    if (st == H5CL_OK && !path_exists(ds->file, path))
+    ds->lapl = h5cl_guard_lapl();
+    int st = ds->lapl < 0 ? h5cl_fail(ctx, H5CL_ERR_HDF5,
+                                      "H5Pcreate (dataset access) failed")
+                          : open_file(ctx, file, &ds->file);
+    if (st == H5CL_OK)
+        st = h5cl_guard_link(ctx, ds->file, file, path, ds->lapl);
+    if (st == H5CL_OK && !path_exists(ds->file, path, ds->lapl))
         st = fail_missing(ctx, ds->file, file, path);
     if (st == H5CL_OK) {
         H5O_info_t oi;
-        if (H5Oget_info_by_name(ds->file, path, &oi, H5P_DEFAULT) < 0 ||
+        if (H5Oget_info_by_name2(ds->file, path, &oi, H5O_INFO_BASIC,
+                                 ds->lapl) < 0 ||
             oi.type != H5O_TYPE_DATASET) {
             H5Eclear2(H5E_DEFAULT);
             st = h5cl_fail(ctx, H5CL_ERR_DATASET_NOT_FOUND,
@@ -445,17 +441,20 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
     }
     if (st == H5CL_OK) {
         /* read-once streaming: HDF5's chunk cache would only copy twice */
-        hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-        if (dapl >= 0)
-            H5Pset_chunk_cache(dapl, 0, 0, 1.0);
-        ds->dset = H5Dopen2(ds->file, path, dapl >= 0 ? dapl : H5P_DEFAULT);
-        if (dapl >= 0)
-            H5Pclose(dapl);
+        H5Pset_chunk_cache(ds->lapl, 0, 0, 1.0);
+        ds->dset = H5Dopen2(ds->file, path, ds->lapl);
         if (ds->dset < 0) {
             char detail[512];
+            const int type = h5cl_h5_type_error();
             h5cl_h5_describe(detail, sizeof detail);
-            st = h5cl_fail(ctx, H5CL_ERR_HDF5, "H5Dopen2 failed on %s in %s: %s",
-                           path, file, detail);
+            st = type ? h5cl_fail(ctx, H5CL_ERR_UNSUPPORTED_TYPE,
+                                  "the type of dataset %s in %s cannot be "
+                                  "decoded by this HDF5 library (written by "
+                                  "a newer HDF5, or damaged): %s",
+                                  path, file, detail)
+                      : h5cl_fail(ctx, H5CL_ERR_HDF5,
+                                  "H5Dopen2 failed on %s in %s: %s", path,
+                                  file, detail);
         }
     }
     if (st == H5CL_OK)
@@ -467,6 +466,11 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
     }
     *ds_ret = ds;
     return h5cl_ok(ctx);
+}
+
+const char *h5cl_dataset_warnings(const h5cl_dataset *ds)
+{
+    return ds && ds->warnings ? ds->warnings : "";
 }
 
 int h5cl_dataset_get_info(const h5cl_dataset *ds, h5cl_dataset_info *info)

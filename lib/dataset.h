@@ -17,6 +17,11 @@ struct h5cl_dataset {
     /* isolated mode: the dataset lives in the reader child (file and dset
      * are then -1 here); lib/isolate.c */
     struct h5cl_iso_ds *remote;
+    hid_t lapl;         /* link access refusing external links (guard.c) */
+    char *warnings;     /* h5cl_dataset_warnings(); NULL for none        */
+    int unwritten;      /* no storage, no fill value: tiles are zeros    */
+    int zero_gaps;      /* missing chunks, no fill value: zero each tile
+                         * before reading it                            */
 };
 
 /* A box of the dataset: absolute start and count per dimension. */

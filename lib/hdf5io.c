@@ -53,6 +53,20 @@ static herr_t take_innermost(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
+static herr_t find_type_error(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (e->maj_num == H5E_DATATYPE)
+        *(int *)data = 1;
+    return 0;
+}
+
+int h5cl_h5_type_error(void)
+{
+    int found = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, find_type_error, &found);
+    return found;
+}
+
 void h5cl_h5_describe(char *buf, size_t len)
 {
     walk_state w = {buf, len, 0};

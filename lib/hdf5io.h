@@ -12,6 +12,10 @@
  * any thread), so every HDF5 section is silent by construction. */
 void h5cl_h5_lock(void);
 void h5cl_h5_unlock(void);
+/* Does HDF5's error stack hold a datatype error (a type message this
+ * HDF5 cannot decode: written by a newer HDF5, or damaged)?  Leaves the
+ * stack as it is.  Call with the lock held. */
+int h5cl_h5_type_error(void);
 /* Writes the innermost HDF5 error ("H5Dread: ... : <minor message>") into
  * buf, then clears HDF5's error stack.  Call with the lock held. */
 void h5cl_h5_describe(char *buf, size_t len);

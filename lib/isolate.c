@@ -484,10 +484,6 @@ static const char *op_doing(const h5cl_iso_req *rq, char *buf, size_t len)
         snprintf(buf, len, "reading the attributes of %s in %s", rq->path,
                  rq->file);
         break;
-    case ISO_FILTERS:
-        snprintf(buf, len, "checking the filters of %s in %s", rq->path,
-                 rq->file);
-        break;
     case ISO_RD_OPEN:
         snprintf(buf, len, "preparing to read %s in %s", rq->path, rq->file);
         break;
@@ -711,6 +707,7 @@ static int remote_handle(h5cl_ctx *ctx, const h5cl_dataset *ds,
         h5cl_iso_req rq;
         h5cl_iso_rep rep;
         req_init(&rq, ISO_OPEN, ds->info.file, ds->info.path);
+        rq.a = ctx->strict;
         st = transact(ctx, &rq, -1, &rep, NULL, NULL, err, sizeof err);
         if (st != H5CL_OK)
             return h5cl_fail(ctx, st, "%s", err);
@@ -735,8 +732,12 @@ int h5cl_iso_dataset_open(h5cl_ctx *ctx, h5cl_dataset *ds, const char *file,
     }
     h5cl_iso_req rq;
     req_init(&rq, ISO_OPEN, file, path);
+    rq.a = ctx->strict;
     pthread_mutex_lock(&ctx->iso->mu);
     int st = call(ctx, &rq, rep, NULL, NULL);
+    if (st == H5CL_OK && rep->msg[0] &&
+        !(ds->warnings = strdup(rep->msg)))
+        st = h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     if (st == H5CL_OK) {
         ds->info = rep->info;
         ds->scalar = rep->scalar;
@@ -860,16 +861,6 @@ int h5cl_iso_cf_read(h5cl_ctx *ctx, const h5cl_dataset *ds, int cf,
     int st = call_about(ctx, ds, ISO_CF, cf, mask_fill, rep);
     if (st == H5CL_OK)
         *info = rep->cf;
-    free(rep);
-    return st;
-}
-
-int h5cl_iso_check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds)
-{
-    h5cl_iso_rep *rep = malloc(sizeof *rep);
-    if (!rep)
-        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
-    int st = call_about(ctx, ds, ISO_FILTERS, 0, 0, rep);
     free(rep);
     return st;
 }

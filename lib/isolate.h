@@ -41,9 +41,6 @@ int h5cl_iso_list_datasets(h5cl_ctx *ctx, const char *file,
 int h5cl_iso_cf_read(h5cl_ctx *ctx, const h5cl_dataset *ds, int cf,
                      int mask_fill, h5cl_cf_info *info);
 
-/* run.c's filter check in the child. */
-int h5cl_iso_check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds);
-
 /* A reader of one remote dataset, for reader.c. */
 typedef struct h5cl_iso_reader h5cl_iso_reader;
 int h5cl_iso_reader_open(h5cl_ctx *ctx, const h5cl_dataset *ds,

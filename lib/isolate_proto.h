@@ -10,15 +10,15 @@
 #include "cf.h"
 #include "dataset.h"
 
-#define H5CL_ISO_VERSION 1u
+#define H5CL_ISO_VERSION 2u
 
 enum h5cl_iso_op {
     ISO_HELLO = 1,   /* -> version                                          */
-    ISO_OPEN,        /* file, path -> handle, info, scalar                  */
+    ISO_OPEN,        /* file, path, a = strict -> handle, info, scalar, and
+                      * msg = the dataset's warnings                     */
     ISO_CLOSE,       /* handle                                              */
     ISO_LIST,        /* file -> one ISO_MORE reply per dataset, then final  */
     ISO_CF,          /* handle, a = cf, b = mask_fill -> cf                 */
-    ISO_FILTERS,     /* handle                                              */
     ISO_RD_OPEN,     /* handle -> reader handle                             */
     ISO_RD_CLOSE,    /* reader handle                                       */
     ISO_READ,        /* reader handle, box, region, offset, nbytes          */

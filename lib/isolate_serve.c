@@ -39,8 +39,11 @@ typedef struct server {
 } server;
 
 static const char *const op_names[ISO_OP_COUNT] = {
-    "?", "hello", "open", "close", "list", "cf", "filters",
-    "reader-open", "reader-close", "read", "map", "unmap"};
+    [0] = "?",           [ISO_HELLO] = "hello",
+    [ISO_OPEN] = "open", [ISO_CLOSE] = "close",
+    [ISO_LIST] = "list", [ISO_CF] = "cf",
+    [ISO_RD_OPEN] = "reader-open", [ISO_RD_CLOSE] = "reader-close",
+    [ISO_READ] = "read", [ISO_MAP] = "map", [ISO_UNMAP] = "unmap"};
 
 static int reply(server *sv)
 {
@@ -115,6 +118,7 @@ static void do_open(server *sv, const h5cl_iso_req *rq)
         return;
     }
     h5cl_dataset *ds;
+    h5cl_ctx_set_strict(sv->ctx, rq->a);
     int st = h5cl_dataset_open(sv->ctx, rq->file, rq->path, &ds);
     set_ctx_status(sv, st);
     if (st != H5CL_OK)
@@ -123,6 +127,13 @@ static void do_open(server *sv, const h5cl_iso_req *rq)
     sv->rep.handle = (uint32_t)i + 1;
     sv->rep.info = ds->info;
     sv->rep.scalar = ds->scalar;
+    /* the guards' warnings travel back whole or not at all */
+    const char *w = h5cl_dataset_warnings(ds);
+    if (strlen(w) < sizeof sv->rep.msg)
+        memcpy(sv->rep.msg, w, strlen(w) + 1);
+    else
+        snprintf(sv->rep.msg, sizeof sv->rep.msg,
+                 "%.1900s... (warnings cut to fit the reader's reply)", w);
 }
 
 typedef struct list_state {
@@ -229,7 +240,7 @@ static void do_reader_open(server *sv, const h5cl_iso_req *rq)
 static void serve_one(server *sv, const h5cl_iso_req *rq, int fd)
 {
     h5cl_dataset *ds = NULL;
-    if ((rq->op == ISO_CLOSE || rq->op == ISO_CF || rq->op == ISO_FILTERS) &&
+    if ((rq->op == ISO_CLOSE || rq->op == ISO_CF) &&
         !(valid(rq->handle) && (ds = sv->ds[rq->handle - 1]))) {
         fail(sv, H5CL_ERR_INVALID_ARGUMENT,
              "the isolated reader has no such dataset open (%s)", rq->path);
@@ -252,9 +263,6 @@ static void serve_one(server *sv, const h5cl_iso_req *rq, int fd)
     case ISO_CF:
         set_ctx_status(sv, h5cl_cf_read(sv->ctx, ds, rq->a, rq->b,
                                         &sv->rep.cf));
-        break;
-    case ISO_FILTERS:
-        set_ctx_status(sv, h5cl_check_filters(sv->ctx, ds));
         break;
     case ISO_RD_OPEN:
         do_reader_open(sv, rq);

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "direct.h"
 #include "hdf5io.h"
@@ -71,6 +72,13 @@ int h5cl_reader_read(h5cl_reader *rd, h5cl_pool *pool, const h5cl_box *box,
             rd->remote, box, dst,
             (size_t)(h5cl_box_elems(box) * h5cl_dtype_size(ds->info.dtype)),
             err, errlen);
+    /* elements with neither storage nor a fill value: HDF5 would leave
+     * the buffer as it was (the last tile's data); h5cl reads zeros and
+     * the dataset carries a warning (guard.c) */
+    if (ds->unwritten || ds->zero_gaps)
+        memset(dst, 0, h5cl_box_elems(box) * h5cl_dtype_size(ds->info.dtype));
+    if (ds->unwritten)
+        return H5CL_OK;
     if (rd->direct && pool) {
         int st = h5cl_direct_read(rd->direct, pool, box, dst, err, errlen);
         if (st == H5CL_OK)

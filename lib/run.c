@@ -3,8 +3,6 @@
 #include <string.h>
 
 #include "device.h"
-#include "hdf5io.h"
-#include "isolate.h"
 #include "run.h"
 
 /* Defaults per device class, from the sweeps in bench/RESULTS.md: on the
@@ -26,34 +24,6 @@ void h5cl_run_options_init(h5cl_run_options *o)
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
     o->axis = -1;
-}
-
-int h5cl_check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds)
-{
-    if (ds->remote)
-        return h5cl_iso_check_filters(ctx, ds);
-    int st = H5CL_OK;
-    h5cl_h5_lock();
-    hid_t dcpl = H5Dget_create_plist(ds->dset);
-    int nf = dcpl < 0 ? 0 : H5Pget_nfilters(dcpl);
-    for (int i = 0; i < nf && st == H5CL_OK; i++) {
-        unsigned flags;
-        size_t ncd = 0;
-        char name[64] = "";
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, NULL,
-                                         sizeof name, name, NULL);
-        if (id >= 0 && H5Zfilter_avail(id) <= 0)
-            st = h5cl_fail(ctx, H5CL_ERR_HDF5,
-                           "%s in %s needs HDF5 filter %d (%s), which this "
-                           "HDF5 library cannot decode",
-                           ds->info.path, ds->info.file, (int)id,
-                           name[0] ? name : "unnamed");
-    }
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    H5Eclear2(H5E_DEFAULT);
-    h5cl_h5_unlock();
-    return st;
 }
 
 static int check_axis(h5cl_ctx *ctx, const h5cl_dataset *ds, int axis,
@@ -121,7 +91,6 @@ int h5cl_run_prepare(h5cl_ctx *ctx, h5cl_dataset *ds,
                              "support; choose another device",
                              d->info.path, d->info.file,
                              ctx->dev.info.device_name);
-        st = h5cl_check_filters(ctx, d);
     }
     if (st == H5CL_OK)
         st = h5cl_selection_parse(ctx, ds, run->opts.select, &run->sel);

@@ -34,9 +34,6 @@ int h5cl_share_apply(h5cl_ctx *ctx, h5cl_run *run);
 /* a += b for runs of parts of one selection side by side: bytes, tiles,
  * masked elements and stage times add up; seconds is the longer one. */
 void h5cl_summary_merge(h5cl_run_summary *a, const h5cl_run_summary *b);
-/* Fails early, naming the filter HDF5 cannot decode, rather than at the
- * first read (in the reader child when ds is isolated). */
-int h5cl_check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds);
 
 /* One attempt of a run with a given plan; returns the pipeline's status. */
 typedef int (*h5cl_attempt_fn)(h5cl_run *run, const h5cl_plan *plan,

@@ -34,6 +34,7 @@ Suite *hist_suite(void);
 Suite *cf_suite(void);
 Suite *direct_suite(void);
 Suite *cov_suite(void);
+Suite *guard_suite(void);
 Suite *scale_suite(void);
 Suite *isolate_suite(void);
 

@@ -68,6 +68,23 @@ def run(args, timeout=600):
         p.stderr.decode("utf-8", "replace")
 
 
+# the stable exit status of each library error (README "Exit statuses")
+EXIT = {}
+for row in subprocess.run([BIN, "exit-codes"], stdout=subprocess.PIPE,
+                          check=True).stdout.decode().splitlines():
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    if cells[0].startswith("H5CL_"):
+        EXIT[cells[0][len("H5CL_"):]] = int(cells[2])
+
+
+def lib_failed(code, err):
+    """Did the tool exit with the status of the error its message names
+    ('h5cl: H5CL_ERR_X: ...')?"""
+    names = [w[len("H5CL_"):].rstrip(":") for w in err.split()
+             if w.startswith("H5CL_ERR_")]
+    return bool(names) and code == EXIT.get(names[-1])
+
+
 def strict_json(text):
     """JSON without NaN/Infinity tokens (json.loads would take them)."""
     def bad(tok):
@@ -394,7 +411,7 @@ CVE = os.path.join(os.environ["ROOT"], os.pardir, "shared", "corpus",
 if os.path.exists(CVE):
     checks += 1
     code, out, err = run(["info", CVE, "/Compressed_Data"], timeout=30)
-    if code != 1 or "H5CL_ERR_CORRUPT" not in err or "rank" not in err:
+    if code != EXIT["ERR_CORRUPT"] or "H5CL_ERR_CORRUPT" not in err or "rank" not in err:
         fail("corrupt layout", "exit %d: %s" % (code, err))
 
 # no OpenCL platform at all: the ICD loader finds no vendor file
@@ -405,7 +422,7 @@ p = subprocess.run([BIN, "devices"], stdout=subprocess.PIPE,
                    stderr=subprocess.PIPE,
                    env=dict(os.environ, OCL_ICD_VENDORS=empty), timeout=60)
 err = p.stderr.decode("utf-8", "replace")
-if p.returncode != 1 or "H5CL_ERR_NO_PLATFORM" not in err \
+if p.returncode != EXIT["ERR_NO_PLATFORM"] or "H5CL_ERR_NO_PLATFORM" not in err \
         or "pocl-opencl-icd" not in err:
     fail("no platform", "exit %d: %s" % (p.returncode, err))
 
@@ -414,15 +431,15 @@ MISSING = os.path.join(WORK, "missing.h5")
 NOT = os.path.join(WORK, "not.h5")
 cases = [
     # args, exit code, text expected on stderr
-    (["stats", MISSING, "/x"], 1, "H5CL_ERR_FILE_NOT_FOUND"),
-    (["info", MISSING], 1, "H5CL_ERR_FILE_NOT_FOUND"),
-    (["stats", NOT, "/x"], 1, "H5CL_ERR_NOT_HDF5"),
-    (["stats", F, "/nope"], 1, "H5CL_ERR_DATASET_NOT_FOUND"),
-    (["info", F, "/nope"], 1, "H5CL_ERR_DATASET_NOT_FOUND"),
-    (["stats", F, "/strings"], 1, "H5CL_ERR_UNSUPPORTED_TYPE"),
-    (["stats", F, "/f32", "--axis", "2"], 1, "H5CL_ERR_AXIS"),
-    (["stats", F, "/f32", "--select", "5:3x"], 1, "H5CL_ERR_SELECTION"),
-    (["stats", F, "/f32", "--device", "no-such-device-xyz"], 1,
+    (["stats", MISSING, "/x"], EXIT["ERR_FILE_NOT_FOUND"], "H5CL_ERR_FILE_NOT_FOUND"),
+    (["info", MISSING], EXIT["ERR_FILE_NOT_FOUND"], "H5CL_ERR_FILE_NOT_FOUND"),
+    (["stats", NOT, "/x"], EXIT["ERR_NOT_HDF5"], "H5CL_ERR_NOT_HDF5"),
+    (["stats", F, "/nope"], EXIT["ERR_DATASET_NOT_FOUND"], "H5CL_ERR_DATASET_NOT_FOUND"),
+    (["info", F, "/nope"], EXIT["ERR_DATASET_NOT_FOUND"], "H5CL_ERR_DATASET_NOT_FOUND"),
+    (["stats", F, "/strings"], EXIT["ERR_UNSUPPORTED_TYPE"], "H5CL_ERR_UNSUPPORTED_TYPE"),
+    (["stats", F, "/f32", "--axis", "2"], EXIT["ERR_AXIS"], "H5CL_ERR_AXIS"),
+    (["stats", F, "/f32", "--select", "5:3x"], EXIT["ERR_SELECTION"], "H5CL_ERR_SELECTION"),
+    (["stats", F, "/f32", "--device", "no-such-device-xyz"], EXIT["ERR_DEVICE_NOT_FOUND"],
      "H5CL_ERR_DEVICE_NOT_FOUND"),
     (["stats", F, "/f32", "--bogus"], 2, "unknown option"),
     (["stats", F], 2, "missing"),
@@ -450,7 +467,7 @@ for args, want_code, want_text in cases:
         fail(what, "stderr lacks %r: %r" % (want_text, err.strip()))
     elif out.strip() and want_code:
         fail(what, "error but stdout not empty: %r" % out[:200])
-    if want_code == 1 and code == 1 and not err.startswith("h5cl: H5CL_ERR_"):
+    if want_code > 2 and code == want_code and not err.startswith("h5cl: H5CL_ERR_"):
         fail(what, "message not 'h5cl: <name>: <detail>': %r" % err)
 
 for args in (["--help"], ["help"], ["stats", "--help"], ["--version"]):
@@ -497,7 +514,7 @@ if plan and plan[2] >= 0.3:
     err = err.decode("utf-8", "replace")
     if p.returncode == 0:
         print("note: SIGINT came after the run ended; cancel not exercised")
-    elif p.returncode != 1 or "cancelled" not in err or out.strip():
+    elif p.returncode != EXIT["ERR_CANCELLED"] or "cancelled" not in err or out.strip():
         fail("SIGINT", "exit %d, stdout %r, stderr %r" % (
             p.returncode, out[:200], err))
 elif plan:
@@ -660,7 +677,7 @@ with h5py.File(O, "r") as f:
 checks += 1
 code, out, err = run(["map", M, "/u", "-e", "x", "--chunks", "none",
                       "--gzip", "4", "-o", O + ":/cz", "-q"])
-if code != 1 or "contiguous" not in err:
+if not lib_failed(code, err) or "contiguous" not in err:
     fail("map --chunks none --gzip", "exit %d: %s" % (code, err.strip()))
 # a file name holding ':' (the dataset starts at the last ':/')
 colon = os.path.join(OUTD, "a:b.h5")
@@ -685,11 +702,11 @@ check_map("map into an existing file", ["-e", "x*2"], "/new",
 target_ok("map into an existing file", T)
 h0 = sha(T)
 for what, args, want_code, want_text in (
-        ("map over an existing dataset", ["-e", "x"], 1, "H5CL_ERR_EXISTS"),
-        ("map bad expression", ["-e", "sqrt(x) + uu*2"], 1, "column"),
-        ("map bad function", ["-e", "sqrtt(x)"], 1, "H5CL_ERR_EXPRESSION"),
+        ("map over an existing dataset", ["-e", "x"], EXIT["ERR_EXISTS"], "H5CL_ERR_EXISTS"),
+        ("map bad expression", ["-e", "sqrt(x) + uu*2"], EXIT["ERR_EXPRESSION"], "column"),
+        ("map bad function", ["-e", "sqrtt(x)"], EXIT["ERR_EXPRESSION"], "H5CL_ERR_EXPRESSION"),
         ("map shape mismatch", ["-e", "x+s", "--with", "s=%s:/short" % M],
-         1, "H5CL_ERR_SHAPE")):
+         EXIT["ERR_SHAPE"], "H5CL_ERR_SHAPE")):
     checks += 1
     code, out, err = run(["map", M, "/u"] + args + ["-o", T + ":/new", "-q"])
     if code != want_code or want_text not in err:
@@ -713,7 +730,7 @@ for what, spec in (("map into the input file", M + ":/out"),
     hm, ht = sha(M), sha(T)
     code, out, err = run(["map", M, "/u", "-e", "x+y", "--with",
                           "y=%s:/new" % T, "-o", spec, "-q"])
-    if code != 1 or "H5CL_ERR_" not in err:
+    if not lib_failed(code, err):
         fail(what, "exit %d, stderr %r" % (code, err.strip()))
     if sha(M) != hm or sha(T) != ht:
         fail(what, "an input file changed")
@@ -1103,7 +1120,7 @@ if code != 0 or "decoding" not in out or "valid_range" not in out or \
     fail("stats --cf text", "exit %d: %s" % (code, out + err))
 checks += 1
 code, out, err = run(["stats", CF, "/bad", "--cf"])
-if code != 1 or "H5CL_ERR_UNSUPPORTED_TYPE" not in err or \
+if code != EXIT["ERR_UNSUPPORTED_TYPE"] or "H5CL_ERR_UNSUPPORTED_TYPE" not in err or \
         "_FillValue" not in err:
     fail("stats --cf, a string _FillValue", "exit %d: %s" % (code, err))
 checks += 1
@@ -1211,7 +1228,7 @@ p = subprocess.run([BIN, "map", F4, "/a", "-e", "x*2", "-o", T + ":/big",
                     "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                    preexec_fn=small_files, timeout=120)
 err = p.stderr.decode("utf-8", "replace")
-if p.returncode != 1 or "H5CL_ERR_" not in err or "target is unchanged" \
+if not lib_failed(p.returncode, err) or "target is unchanged" \
         not in err:
     fail("map with a full disk", "exit %d, stderr %r" % (p.returncode,
                                                          err[-600:]))
@@ -1248,7 +1265,7 @@ if p.returncode == 0:
     print("note: the map ended before SIGINT; cancel not exercised")
     make_target(T)
     h0 = sha(T)
-elif p.returncode != 1 or "cancelled" not in err:
+elif p.returncode != EXIT["ERR_CANCELLED"] or "cancelled" not in err:
     fail("map SIGINT", "exit %d: %r" % (p.returncode, err))
 elif sha(T) != h0 or temps(T):
     fail("map SIGINT", "target changed or temporary left: %r" % temps(T))
@@ -1312,7 +1329,7 @@ else:
             fail("cov -o", "written matrix differs")
 checks += 1
 code, out, err = run(["cov", CV, "/cube", "-q"])
-if code != 1 or "H5CL_ERR_INVALID_ARGUMENT" not in err or "2-D" not in err:
+if code != EXIT["ERR_INVALID_ARGUMENT"] or "H5CL_ERR_INVALID_ARGUMENT" not in err or "2-D" not in err:
     fail("cov 3-D", "exit %d: %s" % (code, err.strip()))
 checks += 1
 CP = os.path.join(WORK, "proj.h5")  # the input's file is refused
@@ -1361,19 +1378,19 @@ def run_env(args, env, timeout=120):
 checks += 1
 code, err = run_env(["stats", F, "/f32", "-q"],
                     {"H5CL_READER_TEST": "crash@read"})
-if code != 1 or "H5CL_ERR_CRASHED" not in err or "SIGSEGV" not in err or \
+if code != EXIT["ERR_CRASHED"] or "H5CL_ERR_CRASHED" not in err or "SIGSEGV" not in err or \
         F not in err or "/f32" not in err:
     fail("reader crash", "exit %d: %s" % (code, err.strip()))
 checks += 1
 t0 = time.time()
 code, err = run_env(["hist", F, "/f64", "-q", "--reader-timeout", "1"],
                     {"H5CL_READER_TEST": "hang@read"})
-if code != 1 or "H5CL_ERR_TIMEOUT" not in err or time.time() - t0 > 20:
+if code != EXIT["ERR_TIMEOUT"] or "H5CL_ERR_TIMEOUT" not in err or time.time() - t0 > 20:
     fail("reader hang", "exit %d after %.1f s: %s"
          % (code, time.time() - t0, err.strip()))
 checks += 1
 code, err = run_env(["info", F], {"H5CL_READER": "/nonexistent"})
-if code != 1 or "H5CL_READER" not in err:
+if code != EXIT["ERR_FILE_NOT_FOUND"] or "H5CL_READER" not in err:
     fail("missing helper", "exit %d: %s" % (code, err.strip()))
 code, err = run_env(["info", F, "--in-process"], {"H5CL_READER": "/x"})
 if code != 0:
@@ -1388,7 +1405,7 @@ POC = os.path.join(os.environ["ROOT"], "..", "shared", "corpus",
 if os.path.exists(POC):
     checks += 1
     code, err = run_env(["info", POC], {})
-    if code != 1 or "H5CL_ERR_CRASHED" not in err or \
+    if code != EXIT["ERR_CRASHED"] or "H5CL_ERR_CRASHED" not in err or \
             "SIGSEGV inside libhdf5" not in err:
         fail("corpus crash in H5Fopen", "exit %d: %s" % (code, err.strip()))
 

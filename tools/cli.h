@@ -48,6 +48,7 @@ int cmd_hist(int argc, char **argv);
 int cmd_quantile(int argc, char **argv);
 int cmd_cov(int argc, char **argv);
 int cmd_pca(int argc, char **argv);
+int cmd_exit_codes(int argc, char **argv);
 
 /* ------------------------------------------------------------------------
  * cli_util.c: messages.  Each returns the exit status to return.
@@ -55,9 +56,18 @@ int cmd_pca(int argc, char **argv);
 
 /* "h5cl: <problem>" and a hint to try --help: EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "h5cl: <H5CL_ERR_NAME>: <the context's detailed message>": EXIT_RUNTIME.
- * A cancelled run is just "h5cl: cancelled". */
+/* "h5cl: <H5CL_ERR_NAME>: <the context's detailed message>": the
+ * status's exit code (exit_status).  A cancelled run is just
+ * "h5cl: cancelled". */
 int lib_error(const h5cl_ctx *ctx, int status);
+/* The stable exit status for a library status (README "Exit statuses"):
+ * 0 for H5CL_OK, 130 for H5CL_ERR_CANCELLED (the run was stopped by
+ * Ctrl-C, as a shell reports SIGINT), else EXIT_STATUS_BASE - status
+ * (H5CL_ERR_INVALID_ARGUMENT, -1, exits 11). */
+#define EXIT_STATUS_BASE 10
+int exit_status(int status);
+/* "h5cl: warning: <line>" on stderr for each warning of ds. */
+void print_warnings(const h5cl_dataset *ds);
 /* getopt_long's ':' (missing argument) and '?' (unknown option). */
 int option_error(int c, char **argv);
 int no_memory(void);
@@ -186,7 +196,7 @@ int iso_apply(h5cl_ctx *ctx, const iso_args *a);
  */
 enum {
     OPT_SLOTS = 256, OPT_TILE, OPT_TRACE, OPT_JSON, OPT_QUIET, OPT_WITH,
-    OPT_NAME, OPT_MASK_FILL, OPT_CF,
+    OPT_NAME, OPT_MASK_FILL, OPT_CF, OPT_STRICT,
     OPT_CMD = 300
 };
 
@@ -204,6 +214,7 @@ enum {
     {"mask-fill", no_argument, NULL, OPT_MASK_FILL},                          \
     {"cf", no_argument, NULL, OPT_CF},                                        \
     ISOLATE_LONGOPTS,                                                         \
+    {"strict", no_argument, NULL, OPT_STRICT},                                \
     {"help", no_argument, NULL, 'h'}
 /* -q is --quiet except in `quantile`, which leaves it out. */
 #define RUN_SHORTOPTS "s:d:e:h"
@@ -232,6 +243,7 @@ typedef struct run_args {
     size_t nwith;
     int mask_fill;          /* --mask-fill                               */
     int cf;                 /* --cf                                      */
+    int strict;             /* --strict: missing data is an error        */
     int multi_ok;           /* the command runs on several devices       */
     iso_args iso;           /* --isolate, --in-process, --reader-timeout */
 } run_args;

@@ -77,6 +77,7 @@ int run_devices_open(run_state *rs)
         if (h5cl_ctx_create(&c) != H5CL_OK)
             return no_memory();
         rs->more[rs->nmore++] = c;
+        h5cl_ctx_set_strict(c, rs->a->strict);
         st = h5cl_ctx_use_device(c, specs[i]);
         if (st == H5CL_OK) /* every lane reads as the first one does */
             st = iso_apply(c, &rs->a->iso);

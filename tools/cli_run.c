@@ -218,6 +218,7 @@ int run_args_option(run_args *a, int c, const char *arg)
         return 0;
     case OPT_MASK_FILL: a->mask_fill = 1; return 0;
     case OPT_CF: a->cf = 1; return 0;
+    case OPT_STRICT: a->strict = 1; return 0;
     default: return iso_args_option(&a->iso, c, arg);
     }
 }
@@ -274,6 +275,7 @@ static int open_inputs(run_state *rs)
         if (st != H5CL_OK)
             return lib_error(rs->ctx, st);
         rs->n = i + 1; /* run_end() closes it from here on */
+        print_warnings(in->ds);
         st = h5cl_dataset_get_info(in->ds, &in->info);
         if (st == H5CL_OK)
             st = h5cl_dataset_cf_info(in->ds, a->cf, a->mask_fill, &in->cf);
@@ -319,6 +321,7 @@ int run_begin(run_state *rs, h5cl_ctx *ctx, const run_args *a)
     rs->sel_elems = 1;
     /* Ctrl-C from here on cancels; before the run too (the flag). */
     install_interrupt(ctx);
+    h5cl_ctx_set_strict(ctx, a->strict);
     st = iso_apply(ctx, &a->iso);
     if (st != H5CL_OK)
         return lib_error(ctx, st);
@@ -397,7 +400,7 @@ int run_resolve_axis(const run_state *rs, long long axis, int *axis_ret)
         fprintf(stderr, "h5cl: %s: axis %lld is out of range for %s (the "
                 "selection has rank %d)\n", h5cl_errname(H5CL_ERR_AXIS),
                 axis, rs->a->dset, rs->sel_rank);
-        return EXIT_RUNTIME;
+        return exit_status(H5CL_ERR_AXIS);
     }
     *axis_ret = (int)a;
     return EXIT_OK;

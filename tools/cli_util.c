@@ -35,12 +35,33 @@ int lib_error(const h5cl_ctx *ctx, int status)
 
     if (status == H5CL_ERR_CANCELLED) {
         fputs("h5cl: cancelled\n", stderr);
-        return EXIT_RUNTIME;
+        return exit_status(status);
     }
     if (!msg || !*msg)
         msg = h5cl_strerror(status);
     fprintf(stderr, "h5cl: %s: %s\n", h5cl_errname(status), msg);
-    return EXIT_RUNTIME;
+    return exit_status(status);
+}
+
+int exit_status(int status)
+{
+    if (status == H5CL_OK)
+        return EXIT_OK;
+    if (status == H5CL_ERR_CANCELLED)
+        return 128 + 2; /* SIGINT */
+    return EXIT_STATUS_BASE - status;
+}
+
+void print_warnings(const h5cl_dataset *ds)
+{
+    const char *w = h5cl_dataset_warnings(ds);
+
+    while (*w) {
+        size_t n = strcspn(w, "\n");
+
+        fprintf(stderr, "h5cl: warning: %.*s\n", (int)n, w);
+        w += n + (w[n] == '\n');
+    }
 }
 
 int option_error(int c, char **argv)
@@ -55,7 +76,7 @@ int no_memory(void)
 {
     fprintf(stderr, "h5cl: %s: %s\n", h5cl_errname(H5CL_ERR_NO_MEMORY),
             h5cl_strerror(H5CL_ERR_NO_MEMORY));
-    return EXIT_RUNTIME;
+    return exit_status(H5CL_ERR_NO_MEMORY);
 }
 
 int finish_output(int code)

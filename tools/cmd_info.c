@@ -86,8 +86,10 @@ static int info_one(h5cl_ctx *ctx, const char *file, const char *path,
     int st;
 
     st = h5cl_dataset_open(ctx, file, path, &ds);
-    if (st == H5CL_OK)
+    if (st == H5CL_OK) {
+        print_warnings(ds);
         st = h5cl_dataset_get_info(ds, &d);
+    }
     if (st != H5CL_OK) {
         int code = lib_error(ctx, st);
         h5cl_dataset_close(ds);
@@ -146,8 +148,11 @@ static int info_list(h5cl_ctx *ctx, const char *file, int json)
         st = H5CL_ERR_UNSUPPORTED_TYPE;
         if (l.supported[i]) {
             st = h5cl_dataset_open(ctx, file, l.paths[i], &ds);
-            if (st == H5CL_OK)
+            if (st == H5CL_OK) {
+                fflush(stdout);
+                print_warnings(ds);
                 st = h5cl_dataset_get_info(ds, &d);
+            }
             h5cl_dataset_close(ds);
             if (st != H5CL_OK) {
                 fflush(stdout);
@@ -201,12 +206,13 @@ int cmd_info(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
+        {"strict", no_argument, NULL, OPT_STRICT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         ISOLATE_LONGOPTS,
         {NULL, 0, NULL, 0}};
     iso_args iso = {ISO_DEFAULT, 0};
-    int json = 0, c, code;
+    int json = 0, strict = 0, c, code;
     h5cl_ctx *ctx = NULL;
     const char *file, *path;
 
@@ -214,6 +220,7 @@ int cmd_info(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_JSON: json = 1; break;
+        case OPT_STRICT: strict = 1; break;
         case 'q': break; /* nothing to quieten; accepted for scripts */
         case 'h': return help_requested();
         default:
@@ -234,6 +241,7 @@ int cmd_info(int argc, char **argv)
 
     if (h5cl_ctx_create(&ctx) != H5CL_OK)
         return no_memory();
+    h5cl_ctx_set_strict(ctx, strict);
     c = iso_apply(ctx, &iso);
     code = c != H5CL_OK ? lib_error(ctx, c)
            : path       ? info_one(ctx, file, path, json)

@@ -7,6 +7,8 @@ libclblast-dev liblapacke-dev libdeflate-dev libhdf5-dev hdf5-tools check pkg-co
 # scaling out (issue 9): h5cl-mpi and its tests
 PKGS="$PKGS libopenmpi-dev openmpi-bin"
 PY_MODULES="numpy h5py pytest tqdm matplotlib nbclient nbformat ipykernel"
+# tests/reliability/mutants.py: backtraces say whether a crash was libhdf5's
+PKGS="$PKGS gdb"
 # h5cl.dask (issue 9): the threaded scheduler and dask.distributed
 PY_MODULES="$PY_MODULES dask distributed"
 

@@ -5,8 +5,10 @@
  * dataset.  Uses the public API (include/h5cl.h) only; cli.h says which
  * file does what.
  *
- * Exit status: 0 ok, 1 runtime error (including a cancelled run), 2 usage
- * error (unknown command or option, missing argument, bad number).
+ * Exit status: 0 ok, 2 usage error (unknown command or option, missing
+ * argument, bad number), one status per library error (`h5cl exit-codes`
+ * lists them; cli_util.c's exit_status), 1 for a failure of the tool's
+ * own (its output cannot be written).
  */
 #include <signal.h>
 #include <string.h>
@@ -73,6 +75,7 @@ static const char usage_text[] =
     "                           (X - mean) @ components^T, to F:D (rows x K,\n"
     "                           a second streamed pass)\n"
     "          --overwrite      replace an existing D\n"
+    "  exit-codes               the exit status of each library error\n"
     "  help                     this text\n"
     "\n"
     "run options (stats, dot, map, hist, quantile, cov, pca):\n"
@@ -93,6 +96,10 @@ static const char usage_text[] =
     "                           _FillValue, missing_value, valid_min/max/\n"
     "                           range (compared packed), then scale_factor\n"
     "                           and add_offset; the output says what applied\n"
+    "      --strict             refuse data that would not come from the\n"
+    "                           file (unwritten or missing chunks, a short\n"
+    "                           external file) instead of warning (also for\n"
+    "                           info)\n"
     "  -d, --device D           default, gpu, cpu, accelerator, P:D or part\n"
     "                           of a device name (default: $H5CL_DEVICE,\n"
     "                           else the first GPU, accelerator, CPU);\n"
@@ -119,7 +126,8 @@ static const char usage_text[] =
     "  -h, --help               this text\n"
     "  -V, --version            versions of the tool and the library\n"
     "\n"
-    "exit status: 0 ok, 1 runtime error or cancelled, 2 usage error.\n";
+    "exit status: 0 ok, 2 usage error, 130 cancelled, 10 + |status| for\n"
+    "each library error (h5cl exit-codes), 1 output not written.\n";
 
 void print_usage(FILE *f)
 {
@@ -135,7 +143,28 @@ static const struct {
     {"map", cmd_map},         {"hist", cmd_hist},
     {"quantile", cmd_quantile}, {"cov", cmd_cov},
     {"pca", cmd_pca},
+    {"exit-codes", cmd_exit_codes},
 };
+
+/* The stable table (README "Exit statuses"), as Markdown rows: what the
+ * README shows and what tests/reliability/exit_codes.py checks. */
+int cmd_exit_codes(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1)
+        return usage_error("exit-codes: takes no arguments");
+    printf("| status | value | exit | meaning |\n|---|---:|---:|---|\n");
+#define ROW_(name, value, msg)                                                \
+    printf("| H5CL_%s | %d | %d | %s |\n", #name, value, exit_status(value), \
+           msg);
+    H5CL_STATUS_LIST(ROW_)
+#undef ROW_
+    printf("| (usage error) | | %d | unknown command or option, bad "
+           "argument |\n", EXIT_USAGE);
+    printf("| (output) | | %d | the tool's own output could not be "
+           "written |\n", EXIT_RUNTIME);
+    return finish_output(EXIT_OK);
+}
 
 int main(int argc, char **argv)
 {

@@ -6,12 +6,13 @@ import os
 import sys
 import signal
 import threading
+import warnings
 import weakref
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _ffi
+from . import _ffi, errors
 from .errors import AxisError, H5clError, ShapeMismatch
 
 __all__ = ["Device", "devices", "open", "File", "Dataset", "Stats", "RunInfo",
@@ -176,9 +177,13 @@ class File:
     of killing the interpreter.  None (the default): on, unless
     H5CL_ISOLATE=0 in the environment; True / False; or a dict of limits
     (memory_bytes, cpu_seconds, wall_seconds per request), which implies
-    True."""
+    True.
 
-    def __init__(self, path, device=None, isolate=None):
+    strict: a dataset whose data would not all come from the file (nothing
+    written and no fill value, chunks missing) raises h5cl.MissingData
+    instead of warning with h5cl.MissingDataWarning."""
+
+    def __init__(self, path, device=None, isolate=None, strict=False):
         self._ctx = None
         self._path = os.fspath(path)
         self._handles = weakref.WeakSet()
@@ -189,6 +194,7 @@ class File:
             _ffi.set_isolation(ctx, enabled, **limits)
             if device is not None:
                 _ffi.use_device(ctx, str(device))
+            _ffi.ctx_set_strict(ctx, strict)
             self._names = _ffi.list_datasets(ctx, self._path)
         except BaseException:
             _ffi.ctx_destroy(ctx)
@@ -272,6 +278,8 @@ class File:
         with self._lock:
             h = _Handle(self, _ffi.dataset_open(ctx, self._path, path))
         self._handles.add(h)
+        for w in _ffi.dataset_warnings(h.ptr):
+            warnings.warn(w, errors.MissingDataWarning, stacklevel=2)
         return Dataset(h)
 
     @property
@@ -381,11 +389,15 @@ class File:
                          _run_info(summary))
 
 
-def open(path, device=None, isolate=None):  # noqa: A001 - mirrors h5py.File
-    """Opens an HDF5 file for h5cl runs.  device: None for the default, "gpu",
-    "cpu", "accelerator", "P:D" or part of a device name.  isolate: read
-    the file in a child process (the default; see File)."""
-    return File(path, device, isolate)
+def open(path, device=None, isolate=None, strict=False):  # noqa: A001
+    """Opens an HDF5 file for h5cl runs (mirrors h5py.File).  device: None
+    for the default, "gpu", "cpu", "accelerator", "P:D" or part of a device
+    name.  isolate: read the file in a child process (the default; see
+    File).  Opening a dataset whose data would not all come from the file
+    (nothing written and no fill value, chunks missing, a short external
+    file) warns with h5cl.MissingDataWarning; strict=True raises
+    h5cl.MissingData instead."""
+    return File(path, device, isolate, strict)
 
 
 class _Handle:

@@ -1080,6 +1080,22 @@ def version():
 
 
 # ---------------------------------------------------------------------------
+# Guards: strict mode and the warnings of an opened dataset
+
+h5cl_ctx_set_strict = _proto("h5cl_ctx_set_strict", _int, [CtxPtr, _int],
+                             status=True)
+h5cl_dataset_warnings = _proto("h5cl_dataset_warnings", _cstr, [DatasetPtr])
+
+
+def ctx_set_strict(ctx, strict):
+    h5cl_ctx_set_strict(ctx, 1 if strict else 0)
+
+
+def dataset_warnings(ds):
+    """The warnings found when ds was opened, one string each."""
+    return [w for w in text(h5cl_dataset_warnings(ds)).split("\n") if w]
+
+
 # Scaling out (h5cl.dask, h5cl.multi): shares of a selection, whole
 # statistics results as bytes, several devices, virtual datasets
 

@@ -178,6 +178,12 @@ class MPIError(H5clError, RuntimeError):
     pass
 
 
+class MissingDataWarning(UserWarning):
+    """Data a dataset reads would not come from the file (no data written
+    and no fill value, chunks missing from the file, a short external
+    file); strict=True makes it a MissingData error instead."""
+
+
 BY_NAME = {
     "H5CL_ERR_INVALID_ARGUMENT": InvalidArgument,
     "H5CL_ERR_NO_MEMORY": OutOfMemory,

@@ -7,7 +7,7 @@ of request, under the CLI.
 The helper's test hook (H5CL_READER_TEST=ACTION@REQUEST, honoured by
 h5cl-reader only) makes the child crash (SIGSEGV), abort, exit, hang or
 spin at its first open, listing or tile read.  Every run must end on its
-own with exit status 1 and H5CL_ERR_CRASHED (crash, abort, exit) or
+own with the exit status `h5cl exit-codes` lists for H5CL_ERR_CRASHED (crash, abort, exit) or
 H5CL_ERR_TIMEOUT (hang, spin: the CLI sets no CPU limit, so the wall
 clock ends both), leave no reader process behind, and a map must leave
 its existing target byte-identical with no temporary file beside it.
@@ -22,8 +22,11 @@ import time
 import h5py
 import numpy as np
 
+from corpus import exit_codes  # the CLI's table, parsed once
+
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 BIN = os.path.abspath(os.path.join(build, "h5cl"))
+EXIT = exit_codes(BIN)
 WALL = "1"          # --reader-timeout: a hang ends after a second
 LIMIT = 60          # a run taking longer than this is an h5cl hang
 ACTIONS = {"crash": "H5CL_ERR_CRASHED", "abort": "H5CL_ERR_CRASHED",
@@ -98,7 +101,7 @@ for n, (cmd, action, when) in enumerate(cases):
     if p.returncode < 0:
         fig["h5cl_crashes"] += 1
         failures.append("%s: h5cl killed by signal %d" % (what, -p.returncode))
-    elif p.returncode == 1 and want in p.stderr and data in p.stderr:
+    elif p.returncode == EXIT[want] and want in p.stderr and data in p.stderr:
         fig["clean_errors"] += 1
         fig["reader_faults_contained"] += 1
     else:
