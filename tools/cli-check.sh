@@ -1395,6 +1395,16 @@ if code != EXIT["ERR_FILE_NOT_FOUND"] or "H5CL_READER" not in err:
 code, err = run_env(["info", F, "--in-process"], {"H5CL_READER": "/x"})
 if code != 0:
     fail("--in-process needs no helper", "exit %d: %s" % (code, err.strip()))
+# a caller's address-space limit below the reader's default (half the
+# memory) stays in force in the child instead of making it fail to start
+checks += 1
+p = subprocess.run([BIN, "stats", F, "/f32", "-q", "--isolate"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+                   preexec_fn=lambda: resource.setrlimit(
+                       resource.RLIMIT_AS, (4 << 30, 4 << 30)))
+if p.returncode != 0:
+    fail("isolated under a lower RLIMIT_AS", "exit %d: %s"
+         % (p.returncode, p.stderr.decode("utf-8", "replace").strip()))
 checks += 1
 code, err = run_env(["info", F], {"H5CL_ISOLATE": "0",
                                   "H5CL_READER": "/nonexistent"})

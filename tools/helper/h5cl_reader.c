@@ -168,10 +168,18 @@ static void test_hook(unsigned long n, const char *request)
             ;
 }
 
+/* Lowers a limit; one the caller already set tighter (a test harness, a
+ * batch system) stays in force, since raising a hard limit would fail. */
 static int limit(int resource, unsigned long long soft,
                  unsigned long long hard)
 {
-    struct rlimit rl = {(rlim_t)soft, (rlim_t)hard};
+    struct rlimit cur, rl = {(rlim_t)soft, (rlim_t)hard};
+    if (getrlimit(resource, &cur) != 0)
+        return -1;
+    if (cur.rlim_max != RLIM_INFINITY && rl.rlim_max > cur.rlim_max)
+        rl.rlim_max = cur.rlim_max;
+    if (rl.rlim_cur > rl.rlim_max)
+        rl.rlim_cur = rl.rlim_max;
     return setrlimit(resource, &rl);
 }
 
