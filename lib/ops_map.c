@@ -165,8 +165,10 @@ static int map_run(h5cl_dataset *ds, const h5cl_run_options *opts,
     if (st == H5CL_OK && !(sources = sources_text(&run.in)))
         st = h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     spec.sources = sources;
+    h5cl_input_file files[H5CL_MAX_INPUTS];
+    const size_t nfiles = h5cl_input_files(run.in.ds, run.in.n, files);
     if (st == H5CL_OK)
-        st = h5cl_writer_create(ctx, &spec, run.in.ds, run.in.n, &ma.writer);
+        st = h5cl_writer_create(ctx, &spec, files, nfiles, &ma.writer);
     free(sources);
     if (st == H5CL_OK)
         st = h5cl_run_attempts(&run, attempt, &ma);

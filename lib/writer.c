@@ -46,21 +46,35 @@ static hid_t native_type(h5cl_dtype dt)
     }
 }
 
+size_t h5cl_input_files(h5cl_dataset *const *ds, size_t n,
+                        h5cl_input_file *files)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct stat is;
+        if (stat(ds[i]->info.file, &is) != 0)
+            continue;
+        files[k].dev = (uint64_t)is.st_dev;
+        files[k].ino = (uint64_t)is.st_ino;
+        snprintf(files[k].name, sizeof files[k].name, "%s", ds[i]->info.file);
+        k++;
+    }
+    return k;
+}
+
 /* Fails when the target is one of the inputs (same inode: symlinks and
  * hard links included); the inputs are open read-only and must stay so. */
 static int refuse_input(h5cl_ctx *ctx, const char *target,
-                        const struct stat *ts, h5cl_dataset *const *inputs,
+                        const struct stat *ts, const h5cl_input_file *inputs,
                         size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct stat is;
-        if (stat(inputs[i]->info.file, &is) == 0 && is.st_dev == ts->st_dev &&
-            is.st_ino == ts->st_ino)
-            return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i].dev == (uint64_t)ts->st_dev &&
+            inputs[i].ino == (uint64_t)ts->st_ino)
+            return h5cl_fail(ctx, H5CL_ERR_OUTPUT_IS_INPUT,
                              "output file %s is the input file %s; inputs "
                              "are never written: choose another output file",
-                             target, inputs[i]->info.file);
-    }
+                             target, inputs[i].name);
     return H5CL_OK;
 }
 
@@ -379,7 +393,7 @@ fail:
 }
 
 int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
-                       h5cl_dataset *const *inputs, size_t ninputs,
+                       const h5cl_input_file *inputs, size_t ninputs,
                        h5cl_writer **w_ret)
 {
     *w_ret = NULL;

@@ -34,6 +34,20 @@ typedef struct h5cl_writer_spec {
 
 typedef struct h5cl_writer h5cl_writer;
 
+/* An input file as the writer refuses to replace it: its identity (device
+ * and inode, so every name of it: symlinks, hard links, other spellings)
+ * and the name it was opened by, for the message. */
+typedef struct h5cl_input_file {
+    uint64_t dev, ino;
+    char name[1024];
+} h5cl_input_file;
+
+/* The identities of the files of n datasets, into files (room for n);
+ * returns how many could be stat'ed (a file that cannot is not a target
+ * either: it cannot be renamed over). */
+size_t h5cl_input_files(h5cl_dataset *const *ds, size_t n,
+                        h5cl_input_file *files);
+
 /* Fills spec (all but expression and sources) from a map's output
  * options for an output of `rank` dims whose element 0 is at input
  * coordinates `origin`.  Chunks: mopts's, else in_chunks (the input's,
@@ -45,10 +59,11 @@ int h5cl_writer_spec_init(h5cl_ctx *ctx, const h5cl_map_options *m,
                           const uint64_t *origin, const uint64_t *in_chunks,
                           h5cl_writer_spec *w);
 
-/* Checks the target (not an input file: inputs lists them; the dataset
- * absent unless overwrite), makes the temporary file and the dataset. */
+/* Checks the target (not one of the input files: H5CL_ERR_OUTPUT_IS_INPUT;
+ * the dataset absent unless overwrite), makes the temporary file and the
+ * dataset. */
 int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
-                       h5cl_dataset *const *inputs, size_t ninputs,
+                       const h5cl_input_file *inputs, size_t ninputs,
                        h5cl_writer **w_ret);
 /* Stores one tile (box in input coordinates, values in C order).  Safe
  * from the writer thread: touches no context state; on failure writes a

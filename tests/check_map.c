@@ -1372,7 +1372,7 @@ START_TEST(test_map_output_is_input)
     snap_take(&b_other, other);
     map_opts(&m, target, "/new");
     rc = h5cl_map_run(ds, &o, &m, NULL);
-    ck_assert_msg(rc == H5CL_ERR_INVALID_ARGUMENT, "output = input by %s: %s (%s)", how[_i],
+    ck_assert_msg(rc == H5CL_ERR_OUTPUT_IS_INPUT, "output = input by %s: %s (%s)", how[_i],
                   h5cl_errname(rc), h5cl_ctx_errmsg(tu_ctx));
     ck_assert_msg(tu_contains_ci(h5cl_ctx_errmsg(tu_ctx), "input"), "message: %s",
                   h5cl_ctx_errmsg(tu_ctx));

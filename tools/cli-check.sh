@@ -1301,14 +1301,19 @@ if j is not None and not np.allclose(
         atol=1e-9):
     fail("cov --corr", "matrix differs from numpy.corrcoef")
 checks += 1
-code, out, err = run(["cov", CV, "/x", "--ddof", "0", "-o", CV + ":/c", "-q"])
+CO = os.path.join(WORK, "covout.h5")
+code, out, err = run(["cov", CV, "/x", "--ddof", "0", "-o", CO + ":/c", "-q"])
 if code != 0 or "covariance (ddof 0)" not in out:
     fail("cov -o", "exit %d: %s" % (code, err.strip()))
 else:
-    with h5py.File(CV, "r") as f:
+    with h5py.File(CO, "r") as f:
         if not np.allclose(f["c"][:], np.cov(cx, rowvar=False, ddof=0),
                            rtol=1e-9):
             fail("cov -o", "written matrix differs")
+checks += 1
+code, out, err = run(["cov", CV, "/x", "-o", CV + ":/c2", "-q"])
+if code != 1 or "H5CL_ERR_OUTPUT_IS_INPUT" not in err:
+    fail("cov -o INPUT", "exit %d: %s" % (code, err.strip()))
 checks += 1
 code, out, err = run(["cov", CV, "/cube", "-q"])
 if code != 1 or "H5CL_ERR_INVALID_ARGUMENT" not in err or "2-D" not in err:
