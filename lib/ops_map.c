@@ -38,8 +38,10 @@ static int map_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     if (st != H5CL_OK)
         return st;
     /* one kernel: first and last command, each with its own reference */
-    if (clRetainEvent(*kernel_ret) != CL_SUCCESS)
-        return h5cl_fail(ctx, H5CL_ERR_OPENCL, "clRetainEvent failed");
+    cl_int err = clRetainEvent(*kernel_ret);
+    if (err != CL_SUCCESS)
+        return h5cl_fail_cl(ctx, err, "clRetainEvent",
+                            "keeping the expression kernel's event");
     *done_ret = *kernel_ret;
     /* then the masked count, when there is one to read back */
     return mo->masked ? h5cl_masked_read(mo->masked, ctx, slot, *done_ret,
