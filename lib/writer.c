@@ -151,7 +151,16 @@ static int check_target(h5cl_ctx *ctx, const h5cl_writer_spec *spec)
 {
     int st = H5CL_OK;
     h5cl_h5_lock();
-    if (H5Fis_hdf5(spec->file) <= 0) {
+    const htri_t is_hdf5 = H5Fis_hdf5(spec->file);
+    if (is_hdf5 < 0) {
+        /* could not tell (an I/O error): not a verdict on the file */
+        char why[512];
+        h5cl_h5_describe(why, sizeof why);
+        st = h5cl_fail(ctx, H5CL_ERR_IO,
+                       "cannot read the existing output file %s: %s; it is "
+                       "left as it is",
+                       spec->file, why);
+    } else if (is_hdf5 == 0) {
         st = h5cl_fail(ctx, H5CL_ERR_NOT_HDF5,
                        "output file %s exists and is not an HDF5 file; it is "
                        "left as it is",
@@ -493,6 +502,8 @@ static int sync_path(const char *path, int flags)
     return rc;
 }
 
+static int publish(h5cl_ctx *ctx, h5cl_writer *w);
+
 int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w)
 {
     char why[512] = "";
@@ -513,28 +524,70 @@ int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w)
         h5cl_writer_abort(w);
         return ctx->status;
     }
-    char dirbuf[4096];
+    if (sync_path(w->tmp, O_RDONLY) != 0) {
+        h5cl_fail(ctx, H5CL_ERR_IO,
+                  "cannot sync the finished output %s: %s; the target %s is "
+                  "unchanged",
+                  w->tmp, strerror(errno), w->target);
+        h5cl_writer_abort(w);
+        return ctx->status;
+    }
+    return publish(ctx, w);
+}
+
+/* Renames the synced temporary file over the target and syncs the
+ * directory.  Until that sync the rename may not survive a crash, so when
+ * it fails the old state is put back: the previous target (kept under a
+ * second link made before the rename) or no file.  Frees w. */
+static int publish(h5cl_ctx *ctx, h5cl_writer *w)
+{
+    char dirbuf[4096], keep[4096 + 8];
     snprintf(dirbuf, sizeof dirbuf, "%s", w->target);
     const char *dir = dirname(dirbuf);
-    if (sync_path(w->tmp, O_RDONLY) != 0 || rename(w->tmp, w->target) != 0) {
+    /* the temporary name with ".old" before ".tmp": a leftover is found
+     * and removed like any stale temporary file */
+    snprintf(keep, sizeof keep, "%.*s.old.tmp", (int)strlen(w->tmp) - 4,
+             w->tmp);
+    int kept = link(w->target, keep) == 0;
+    if (!kept && errno != ENOENT) {
+        /* no second link here (a filesystem without hard links): the
+         * rename goes ahead, but a failed directory sync cannot undo it */
+        kept = -1;
+    }
+    if (rename(w->tmp, w->target) != 0) {
+        int saved = errno;
+        if (kept == 1)
+            unlink(keep);
         h5cl_fail(ctx, H5CL_ERR_IO,
                   "cannot move the finished output %s to %s: %s; the target "
                   "is unchanged",
-                  w->tmp, w->target, strerror(errno));
+                  w->tmp, w->target, strerror(saved));
         h5cl_writer_abort(w);
         return ctx->status;
     }
     w->tmp_made = 0;
-    /* the rename is durable once the directory is */
     int rc = sync_path(dir, O_RDONLY | O_DIRECTORY);
     int saved = errno;
+    if (rc == 0) {
+        if (kept == 1)
+            unlink(keep);
+        free(w);
+        return H5CL_OK;
+    }
+    const char *now;
+    if (kept == 1 && rename(keep, w->target) == 0)
+        now = "the previous target is back in place";
+    else if (kept == 0 && unlink(w->target) == 0)
+        now = "the new file is removed";
+    else
+        now = "the new output is in place but may not survive a crash";
+    sync_path(dir, O_RDONLY | O_DIRECTORY); /* best effort: undoing */
+    h5cl_fail(ctx, H5CL_ERR_IO,
+              "cannot sync the directory %s after renaming the output over "
+              "%s: %s; %s",
+              dir, w->target, strerror(saved), now);
     free(w);
-    if (rc != 0)
-        return h5cl_fail(ctx, H5CL_ERR_IO,
-                         "wrote the output, but cannot sync the directory "
-                         "%s: %s",
-                         dir, strerror(saved));
-    return H5CL_OK;
+    return ctx->status;
 }
 
 void h5cl_writer_abort(h5cl_writer *w)
