@@ -3,9 +3,12 @@
  * itself could leave it unreadable if the process died mid-write; working
  * on a copy costs the copy (instant where the filesystem reflinks) and
  * protects every dataset already in the file. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -262,17 +265,67 @@ static int reserve_space(h5cl_ctx *ctx, const h5cl_writer *w,
     return H5CL_OK; /* no fallocate on this filesystem: find out later */
 }
 
+/* This machine's name as it goes into temporary names: a PID means
+ * something only on the machine that made it (the directory may be
+ * shared over NFS). */
+static void host_tag(char *buf, size_t len)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    size_t k = 0;
+    for (const char *c = host; *c && k + 1 < len && k < 32; c++)
+        buf[k++] = (isalnum((unsigned char)*c) || *c == '.') ? *c : '_';
+    buf[k] = '\0';
+    if (k == 0)
+        snprintf(buf, len, "localhost");
+}
+
+/* Removes the temporary files of this target that a killed run left
+ * behind: those made on this machine by a process that no longer exists.
+ * A SIGKILL cannot be caught, so its temporary file is unavoidable; the
+ * next write of the same target removes it.  Temporary files of live
+ * processes or of other machines are left alone. */
+static void remove_stale(const char *dir, const char *base, const char *host)
+{
+    char prefix[4096];
+    int plen = snprintf(prefix, sizeof prefix, ".%s.h5cl-%s-", base, host);
+    DIR *d = opendir(dir);
+    if (!d || plen <= 0 || (size_t)plen >= sizeof prefix) {
+        if (d)
+            closedir(d);
+        return;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, (size_t)plen) != 0)
+            continue;
+        const size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".tmp") != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (end == e->d_name + plen || *end != '-' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* Makes w->tmp next to the target: empty, or a copy of the target. */
 static int make_tmp(h5cl_ctx *ctx, h5cl_writer *w, int exists,
                     const struct stat *ts)
 {
     static atomic_uint counter;
-    char dirbuf[4096], basebuf[4096];
+    char dirbuf[4096], basebuf[4096], host[40];
     snprintf(dirbuf, sizeof dirbuf, "%s", w->target);
     snprintf(basebuf, sizeof basebuf, "%s", w->target);
     const char *dir = dirname(dirbuf), *base = basename(basebuf);
-    snprintf(w->tmp, sizeof w->tmp, "%s/.%s.h5cl-%ld-%u.tmp", dir, base,
-             (long)getpid(), atomic_fetch_add(&counter, 1));
+    host_tag(host, sizeof host);
+    remove_stale(dir, base, host);
+    snprintf(w->tmp, sizeof w->tmp, "%s/.%s.h5cl-%s-%ld-%u.tmp", dir, base,
+             host, (long)getpid(), atomic_fetch_add(&counter, 1));
     int out = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                    exists ? (ts->st_mode & 07777) : 0644);
     if (out < 0)

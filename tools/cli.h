@@ -54,8 +54,13 @@ int cmd_pca(int argc, char **argv);
 /* "h5cl: <problem>" and a hint to try --help: EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "h5cl: <H5CL_ERR_NAME>: <the context's detailed message>": EXIT_RUNTIME.
- * A cancelled run is just "h5cl: cancelled". */
+ * A cancelled run is just "h5cl: cancelled", with interrupted_exit()'s
+ * status. */
 int lib_error(const h5cl_ctx *ctx, int status);
+/* The exit status of a run stopped by a signal, as a shell reports one
+ * (128 + the signal: 130 for SIGINT, 143 for SIGTERM); EXIT_RUNTIME for
+ * a run cancelled otherwise. */
+int interrupted_exit(void);
 /* getopt_long's ':' (missing argument) and '?' (unknown option). */
 int option_error(int c, char **argv);
 int no_memory(void);

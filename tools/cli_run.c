@@ -19,8 +19,9 @@
 
 /* The context the signal handler cancels; set only around a run. */
 static h5cl_ctx *volatile g_run_ctx;
-/* Set by the handler: a Ctrl-C before the run starts (which clears the
- * library's flag) or between its start and the first tile is not lost. */
+/* Set by the handler to the signal's number: a Ctrl-C before the run
+ * starts (which clears the library's flag) or between its start and the
+ * first tile is not lost, and the exit status can tell which signal. */
 static volatile sig_atomic_t g_interrupted;
 static struct sigaction g_old_int, g_old_term;
 static int g_installed;
@@ -29,8 +30,7 @@ static void on_interrupt(int sig)
 {
     h5cl_ctx *ctx = g_run_ctx;
 
-    (void)sig;
-    g_interrupted = 1;
+    g_interrupted = sig;
     if (ctx)
         h5cl_cancel(ctx);
 }
@@ -367,6 +367,11 @@ void run_end(run_state *rs)
     for (i = 0; i < rs->n; i++)
         h5cl_dataset_close(rs->in[i].ds);
     rs->n = 0;
+}
+
+int interrupted_exit(void)
+{
+    return g_interrupted ? 128 + g_interrupted : EXIT_RUNTIME;
 }
 
 int run_start(run_state *rs)

@@ -35,7 +35,7 @@ int lib_error(const h5cl_ctx *ctx, int status)
 
     if (status == H5CL_ERR_CANCELLED) {
         fputs("h5cl: cancelled\n", stderr);
-        return EXIT_RUNTIME;
+        return interrupted_exit();
     }
     if (!msg || !*msg)
         msg = h5cl_strerror(status);
