@@ -65,6 +65,22 @@ size_t h5cl_input_files(h5cl_dataset *const *ds, size_t n,
     return k;
 }
 
+/* HDF5's file drivers put the failed system call's errno in their text
+ * ("errno = 28, error message = ..."): such a failure is the file's
+ * (H5CL_ERR_IO, the errno's text first), anything else HDF5's.  Rewrites
+ * why in place. */
+static int io_or_hdf5(char *why, size_t len)
+{
+    const char *e = strstr(why, "errno = ");
+    int en = 0;
+    if (!e || sscanf(e, "errno = %d", &en) != 1 || en <= 0)
+        return H5CL_ERR_HDF5;
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", why);
+    snprintf(why, len, "%s (errno %d; HDF5: %s)", strerror(en), en, detail);
+    return H5CL_ERR_IO;
+}
+
 /* Fails when the target is one of the inputs (same inode: symlinks and
  * hard links included); the inputs are open read-only and must stay so. */
 static int refuse_input(h5cl_ctx *ctx, const char *target,
@@ -157,8 +173,9 @@ static int check_target(h5cl_ctx *ctx, const h5cl_writer_spec *spec)
     const htri_t is_hdf5 = H5Fis_hdf5(spec->file);
     if (is_hdf5 < 0) {
         /* could not tell (an I/O error): not a verdict on the file */
-        char why[512];
+        char why[1024];
         h5cl_h5_describe(why, sizeof why);
+        io_or_hdf5(why, sizeof why);
         st = h5cl_fail(ctx, H5CL_ERR_IO,
                        "cannot read the existing output file %s: %s; it is "
                        "left as it is",
@@ -396,7 +413,7 @@ static int put_attr(hid_t obj, const char *name, const char *value)
 static int make_dataset(h5cl_ctx *ctx, h5cl_writer *w, int exists,
                         const h5cl_writer_spec *spec)
 {
-    char why[512];
+    char why[1024];
     const char *step;
     hid_t space = -1, dcpl = -1, lcpl = -1, dapl = -1;
     w->file = exists ? H5Fopen(w->tmp, H5F_ACC_RDWR, H5P_DEFAULT)
@@ -450,8 +467,9 @@ fail:
         H5Pclose(lcpl);
     if (dapl >= 0)
         H5Pclose(dapl);
-    return h5cl_fail(ctx, H5CL_ERR_HDF5, "%s %s for %s: %s", step,
-                     spec->path, spec->file, why);
+    const int st = io_or_hdf5(why, sizeof why);
+    return h5cl_fail(ctx, st, "%s %s for %s: %s", step, spec->path,
+                     spec->file, why);
 }
 
 int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
@@ -527,8 +545,9 @@ int h5cl_writer_write(h5cl_writer *w, const h5cl_box *box, const void *data,
             st = H5CL_ERR_HDF5;
     }
     if (st != H5CL_OK) {
-        char why[512];
+        char why[1024];
         h5cl_h5_describe(why, sizeof why);
+        st = io_or_hdf5(why, sizeof why);
         snprintf(err, errlen,
                  "writing %s to %s (temporary %s) failed: %s; the target is "
                  "unchanged",
@@ -559,7 +578,7 @@ static int publish(h5cl_ctx *ctx, h5cl_writer *w);
 
 int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w)
 {
-    char why[512] = "";
+    char why[1024] = "";
     h5cl_h5_lock();
     /* H5Dclose writes the last chunks and H5Fclose the metadata: either can
      * meet a full disk, so both statuses count */
@@ -571,7 +590,7 @@ int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w)
     w->file = -1;
     h5cl_h5_unlock();
     if (!ok) {
-        h5cl_fail(ctx, H5CL_ERR_HDF5,
+        h5cl_fail(ctx, io_or_hdf5(why, sizeof why),
                   "finishing %s in %s failed: %s; the target is unchanged",
                   w->path, w->target, why);
         h5cl_writer_abort(w);
