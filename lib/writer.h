@@ -4,7 +4,11 @@
  * file when the target does not exist, else a copy of the target (reflinked
  * where the filesystem can, else copied by the kernel).  Commit flushes and
  * closes it (checking every status), fsyncs it, renames it over the target
- * and fsyncs the directory; abort removes it.  So the target file is either
+ * and fsyncs the directory (when that sync fails, the previous target is
+ * put back: an error never leaves the target changed); abort removes it.
+ * A temporary file left by a killed process (its name holds the host and
+ * the PID) is removed by the next writer of the same target on the same
+ * host, once that process is gone.  So the target file is either
  * untouched or holds the complete new dataset, whatever fails or kills the
  * process on the way.  An uncompressed output's space is reserved up
  * front, so a full disk (or a file-size limit) is met before anything is

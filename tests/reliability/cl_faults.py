@@ -349,6 +349,15 @@ def main():
     t0 = time.time()
     work = tempfile.mkdtemp(prefix="h5cl-clfaults-")
     try:
+        report = os.path.join(work, "probe.txt")
+        run([os.path.join(build, "h5cl"), "devices"],
+            dict(os.environ, OPENCL_LAYERS=layer, H5CL_FAULT_REPORT=report),
+            report)
+        if read_report(report) is None:
+            print("cl_faults: FAIL the OpenCL loader did not load %s "
+                  "(OPENCL_LAYERS needs ocl-icd 2.3 or the Khronos loader)"
+                  % layer)
+            return 1
         data = make_data(work)
         cli_loop(build, layer, data, work)
         driver_loop(build, layer, data, work)
