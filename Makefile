@@ -134,6 +134,7 @@ check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache sh tools/cli-check.sh $(B)/h5cl
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh bench/smoke.sh $(B)/h5cl-bench
 	cd python-bindings && H5CL_LIBRARY=$(CURDIR)/$(SO) $(PYTHON) -m pytest -q -p no:cacheprovider tests
+	@$(MAKE) --no-print-directory scale-check
 
 memcheck: all $(B)/h5cl-tests
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache CK_FORK=no \
@@ -181,6 +182,29 @@ clean:
 
 format:
 	clang-format -i include/*.h lib/*.c lib/*.h tools/*.c bench/*.c tests/*.c
+
+# MPI (make MPI=1, Debian's OpenMPI): h5cl-mpi, one process per rank.  The
+# default build stays free of MPI; `make check` builds and runs it (through
+# scale-check) when mpicc is present.
+MPICC ?= mpicc
+ifdef MPI
+all: $(B)/h5cl-mpi
+endif
+
+$(B)/obj/mpi_%.o: mpi/%.c
+	@mkdir -p $(@D)
+	$(MPICC) $(ALL_CFLAGS) -Itools -c $< -o $@
+
+$(B)/h5cl-mpi: $(B)/obj/mpi_h5cl_mpi.o $(B)/obj/tools_cli_util.o $(B)/obj/tools_cli_json.o $(B)/libh5cl.a
+	$(MPICC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# Several devices (two PoCL devices), MPI ranks (when mpicc is present)
+# and the single run on the same files: tools/scale-check.sh.
+.PHONY: scale-check
+scale-check: all
+	@if command -v $(MPICC) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory MPI=1 $(B)/h5cl-mpi; fi
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh tools/scale-check.sh $(B)
 
 -include $(wildcard $(B)/obj/*.d)
 

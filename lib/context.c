@@ -28,6 +28,7 @@ int h5cl_ctx_create(h5cl_ctx **ctx_ret)
         return H5CL_ERR_NO_MEMORY;
     atomic_init(&ctx->cancel, 0);
     atomic_init(&ctx->busy, 0);
+    ctx->share_stop = UINT64_MAX;
     *ctx_ret = ctx;
     return H5CL_OK;
 }

@@ -125,6 +125,8 @@ int h5cl_run_prepare(h5cl_ctx *ctx, h5cl_dataset *ds,
         st = h5cl_selection_parse(ctx, ds, run->opts.select, &run->sel);
     if (st == H5CL_OK)
         st = check_axis(ctx, ds, run->opts.axis, allow_axis);
+    if (st == H5CL_OK)
+        st = h5cl_share_apply(ctx, run);
     if (st != H5CL_OK)
         return st;
     uint64_t tile_default;

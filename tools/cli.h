@@ -207,6 +207,7 @@ typedef struct run_args {
     size_t nwith;
     int mask_fill;          /* --mask-fill                               */
     int cf;                 /* --cf                                      */
+    int multi_ok;           /* the command runs on several devices       */
 } run_args;
 
 /* Not one of the shared options (run_args_option's return). */
@@ -233,6 +234,9 @@ typedef struct run_input {
     h5cl_cf_info cf;        /* what --mask-fill / --cf apply             */
 } run_input;
 
+/* Devices one run uses at most (--device all or a list). */
+#define RUN_MAX_DEVICES 16
+
 /* What a run command holds while it runs: the inputs, the selection,
  * the device, the run options and the progress bar. */
 typedef struct run_state {
@@ -254,6 +258,9 @@ typedef struct run_state {
     double prog_t0;
     double prog_last;
     uint64_t prog_total;
+    /* --device all or a list (cli_multi.c): more[0..nmore) beside ctx */
+    h5cl_ctx *more[RUN_MAX_DEVICES - 1];
+    size_t nmore;
 } run_state;
 
 /* Installs the Ctrl-C handler, opens the inputs, checks the expression
@@ -300,5 +307,24 @@ void print_summary_human(const h5cl_run_summary *s, const char *trace,
  * --mask-fill or --cf. */
 void json_summary(jw *w, const run_state *rs, const h5cl_run_summary *s,
                   int with_write);
+
+/* ------------------------------------------------------------------------
+ * cli_multi.c: --device all, or a comma list of device specs, for the
+ * commands that set run_args.multi_ok (stats, hist, cov): one context per
+ * device, the work shared by the library (h5cl_multi_*).
+ */
+
+/* Opens the device(s) of --device on rs->ctx and, for several, on new
+ * contexts in rs->more: 0, or the exit status after the message. */
+int run_devices_open(run_state *rs);
+void run_devices_close(run_state *rs);
+/* The run on every device of the run: h5cl_multi_* or the single call. */
+int run_stats(run_state *rs, h5cl_stats **stats_ret);
+int run_hist(run_state *rs, const h5cl_hist_options *ho, h5cl_hist **ret);
+int run_cov(run_state *rs, h5cl_cov **cov_ret);
+/* "devices     2: 0:0 NAME, 0:1 NAME" for several devices, else nothing. */
+void print_devices(const run_state *rs);
+/* "devices": ["0:0 NAME", ...] for several devices, else nothing. */
+void json_devices(jw *w, const run_state *rs);
 
 #endif

@@ -332,9 +332,9 @@ int run_begin(run_state *rs, h5cl_ctx *ctx, const run_args *a)
         rs->sel_rank = 0; /* a scalar: report shape [] as `info` does */
     for (d = 0; d < rs->sel_rank; d++)
         rs->sel_elems *= rs->sel_dims[d];
-    st = h5cl_ctx_use_device(ctx, a->device);
-    if (st == H5CL_OK)
-        st = h5cl_ctx_device(ctx, &rs->dev);
+    if ((code = run_devices_open(rs)) != EXIT_OK)
+        return code;
+    st = h5cl_ctx_device(ctx, &rs->dev);
     if (st != H5CL_OK)
         return lib_error(ctx, st);
 
@@ -367,6 +367,7 @@ void run_end(run_state *rs)
     for (i = 0; i < rs->n; i++)
         h5cl_dataset_close(rs->in[i].ds);
     rs->n = 0;
+    run_devices_close(rs);
 }
 
 int interrupted_exit(void)
@@ -625,6 +626,7 @@ void print_run_header(const run_state *rs)
     printf("device      %u:%u %s (%s)\n", rs->dev.platform_index,
            rs->dev.device_index, rs->dev.device_name,
            h5cl_device_type_name(rs->dev.type));
+    print_devices(rs);
     if (a->mask_fill || a->cf) {
         printf("decoding    %s%s%s\n", a->cf ? "--cf" : "",
                a->cf && a->mask_fill ? " " : "",
@@ -667,6 +669,7 @@ void json_run_header(jw *w, const run_state *rs)
     jw_string(w, rs->a->select);
     jw_key(w, "selection_shape");
     jw_dims(w, rs->sel_rank, rs->sel_dims);
+    json_devices(w, rs);
     if (rs->a->mask_fill || rs->a->cf) {
         jw_key(w, "mask_fill");
         jw_bool(w, rs->a->mask_fill);
