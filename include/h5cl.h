@@ -920,9 +920,11 @@ H5CL_API int h5cl_multi_cov(h5cl_ctx *const *ctxs, size_t nctx,
  * files in the output's directory are recorded by name relative to it
  * (HDF5 looks there first), others by absolute path, so the directory can
  * move as a whole.  An existing dataset of that name is H5CL_ERR_EXISTS
- * unless mopts->overwrite; an output file that is one of the sources is
- * H5CL_ERR_OUTPUT_IS_INPUT.  Only out_file, out_path and overwrite of
- * mopts are used.  Errors are recorded on ctx. */
+ * unless mopts->overwrite; an output file that is one of the sources (by
+ * any name: symlink, hard link) is H5CL_ERR_OUTPUT_IS_INPUT.  The output
+ * is written all or nothing, as h5cl_map_run's is.  Only out_file,
+ * out_path and overwrite of mopts are used.  Errors are recorded on
+ * ctx. */
 H5CL_API int h5cl_map_join(h5cl_ctx *ctx, const char *const *files, size_t n,
                            const char *path, const h5cl_map_options *mopts);
 

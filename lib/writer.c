@@ -49,19 +49,23 @@ static hid_t native_type(h5cl_dtype dt)
     }
 }
 
+int h5cl_input_file_get(const char *file, h5cl_input_file *f)
+{
+    struct stat is;
+    if (stat(file, &is) != 0)
+        return 0;
+    f->dev = (uint64_t)is.st_dev;
+    f->ino = (uint64_t)is.st_ino;
+    snprintf(f->name, sizeof f->name, "%s", file);
+    return 1;
+}
+
 size_t h5cl_input_files(h5cl_dataset *const *ds, size_t n,
                         h5cl_input_file *files)
 {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct stat is;
-        if (stat(ds[i]->info.file, &is) != 0)
-            continue;
-        files[k].dev = (uint64_t)is.st_dev;
-        files[k].ino = (uint64_t)is.st_ino;
-        snprintf(files[k].name, sizeof files[k].name, "%s", ds[i]->info.file);
-        k++;
-    }
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)h5cl_input_file_get(ds[i]->info.file, &files[k]);
     return k;
 }
 
@@ -411,7 +415,7 @@ static int put_attr(hid_t obj, const char *name, const char *value)
 
 /* Opens the temporary file and makes the dataset in it.  Lock held. */
 static int make_dataset(h5cl_ctx *ctx, h5cl_writer *w, int exists,
-                        const h5cl_writer_spec *spec)
+                        const h5cl_writer_spec *spec, int with_dataset)
 {
     char why[1024];
     const char *step;
@@ -425,6 +429,8 @@ static int make_dataset(h5cl_ctx *ctx, h5cl_writer *w, int exists,
     if (exists && object_exists(w->file, spec->path) &&
         H5Ldelete(w->file, spec->path, H5P_DEFAULT) < 0)
         goto fail;
+    if (!with_dataset)
+        return H5CL_OK; /* the caller makes it (h5cl_writer_open) */
     hsize_t dims[H5CL_MAX_RANK];
     for (int d = 0; d < spec->rank; d++)
         dims[d] = spec->dims[d];
@@ -472,9 +478,9 @@ fail:
                      spec->file, why);
 }
 
-int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
-                       const h5cl_input_file *inputs, size_t ninputs,
-                       h5cl_writer **w_ret)
+static int begin(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
+                 const h5cl_input_file *inputs, size_t ninputs,
+                 int with_dataset, h5cl_writer **w_ret)
 {
     *w_ret = NULL;
     if (!spec->file || !*spec->file || !spec->path || spec->path[0] != '/')
@@ -506,11 +512,11 @@ int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
         st = check_target(ctx, spec);
     if (st == H5CL_OK)
         st = make_tmp(ctx, w, exists, &ts);
-    if (st == H5CL_OK)
+    if (st == H5CL_OK && with_dataset)
         st = reserve_space(ctx, w, spec, exists ? (uint64_t)ts.st_size : 0);
     if (st == H5CL_OK) {
         h5cl_h5_lock();
-        st = make_dataset(ctx, w, exists, spec);
+        st = make_dataset(ctx, w, exists, spec, with_dataset);
         h5cl_h5_unlock();
     }
     if (st != H5CL_OK) {
@@ -519,6 +525,25 @@ int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
     }
     *w_ret = w;
     return H5CL_OK;
+}
+
+int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
+                       const h5cl_input_file *inputs, size_t ninputs,
+                       h5cl_writer **w_ret)
+{
+    return begin(ctx, spec, inputs, ninputs, 1, w_ret);
+}
+
+int h5cl_writer_open(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
+                     const h5cl_input_file *inputs, size_t ninputs,
+                     h5cl_writer **w_ret)
+{
+    return begin(ctx, spec, inputs, ninputs, 0, w_ret);
+}
+
+hid_t h5cl_writer_file(const h5cl_writer *w)
+{
+    return w->file;
 }
 
 int h5cl_writer_write(h5cl_writer *w, const h5cl_box *box, const void *data,
@@ -582,7 +607,7 @@ int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w)
     h5cl_h5_lock();
     /* H5Dclose writes the last chunks and H5Fclose the metadata: either can
      * meet a full disk, so both statuses count */
-    int ok = H5Dclose(w->dset) >= 0;
+    int ok = w->dset < 0 || H5Dclose(w->dset) >= 0;
     w->dset = -1;
     ok = (H5Fclose(w->file) >= 0) && ok; /* closed even after a failure */
     if (!ok)
@@ -763,15 +788,4 @@ int h5cl_writer_spec_init(h5cl_ctx *ctx, const h5cl_map_options *m,
     w->shuffle = m->shuffle;
     w->overwrite = m->overwrite;
     return choose_chunks(ctx, m, in_chunks, w);
-}
-
-int h5cl_writer_check_dest(h5cl_ctx *ctx, hid_t f, const char *file,
-                           const char *path, int overwrite)
-{
-    h5cl_writer_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.file = file;
-    spec.path = path;
-    spec.overwrite = overwrite;
-    return check_path(ctx, f, &spec);
 }

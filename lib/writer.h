@@ -51,6 +51,8 @@ typedef struct h5cl_input_file {
  * either: it cannot be renamed over). */
 size_t h5cl_input_files(h5cl_dataset *const *ds, size_t n,
                         h5cl_input_file *files);
+/* The identity of one file by name: 1, or 0 when it cannot be stat'ed. */
+int h5cl_input_file_get(const char *file, h5cl_input_file *f);
 
 /* Fills spec (all but expression and sources) from a map's output
  * options for an output of `rank` dims whose element 0 is at input
@@ -69,6 +71,16 @@ int h5cl_writer_spec_init(h5cl_ctx *ctx, const h5cl_map_options *m,
 int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
                        const h5cl_input_file *inputs, size_t ninputs,
                        h5cl_writer **w_ret);
+/* For an output HDF5 writes itself (a virtual dataset): the checks and
+ * the temporary file of h5cl_writer_create (spec: file, path and
+ * overwrite), with an overwritten dataset removed and none made; the
+ * caller makes its dataset in h5cl_writer_file(w), closes what it opened
+ * there, then commits or aborts as with any writer. */
+int h5cl_writer_open(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
+                     const h5cl_input_file *inputs, size_t ninputs,
+                     h5cl_writer **w_ret);
+/* The open temporary file of a writer made by h5cl_writer_open. */
+hid_t h5cl_writer_file(const h5cl_writer *w);
 /* Stores one tile (box in input coordinates, values in C order).  Safe
  * from the writer thread: touches no context state; on failure writes a
  * message into err (naming the file, dataset and HDF5's error, or ENOSPC
@@ -77,12 +89,6 @@ int h5cl_writer_write(h5cl_writer *w, const h5cl_box *box, const void *data,
                       char *err, size_t errlen);
 /* Makes the output visible under its real name and frees w. */
 int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w);
-/* The checks of an output dataset at path in the open file f, for other
- * writers of outputs (lib/vds.c): groups on the way, and the dataset
- * absent unless overwrite (H5CL_ERR_EXISTS).  Call with the HDF5 lock
- * held. */
-int h5cl_writer_check_dest(h5cl_ctx *ctx, hid_t f, const char *file,
-                           const char *path, int overwrite);
 /* Removes the temporary file and frees w.  Accepts NULL. */
 void h5cl_writer_abort(h5cl_writer *w);
 
