@@ -17,6 +17,7 @@
 #define H5CL_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -57,6 +58,8 @@ int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * A cancelled run is just "h5cl: cancelled", with interrupted_exit()'s
  * status. */
 int lib_error(const h5cl_ctx *ctx, int status);
+/* The signal that stopped the run (0: none), set by the CLI's handler. */
+extern volatile sig_atomic_t cli_interrupted;
 /* The exit status of a run stopped by a signal, as a shell reports one
  * (128 + the signal: 130 for SIGINT, 143 for SIGTERM); EXIT_RUNTIME for
  * a run cancelled otherwise. */

@@ -29,6 +29,13 @@ int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+volatile sig_atomic_t cli_interrupted;
+
+int interrupted_exit(void)
+{
+    return cli_interrupted ? 128 + cli_interrupted : EXIT_RUNTIME;
+}
+
 int lib_error(const h5cl_ctx *ctx, int status)
 {
     const char *msg = ctx ? h5cl_ctx_errmsg(ctx) : "";
