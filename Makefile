@@ -234,3 +234,23 @@ scale-check: all
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh tools/scale-check.sh $(B)
 
 -include $(wildcard $(B)/obj/*.d)
+
+# Fault injection for tests/reliability (never installed): an OpenCL
+# loader layer (OPENCL_LAYERS), the driver that runs an op twice on one
+# context, and an LD_PRELOAD shim failing writes.
+.PHONY: faults
+FAULT_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden
+faults: $(B)/faults/libh5cl_fault_layer.so $(B)/faults/cl_fault_driver \
+	$(B)/faults/libh5cl_write_shim.so $(B)/h5cl
+
+$(B)/faults/libh5cl_fault_layer.so: tests/faults/cl_fault_layer.c
+	@mkdir -p $(@D)
+	$(CC) $(FAULT_CFLAGS) $(OPENCL_CFLAGS) -shared -o $@ $<
+
+$(B)/faults/libh5cl_write_shim.so: tests/faults/write_shim.c
+	@mkdir -p $(@D)
+	$(CC) $(FAULT_CFLAGS) -shared -o $@ $< -ldl
+
+$(B)/faults/cl_fault_driver: tests/faults/cl_fault_driver.c $(B)/libh5cl.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libh5cl.a $(LIB_LIBS)

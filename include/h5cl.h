@@ -694,7 +694,8 @@ H5CL_API int h5cl_expr_check(h5cl_ctx *ctx, const char *expr,
  * so a failure, a cancellation or a killed process never leaves a partial
  * dataset under the real name and never changes the existing file.  An
  * existing dataset of that name is H5CL_ERR_EXISTS unless overwrite is set.
- * An output file that is one of the input files is refused.
+ * An output file that is one of the input files (by any name: symlink,
+ * hard link, another spelling) is refused with H5CL_ERR_OUTPUT_IS_INPUT.
  */
 typedef struct h5cl_map_options {
     size_t struct_size;   /* set by h5cl_map_options_init()              */
@@ -770,9 +771,11 @@ H5CL_API int h5cl_cov_corrcoef(const h5cl_cov *cov, double *out);
 H5CL_API const h5cl_run_summary *h5cl_cov_summary(const h5cl_cov *cov);
 /* Writes the p x p covariance (corr 0, with ddof) or correlation (corr
  * 1) as a float64 dataset to mopts's output, with the same all-or-nothing
- * rules as h5cl_map_run (mopts->dtype must be -1 or H5CL_FLOAT64; the
- * output file may be the input's: the input is never written in place).
- * Errors are recorded on ctx. */
+ * rules as h5cl_map_run (mopts->dtype must be -1 or H5CL_FLOAT64).  The
+ * files cov was computed from (merged states: all of them; not known for
+ * a deserialised state) are refused as outputs with
+ * H5CL_ERR_OUTPUT_IS_INPUT, as every input is by every write.  Errors
+ * are recorded on ctx. */
 H5CL_API int h5cl_cov_write(h5cl_ctx *ctx, const h5cl_cov *cov, int corr,
                             unsigned ddof, const h5cl_map_options *mopts);
 /* into (+)= from: the rows of both.  H5CL_ERR_INVALID_ARGUMENT unless the
@@ -958,9 +961,11 @@ H5CL_API int h5cl_multi_cov(h5cl_ctx *const *ctxs, size_t nctx,
  * files in the output's directory are recorded by name relative to it
  * (HDF5 looks there first), others by absolute path, so the directory can
  * move as a whole.  An existing dataset of that name is H5CL_ERR_EXISTS
- * unless mopts->overwrite; an output file that is one of the sources is
- * H5CL_ERR_OUTPUT_IS_INPUT.  Only out_file, out_path and overwrite of
- * mopts are used.  Errors are recorded on ctx. */
+ * unless mopts->overwrite; an output file that is one of the sources (by
+ * any name: symlink, hard link) is H5CL_ERR_OUTPUT_IS_INPUT.  The output
+ * is written all or nothing, as h5cl_map_run's is.  Only out_file,
+ * out_path and overwrite of mopts are used.  Errors are recorded on
+ * ctx. */
 H5CL_API int h5cl_map_join(h5cl_ctx *ctx, const char *const *files, size_t n,
                            const char *path, const h5cl_map_options *mopts);
 

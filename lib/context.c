@@ -4,6 +4,7 @@
 
 #include "blas.h"
 #include "device.h"
+#include "hdf5io.h"
 #include "isolate.h"
 #include "program.h"
 
@@ -27,6 +28,7 @@ int h5cl_ctx_create(h5cl_ctx **ctx_ret)
     h5cl_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return H5CL_ERR_NO_MEMORY;
+    h5cl_h5_init();
     atomic_init(&ctx->cancel, 0);
     atomic_init(&ctx->busy, 0);
     ctx->share_stop = UINT64_MAX;

@@ -88,6 +88,20 @@ int h5cl_cov_corrcoef(const h5cl_cov *c, double *out)
     return H5CL_OK;
 }
 
+/* The merged state comes from both states' files: neither may be
+ * written over.  Beyond H5CL_MAX_INPUTS files the rest are dropped. */
+static void merge_inputs(h5cl_cov *a, const h5cl_cov *b)
+{
+    for (size_t i = 0; i < b->ninputs && a->ninputs < H5CL_MAX_INPUTS; i++) {
+        size_t j = 0;
+        while (j < a->ninputs && (a->inputs[j].dev != b->inputs[i].dev ||
+                                  a->inputs[j].ino != b->inputs[i].ino))
+            j++;
+        if (j == a->ninputs)
+            a->inputs[a->ninputs++] = b->inputs[i];
+    }
+}
+
 /* Chan, Golub and LeVeque's pairwise update, extended to cross products:
  * M = Ma + Mb + d d^T na nb / n with d = mean_b - mean_a.  No raw sums
  * are formed, so states of data with a large mean merge without
@@ -96,6 +110,7 @@ int h5cl_cov_merge(h5cl_cov *a, const h5cl_cov *b)
 {
     if (!a || !b || a->p != b->p)
         return H5CL_ERR_INVALID_ARGUMENT;
+    merge_inputs(a, b);
     if (b->n == 0)
         return H5CL_OK;
     const size_t p = a->p;

@@ -6,6 +6,7 @@
 #define H5CL_COV_STATE_H
 
 #include "h5cl.h"
+#include "writer.h"
 
 struct h5cl_cov {
     uint64_t n;       /* rows                                         */
@@ -13,6 +14,10 @@ struct h5cl_cov {
     double *mean;     /* p                                            */
     double *m2;       /* p x p, row-major, symmetric                  */
     h5cl_run_summary summary;
+    /* the files it was computed from, which h5cl_cov_write refuses as
+     * outputs; none for a deserialised state */
+    h5cl_input_file inputs[H5CL_MAX_INPUTS];
+    size_t ninputs;
 };
 
 /* A state of p columns and no rows (means NaN, m2 zero); NULL when out

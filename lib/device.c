@@ -14,16 +14,40 @@ typedef struct dev_entry {
     h5cl_device_info info;
 } dev_entry;
 
-static void get_str(cl_device_id d, cl_device_info what, char *buf,
-                    size_t len)
+/* The first failed query of a device's description: which, and why. */
+typedef struct query_status {
+    cl_int err;
+    const char *call, *what;
+} query_status;
+
+/* One clGetDeviceInfo; a failure is kept (the first one) rather than
+ * read as a zero, which would quietly change the device's class, its
+ * defaults and so the order in which results are summed. */
+static void query(query_status *qs, cl_device_id d, cl_device_info what,
+                  const char *name, size_t len, void *buf)
+{
+    cl_int err = clGetDeviceInfo(d, what, len, buf, NULL);
+    if (err != CL_SUCCESS && qs->err == CL_SUCCESS) {
+        qs->err = err;
+        qs->call = "clGetDeviceInfo";
+        qs->what = name;
+    }
+}
+
+#define QUERY(qs, d, param, len, buf) query(qs, d, param, #param, len, buf)
+
+static void get_str(query_status *qs, cl_device_id d, cl_device_info what,
+                    const char *name, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (clGetDeviceInfo(d, what, len, buf, NULL) != CL_SUCCESS)
-        buf[0] = '\0';
+    query(qs, d, what, name, len, buf);
     buf[len - 1] = '\0';
 }
 
-static void describe(cl_platform_id p, cl_device_id d, h5cl_device_info *in)
+#define GET_STR(qs, d, param, buf, len) get_str(qs, d, param, #param, buf, len)
+
+static void describe(query_status *qs, cl_platform_id p, cl_device_id d,
+                     h5cl_device_info *in)
 {
     cl_device_type type = 0;
     cl_uint cu = 0;
@@ -33,26 +57,28 @@ static void describe(cl_platform_id p, cl_device_id d, h5cl_device_info *in)
     size_t wg = 1;
     char ext[8192];
 
-    clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
-    clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem, &gmem, NULL);
-    clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof maxalloc,
-                    &maxalloc, NULL);
-    clGetDeviceInfo(d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified,
-                    &unified, NULL);
-    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    QUERY(qs, d, CL_DEVICE_TYPE, sizeof type, &type);
+    QUERY(qs, d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu);
+    QUERY(qs, d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem, &gmem);
+    QUERY(qs, d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof maxalloc, &maxalloc);
+    QUERY(qs, d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified);
+    QUERY(qs, d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg);
+    /* OpenCL 1.1 devices without doubles may not know this query */
     if (clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp64, &fp64,
                         NULL) != CL_SUCCESS)
         fp64 = 0;
-    get_str(d, CL_DEVICE_EXTENSIONS, ext, sizeof ext);
-    clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof in->platform_name,
-                      in->platform_name, NULL);
+    GET_STR(qs, d, CL_DEVICE_EXTENSIONS, ext, sizeof ext);
+    cl_int err = clGetPlatformInfo(p, CL_PLATFORM_NAME,
+                                   sizeof in->platform_name,
+                                   in->platform_name, NULL);
+    if (err != CL_SUCCESS && qs->err == CL_SUCCESS)
+        *qs = (query_status){err, "clGetPlatformInfo", "CL_PLATFORM_NAME"};
     in->platform_name[sizeof in->platform_name - 1] = '\0';
-    get_str(d, CL_DEVICE_NAME, in->device_name, sizeof in->device_name);
-    get_str(d, CL_DEVICE_VENDOR, in->vendor, sizeof in->vendor);
-    get_str(d, CL_DRIVER_VERSION, in->driver_version,
+    GET_STR(qs, d, CL_DEVICE_NAME, in->device_name, sizeof in->device_name);
+    GET_STR(qs, d, CL_DEVICE_VENDOR, in->vendor, sizeof in->vendor);
+    GET_STR(qs, d, CL_DRIVER_VERSION, in->driver_version,
             sizeof in->driver_version);
-    get_str(d, CL_DEVICE_VERSION, in->opencl_version,
+    GET_STR(qs, d, CL_DEVICE_VERSION, in->opencl_version,
             sizeof in->opencl_version);
 
     in->type = (type & CL_DEVICE_TYPE_GPU)           ? H5CL_DEVICE_GPU
@@ -79,7 +105,8 @@ static int enumerate(h5cl_ctx *ctx, dev_entry **list_ret, size_t *n_ret)
     *list_ret = NULL;
     *n_ret = 0;
     cl_int err = clGetPlatformIDs(0, NULL, &np);
-    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || np == 0)
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ ||
+        (err == CL_SUCCESS && np == 0))
         return h5cl_fail(
             ctx, H5CL_ERR_NO_PLATFORM,
             "no OpenCL platform found (clGetPlatformIDs: %s); install an "
@@ -100,12 +127,20 @@ static int enumerate(h5cl_ctx *ctx, dev_entry **list_ret, size_t *n_ret)
     }
     dev_entry *list = NULL;
     size_t n = 0;
+    /* a platform whose device list cannot be read is skipped, so that a
+     * broken ICD does not hide the others; its error is reported when
+     * no device is left */
+    query_status ids_err = {CL_SUCCESS, NULL, NULL};
     for (cl_uint p = 0; p < np; p++) {
         cl_uint nd = 0;
-        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) !=
-                CL_SUCCESS ||
-            nd == 0)
-            continue; /* a platform without devices is not an error */
+        err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
+        if (err != CL_SUCCESS || nd == 0) {
+            /* a platform without devices is not an error */
+            if (err != CL_SUCCESS && err != CL_DEVICE_NOT_FOUND &&
+                ids_err.err == CL_SUCCESS)
+                ids_err = (query_status){err, "clGetDeviceIDs", NULL};
+            continue;
+        }
         cl_device_id *ids = calloc(nd, sizeof *ids);
         dev_entry *grown = realloc(list, (n + nd) * sizeof *list);
         if (!ids || !grown) {
@@ -115,21 +150,36 @@ static int enumerate(h5cl_ctx *ctx, dev_entry **list_ret, size_t *n_ret)
             return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
         }
         list = grown;
-        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, ids, NULL) ==
-            CL_SUCCESS) {
-            for (cl_uint d = 0; d < nd; d++) {
-                dev_entry *e = &list[n++];
-                memset(e, 0, sizeof *e);
-                e->platform = plats[p];
-                e->id = ids[d];
-                e->info.platform_index = p;
-                e->info.device_index = d;
-                describe(plats[p], ids[d], &e->info);
+        err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, ids, NULL);
+        if (err != CL_SUCCESS && ids_err.err == CL_SUCCESS)
+            ids_err = (query_status){err, "clGetDeviceIDs", NULL};
+        for (cl_uint d = 0; err == CL_SUCCESS && d < nd; d++) {
+            dev_entry *e = &list[n++];
+            memset(e, 0, sizeof *e);
+            e->platform = plats[p];
+            e->id = ids[d];
+            e->info.platform_index = p;
+            e->info.device_index = d;
+            query_status qs = {CL_SUCCESS, NULL, NULL};
+            describe(&qs, plats[p], ids[d], &e->info);
+            if (qs.err != CL_SUCCESS) {
+                char what[128];
+                snprintf(what, sizeof what, "reading %s of device %u:%u",
+                         qs.what, p, d);
+                free(ids);
+                free(list);
+                free(plats);
+                return h5cl_fail_cl(ctx, qs.err, qs.call, what);
             }
         }
         free(ids);
     }
     free(plats);
+    if (n == 0 && ids_err.err != CL_SUCCESS) {
+        free(list);
+        return h5cl_fail_cl(ctx, ids_err.err, ids_err.call,
+                            "listing the devices of a platform");
+    }
     if (n == 0) {
         free(list);
         return h5cl_fail(ctx, H5CL_ERR_NO_PLATFORM,
@@ -252,9 +302,16 @@ static int open_entry(h5cl_ctx *ctx, const dev_entry *e)
 
     cl_ulong lmem = 0;
     cl_uint align_bits = 0;
-    clGetDeviceInfo(e->id, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL);
-    clGetDeviceInfo(e->id, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits,
-                    &align_bits, NULL);
+    query_status qs = {CL_SUCCESS, NULL, NULL};
+    QUERY(&qs, e->id, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem);
+    QUERY(&qs, e->id, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits,
+          &align_bits);
+    if (qs.err != CL_SUCCESS) {
+        char what[128];
+        snprintf(what, sizeof what, "reading %s", qs.what);
+        ctx->device_open = 0;
+        return h5cl_fail_cl(ctx, qs.err, qs.call, what);
+    }
     dev->local_mem_bytes = lmem;
     dev->mem_base_align_bytes = align_bits / 8 ? align_bits / 8 : 128;
     dev->max_work_group_size = e->info.max_work_group_size;

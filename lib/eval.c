@@ -476,19 +476,23 @@ int h5cl_eval_enqueue_masked(h5cl_eval *ev, h5cl_ctx *ctx, uint64_t n,
             groups = 1;
         global = (size_t)groups * local;
     }
-    cl_int err = CL_SUCCESS;
-    cl_uint a = 0;
+    /* the inputs, the output, n, the segment and, when decoding, the
+     * masked counter (a NULL buffer is a NULL pointer in the kernel:
+     * nothing counted) */
+    h5cl_karg args[H5CL_MAX_INPUTS + 4];
+    size_t na = 0;
     for (size_t i = 0; i < ev->ninputs; i++)
-        err |= clSetKernelArg(ev->kernel, a++, sizeof(cl_mem), &inputs[i]);
-    err |= clSetKernelArg(ev->kernel, a++, sizeof(cl_mem), &out);
-    err |= clSetKernelArg(ev->kernel, a++, sizeof nn, &nn);
-    err |= clSetKernelArg(ev->kernel, a++, sizeof seg, &seg);
-    /* a NULL buffer is a NULL pointer in the kernel: nothing counted */
-    if (err == CL_SUCCESS && ev->decode)
-        err = clSetKernelArg(ev->kernel, a++, sizeof(cl_mem), &masked);
-    if (err != CL_SUCCESS)
-        return h5cl_fail(ctx, H5CL_ERR_OPENCL,
-                         "clSetKernelArg failed for the expression kernel");
+        args[na++] = (h5cl_karg){sizeof(cl_mem), &inputs[i]};
+    args[na++] = (h5cl_karg){sizeof(cl_mem), &out};
+    args[na++] = (h5cl_karg){sizeof nn, &nn};
+    args[na++] = (h5cl_karg){sizeof seg, &seg};
+    if (ev->decode)
+        args[na++] = (h5cl_karg){sizeof(cl_mem), &masked};
+    int st = h5cl_kernel_args(ctx, ev->kernel, 0, args, na,
+                              "the expression kernel");
+    if (st != H5CL_OK)
+        return st;
+    cl_int err;
     if (ev->decode && masked) {
         const cl_uint zero = 0;
         err = clEnqueueFillBuffer(ctx->dev.comp, masked, &zero, sizeof zero,

@@ -19,9 +19,14 @@ static void h5_init(void)
     H5dont_atexit();
 }
 
-void h5cl_h5_lock(void)
+void h5cl_h5_init(void)
 {
     pthread_once(&h5_once, h5_init);
+}
+
+void h5cl_h5_lock(void)
+{
+    h5cl_h5_init();
     pthread_mutex_lock(&h5_mutex);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }

@@ -10,6 +10,11 @@
 /* Takes the lock and stops HDF5 printing errors on this thread (HDF5 keeps
  * that setting per thread in thread-safe builds, and callers may come from
  * any thread), so every HDF5 section is silent by construction. */
+/* Turns HDF5's exit handler off (see hdf5io.c) before anything can start
+ * the library: h5cl_ctx_create calls it, since H5T_NATIVE_* and other
+ * HDF5 calls outside the lock (an isolated context's writer) would
+ * otherwise initialise HDF5 first. */
+void h5cl_h5_init(void);
 void h5cl_h5_lock(void);
 void h5cl_h5_unlock(void);
 /* Does HDF5's error stack hold a datatype error (a type message this

@@ -897,16 +897,17 @@ static region *region_new(struct h5cl_iso *iso, size_t bytes)
     if (!r)
         return NULL;
     r->fd = memfd_create("h5cl-tile", MFD_CLOEXEC);
-    if (r->fd < 0 || ftruncate(r->fd, (off_t)bytes) != 0) {
+    int saved = 0;
+    if (r->fd < 0 || ftruncate(r->fd, (off_t)bytes) != 0)
+        saved = errno; /* EFBIG: the file-size limit covers memfds too */
+    else if ((r->addr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                             r->fd, 0)) == MAP_FAILED)
+        saved = errno;
+    if (saved) {
         if (r->fd >= 0)
             close(r->fd);
         free(r);
-        return NULL;
-    }
-    r->addr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
-    if (r->addr == MAP_FAILED) {
-        close(r->fd);
-        free(r);
+        errno = saved;
         return NULL;
     }
     r->bytes = bytes;

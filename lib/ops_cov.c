@@ -443,6 +443,8 @@ static int cov_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
         h5cl_cov_free(ac.out);
         return st;
     }
+    /* kept so that the matrix is never written over its own data */
+    ac.out->ninputs = h5cl_input_files(run.in.ds, run.in.n, ac.out->inputs);
     *cov_ret = ac.out;
     return h5cl_ok(ctx);
 }
@@ -489,7 +491,7 @@ static int cov_write(h5cl_ctx *ctx, const h5cl_cov *cov, int corr,
     else
         h5cl_cov_matrix(cov, ddof, mat);
     h5cl_writer *w = NULL;
-    st = h5cl_writer_create(ctx, &spec, NULL, 0, &w);
+    st = h5cl_writer_create(ctx, &spec, cov->inputs, cov->ninputs, &w);
     if (st == H5CL_OK && p) {
         const h5cl_box box = {2, {0, 0}, {p, p}};
         char err[1024];
@@ -610,7 +612,9 @@ static int project_writer(h5cl_run *run, const h5cl_pca *pca,
              in->info.file, in->info.path);
     spec.expression = expr;
     spec.sources = sources;
-    return h5cl_writer_create(ctx, &spec, run->in.ds, run->in.n, w_ret);
+    h5cl_input_file files[H5CL_MAX_INPUTS];
+    const size_t nfiles = h5cl_input_files(run->in.ds, run->in.n, files);
+    return h5cl_writer_create(ctx, &spec, files, nfiles, w_ret);
 }
 
 static int project_run(h5cl_dataset *ds, const h5cl_run_options *opts,

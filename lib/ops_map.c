@@ -38,8 +38,10 @@ static int map_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     if (st != H5CL_OK)
         return st;
     /* one kernel: first and last command, each with its own reference */
-    if (clRetainEvent(*kernel_ret) != CL_SUCCESS)
-        return h5cl_fail(ctx, H5CL_ERR_OPENCL, "clRetainEvent failed");
+    cl_int err = clRetainEvent(*kernel_ret);
+    if (err != CL_SUCCESS)
+        return h5cl_fail_cl(ctx, err, "clRetainEvent",
+                            "keeping the expression kernel's event");
     *done_ret = *kernel_ret;
     /* then the masked count, when there is one to read back */
     return mo->masked ? h5cl_masked_read(mo->masked, ctx, slot, *done_ret,
@@ -165,8 +167,10 @@ static int map_run(h5cl_dataset *ds, const h5cl_run_options *opts,
     if (st == H5CL_OK && !(sources = sources_text(&run.in)))
         st = h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     spec.sources = sources;
+    h5cl_input_file files[H5CL_MAX_INPUTS];
+    const size_t nfiles = h5cl_input_files(run.in.ds, run.in.n, files);
     if (st == H5CL_OK)
-        st = h5cl_writer_create(ctx, &spec, run.in.ds, run.in.n, &ma.writer);
+        st = h5cl_writer_create(ctx, &spec, files, nfiles, &ma.writer);
     free(sources);
     if (st == H5CL_OK)
         st = h5cl_run_attempts(&run, attempt, &ma);

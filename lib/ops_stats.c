@@ -207,6 +207,7 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     }
 
     if (so->axis < 0) {
+        cl_ulong seg = 0;
         if (so->local == 1) {
             /* segments of whole 8-element vectors, at least 64 KiB each */
             cl_ulong min_seg = 16384;
@@ -215,49 +216,49 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
                 groups = so->max_groups;
             if (groups == 0)
                 groups = 1;
-            cl_ulong seg = (n + groups - 1) / groups;
+            seg = (n + groups - 1) / groups;
             seg = (seg + 7) / 8 * 8;
             groups = (n + seg - 1) / seg;
             if (groups == 0)
                 groups = 1;
             local = 1;
             global = (size_t)groups;
-            err |= clSetKernelArg(k, 2, sizeof seg, &seg);
         } else {
             cl_ulong groups = (n + so->local - 1) / so->local;
             if (groups > so->max_groups)
                 groups = so->max_groups;
             if (groups == 0)
                 groups = 1;
-            cl_ulong seg = 0;
             local = so->local;
             global = (size_t)groups * local;
-            err |= clSetKernelArg(k, 2, sizeof seg, &seg);
         }
         nrecs = global / local;
-        err |= clSetKernelArg(k, 0, sizeof input, &input);
-        err |= clSetKernelArg(k, 1, sizeof n, &n);
-        err |= clSetKernelArg(k, 3, sizeof(cl_mem), &so->dev_recs[slot]);
-        err |= clSetKernelArg(k, 4, local * LOCAL_PART_BYTES, NULL);
+        const h5cl_karg args[] = {{sizeof input, &input},
+                                  {sizeof n, &n},
+                                  {sizeof seg, &seg},
+                                  {sizeof(cl_mem), &so->dev_recs[slot]},
+                                  {local * LOCAL_PART_BYTES, NULL}};
+        int st = h5cl_kernel_args(ctx, k, 0, args, 5, "the statistics kernel");
+        if (st != H5CL_OK)
+            return st;
     } else {
         uint64_t O, A, I;
         h5cl_axis_view(&tile->box, so->axis, &O, &A, &I);
         cl_ulong o = O, a = A, i = I;
         nrecs = (size_t)(O * I);
         local = 64;
-        global = (nrecs + local - 1) / local * local;
-        err |= clSetKernelArg(k, 0, sizeof input, &input);
-        err |= clSetKernelArg(k, 1, sizeof o, &o);
-        err |= clSetKernelArg(k, 2, sizeof a, &a);
-        err |= clSetKernelArg(k, 3, sizeof i, &i);
-        err |= clSetKernelArg(k, 4, sizeof(cl_mem), &so->dev_recs[slot]);
+        const h5cl_karg args[] = {{sizeof input, &input},
+                                  {sizeof o, &o},
+                                  {sizeof a, &a},
+                                  {sizeof i, &i},
+                                  {sizeof(cl_mem), &so->dev_recs[slot]}};
+        int st = h5cl_kernel_args(ctx, k, 0, args, 5, "the statistics kernel");
+        if (st != H5CL_OK)
+            return st;
         if (ctx->dev.max_work_group_size < local)
             local = ctx->dev.max_work_group_size;
         global = (nrecs + local - 1) / local * local;
     }
-    if (err != CL_SUCCESS)
-        return h5cl_fail(ctx, H5CL_ERR_OPENCL,
-                         "clSetKernelArg failed for the statistics kernel");
     so->nrecs[slot] = nrecs;
     cl_event kev;
     err = clEnqueueNDRangeKernel(q, k, 1, NULL, &global, &local, ready ? 1 : 0,
@@ -269,8 +270,9 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
      * then each holder needs its own reference */
     if (!so->eval) {
         *kernel_ret = kev;
-        if (clRetainEvent(kev) != CL_SUCCESS)
-            return h5cl_fail(ctx, H5CL_ERR_OPENCL, "clRetainEvent failed");
+        if ((err = clRetainEvent(kev)) != CL_SUCCESS)
+            return h5cl_fail_cl(ctx, err, "clRetainEvent",
+                                "keeping the statistics kernel's event");
     }
     /* the masked count first (nothing to read on zero-copy devices): the
      * records' read-back then waits for it */

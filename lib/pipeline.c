@@ -31,6 +31,7 @@
  * resources of the op are never shared by two tiles in flight, and merging
  * in tile order keeps results deterministic.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,22 @@ static void *writer_main(void *arg)
  * writes in place (zero-copy), else a pinned host buffer, mapped for the
  * whole run, and a device buffer.  Isolated inputs' host memory is shared
  * with the reader child either way. */
+/* A host slot that could not be made.  Shared slots (isolated inputs) are
+ * memfd pages, which the file-size limit (ulimit -f) also caps. */
+static int slot_failed(h5cl_ctx *ctx, size_t bytes, const char *what,
+                       int shared)
+{
+    if (shared && errno == EFBIG)
+        return h5cl_fail(ctx, H5CL_ERR_LIMIT,
+                         "cannot make a %zu-byte host slot shared with the "
+                         "isolated reader (%s): the file-size limit (ulimit "
+                         "-f) covers shared memory too; raise it, choose "
+                         "smaller tiles or read in-process",
+                         bytes, what);
+    return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
+                     "cannot allocate a %zu-byte host slot (%s)", bytes, what);
+}
+
 static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
                       const char *what)
 {
@@ -294,9 +311,7 @@ static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
             b->alloc = MAP_FAILED;
         if (b->alloc == MAP_FAILED) {
             b->alloc = NULL;
-            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
-                             "cannot allocate a %zu-byte host slot (%s)",
-                             bytes, what);
+            return slot_failed(ctx, bytes, what, b->shared);
         }
         b->alloc_bytes = bytes;
         b->hbuf = clCreateBuffer(dev->context, access | CL_MEM_USE_HOST_PTR,
@@ -317,9 +332,7 @@ static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
         b->shared = 1;
         b->alloc = h5cl_iso_shm_alloc(ctx, bytes);
         if (!b->alloc)
-            return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
-                             "cannot allocate a %zu-byte host slot (%s)",
-                             bytes, what);
+            return slot_failed(ctx, bytes, what, 1);
         b->alloc_bytes = bytes;
         b->host = b->alloc;
         /* wrapped, so that the driver pins the pages and the upload is a

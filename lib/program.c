@@ -304,3 +304,19 @@ int h5cl_ctx_build_programs(h5cl_ctx *ctx)
         }
     return h5cl_ok(ctx);
 }
+
+int h5cl_kernel_args(h5cl_ctx *ctx, cl_kernel k, cl_uint first,
+                     const h5cl_karg *args, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        cl_int err = clSetKernelArg(k, first + (cl_uint)i, args[i].size,
+                                    args[i].value);
+        if (err != CL_SUCCESS) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "setting argument %u of %s",
+                     first + (unsigned)i, what);
+            return h5cl_fail_cl(ctx, err, "clSetKernelArg", msg);
+        }
+    }
+    return H5CL_OK;
+}

@@ -26,6 +26,17 @@ int h5cl_program_build(h5cl_ctx *ctx, const char *label, const char *text,
                        size_t length, const char *opts, cl_program *prog_ret);
 /* "float", "ushort", ... for an element type. */
 const char *h5cl_program_cl_type(h5cl_dtype dtype);
+/* One kernel argument: size and value (NULL for local memory). */
+typedef struct h5cl_karg {
+    size_t size;
+    const void *value;
+} h5cl_karg;
+
+/* Sets n arguments of k from index `first` on, stopping at the first
+ * failure, which it reports naming clSetKernelArg, the error and `what`
+ * (the kernel). */
+int h5cl_kernel_args(h5cl_ctx *ctx, cl_kernel k, cl_uint first,
+                     const h5cl_karg *args, size_t n, const char *what);
 /* Releases every program ctx holds. */
 void h5cl_program_release_all(h5cl_ctx *ctx);
 

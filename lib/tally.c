@@ -108,27 +108,6 @@ static void op_teardown(h5cl_op *op)
     to->kernel = NULL;
 }
 
-/* One kernel argument: size and value (NULL for local memory). */
-typedef struct karg {
-    size_t size;
-    const void *value;
-} karg;
-
-/* Sets n arguments from index `first` on, stopping at the first failure,
- * which it reports. */
-static int set_args(h5cl_ctx *ctx, cl_kernel k, cl_uint first,
-                    const karg *args, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        cl_int err = clSetKernelArg(k, first + (cl_uint)i, args[i].size,
-                                    args[i].value);
-        if (err != CL_SUCCESS)
-            return h5cl_fail_cl(ctx, err, "clSetKernelArg",
-                                "setting the counting kernel's arguments");
-    }
-    return H5CL_OK;
-}
-
 /* The binning arguments: lo, hi and norm in the device's precision, then
  * bins. */
 static int set_binning(h5cl_ctx *ctx, cl_kernel k, cl_uint first,
@@ -140,11 +119,11 @@ static int set_binning(h5cl_ctx *ctx, cl_kernel k, cl_uint first,
     const cl_uint bins = t->bins;
     const int fp64 = ctx->dev.info.has_fp64;
     const size_t rs = fp64 ? sizeof d[0] : sizeof f[0];
-    const karg a[4] = {{rs, fp64 ? (const void *)&d[0] : &f[0]},
+    const h5cl_karg a[4] = {{rs, fp64 ? (const void *)&d[0] : &f[0]},
                        {rs, fp64 ? (const void *)&d[1] : &f[1]},
                        {rs, fp64 ? (const void *)&d[2] : &f[2]},
                        {sizeof bins, &bins}};
-    return set_args(ctx, k, first, a, 4);
+    return h5cl_kernel_args(ctx, k, first, a, 4, "the counting kernel");
 }
 
 /* The kernel with the arguments that stay for the whole run. */
@@ -172,10 +151,10 @@ static int make_kernel(tally_op *to, h5cl_ctx *ctx)
         return h5cl_fail_cl(ctx, err, "clCreateBuffer",
                             "allocating the quantile prefixes");
     const cl_uint np = t->nprefix, fixed = t->fixed;
-    const karg a[3] = {{sizeof(cl_mem), &to->prefix},
+    const h5cl_karg a[3] = {{sizeof(cl_mem), &to->prefix},
                        {sizeof np, &np},
                        {sizeof fixed, &fixed}};
-    return set_args(ctx, to->kernel, ARG_RULE, a, 3);
+    return h5cl_kernel_args(ctx, to->kernel, ARG_RULE, a, 3, "the counting kernel");
 }
 
 /* Bytes of counters one slot may hold. */
@@ -260,10 +239,10 @@ static int size_rows(tally_op *to, h5cl_ctx *ctx)
     if (st != H5CL_OK)
         return st;
     const cl_int use = to->use_local;
-    const karg a[2] = {
+    const h5cl_karg a[2] = {
         {use ? to->nb * sizeof(cl_uint) : sizeof(cl_uint), NULL},
         {sizeof use, &use}};
-    return set_args(ctx, to->kernel, ARG_LOCAL, a, 2);
+    return h5cl_kernel_args(ctx, to->kernel, ARG_LOCAL, a, 2, "the counting kernel");
 }
 
 /* Row buffers per slot (host memory the device writes in place on
@@ -340,10 +319,10 @@ static int set_tile_args(tally_op *to, h5cl_ctx *ctx, const h5cl_tile *tile,
         const cl_ulong o = O, a = A, i = I;
         *nrows = (size_t)(O * I);
         *global = (*nrows + *local - 1) / *local * *local;
-        const karg args[5] = {{sizeof src, &src}, {sizeof o, &o},
+        const h5cl_karg args[5] = {{sizeof src, &src}, {sizeof o, &o},
                               {sizeof a, &a},     {sizeof i, &i},
                               {sizeof rows, &rows}};
-        return set_args(ctx, to->kernel, ARG_IN, args, 5);
+        return h5cl_kernel_args(ctx, to->kernel, ARG_IN, args, 5, "the counting kernel");
     }
     const cl_ulong n = tile->elems;
     cl_ulong seg = 0, groups;
@@ -362,11 +341,11 @@ static int set_tile_args(tally_op *to, h5cl_ctx *ctx, const h5cl_tile *tile,
         *nrows = 1;
         *global = (size_t)groups * *local;
     }
-    const karg args[4] = {{sizeof src, &src},
+    const h5cl_karg args[4] = {{sizeof src, &src},
                           {sizeof n, &n},
                           {sizeof seg, &seg},
                           {sizeof rows, &rows}};
-    return set_args(ctx, to->kernel, ARG_IN, args, 4);
+    return h5cl_kernel_args(ctx, to->kernel, ARG_IN, args, 4, "the counting kernel");
 }
 
 /* Hands the kernel's event on as the tile's last: the rows are in host

@@ -111,32 +111,6 @@ static int map_sources(h5cl_ctx *ctx, const source *src, size_t n,
     return H5CL_OK;
 }
 
-/* Opens the output file (made when absent) and checks the destination. */
-static int open_output(h5cl_ctx *ctx, const h5cl_map_options *m, hid_t *f_ret)
-{
-    struct stat sb;
-    const int exists = stat(m->out_file, &sb) == 0;
-    hid_t f = exists ? H5Fopen(m->out_file, H5F_ACC_RDWR, H5P_DEFAULT)
-                     : H5Fcreate(m->out_file, H5F_ACC_EXCL, H5P_DEFAULT,
-                                 H5P_DEFAULT);
-    if (f < 0)
-        return fail_h5(ctx, exists ? "H5Fopen" : "H5Fcreate",
-                       "the virtual dataset's file", m->out_file);
-    int st = h5cl_writer_check_dest(ctx, f, m->out_file, m->out_path,
-                                    m->overwrite);
-    if (st == H5CL_OK && m->overwrite &&
-        H5Lexists(f, m->out_path, H5P_DEFAULT) > 0 &&
-        H5Ldelete(f, m->out_path, H5P_DEFAULT) < 0)
-        st = fail_h5(ctx, "H5Ldelete", m->out_path, m->out_file);
-    H5Eclear2(H5E_DEFAULT);
-    if (st != H5CL_OK) {
-        H5Fclose(f);
-        return st;
-    }
-    *f_ret = f;
-    return H5CL_OK;
-}
-
 static int check_sources(h5cl_ctx *ctx, const source *src, size_t n,
                          const char *path, hsize_t *dims_ret)
 {
@@ -156,55 +130,77 @@ static int check_sources(h5cl_ctx *ctx, const source *src, size_t n,
     return H5CL_OK;
 }
 
-static int join(h5cl_ctx *ctx, const char *const *files, size_t n,
-                const char *path, const h5cl_map_options *m, source *src)
+/* The sources' types, shapes and names, and the virtual dataset's space
+ * and creation list mapping them.  Lock held. */
+static int plan(h5cl_ctx *ctx, const char *const *files, size_t n,
+                const char *path, const char *out_dir, source *src,
+                hid_t *type_ret, hid_t *vspace_ret, hid_t *dcpl_ret)
 {
-    char out_dir[PATH_MAX], out_real[PATH_MAX];
-    if (abs_dir(m->out_file, out_dir) != 0)
-        return h5cl_fail(ctx, H5CL_ERR_IO,
-                         "the directory of %s does not exist", m->out_file);
-    const int out_exists = realpath(m->out_file, out_real) != NULL;
-    hid_t type = -1;
     int st = H5CL_OK;
-    for (size_t i = 0; i < n && st == H5CL_OK; i++) {
-        char real[PATH_MAX];
-        if (out_exists && realpath(files[i], real) &&
-            strcmp(real, out_real) == 0)
-            st = h5cl_fail(ctx, H5CL_ERR_OUTPUT_IS_INPUT,
-                           "output file %s is the source %s; choose "
-                           "another output file",
-                           m->out_file, files[i]);
-        else
-            st = describe_source(ctx, files[i], path, out_dir, &type,
-                                 &src[i]);
-    }
+    for (size_t i = 0; i < n && st == H5CL_OK; i++)
+        st = describe_source(ctx, files[i], path, out_dir, type_ret, &src[i]);
     hsize_t dims[H5CL_MAX_RANK];
     if (st == H5CL_OK)
         st = check_sources(ctx, src, n, path, dims);
-    hid_t vspace = st == H5CL_OK ? H5Screate_simple(src[0].rank, dims, NULL)
-                                 : -1;
-    hid_t dcpl = vspace >= 0 ? H5Pcreate(H5P_DATASET_CREATE) : -1;
-    if (st == H5CL_OK && dcpl < 0)
-        st = fail_h5(ctx, "H5Screate_simple/H5Pcreate", path, m->out_file);
-    if (st == H5CL_OK)
-        st = map_sources(ctx, src, n, path, vspace, dcpl);
-    hid_t f = -1;
-    if (st == H5CL_OK)
-        st = open_output(ctx, m, &f);
-    hid_t lcpl = st == H5CL_OK ? H5Pcreate(H5P_LINK_CREATE) : -1;
+    if (st != H5CL_OK)
+        return st;
+    *vspace_ret = H5Screate_simple(src[0].rank, dims, NULL);
+    *dcpl_ret = *vspace_ret >= 0 ? H5Pcreate(H5P_DATASET_CREATE) : -1;
+    if (*dcpl_ret < 0)
+        return fail_h5(ctx, "H5Screate_simple/H5Pcreate", path, "the output");
+    return map_sources(ctx, src, n, path, *vspace_ret, *dcpl_ret);
+}
+
+/* The virtual dataset in the writer's temporary file.  Lock held. */
+static int make_vds(h5cl_ctx *ctx, hid_t f, const h5cl_map_options *m,
+                    hid_t type, hid_t vspace, hid_t dcpl)
+{
+    int st = H5CL_OK;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     if (lcpl >= 0)
         H5Pset_create_intermediate_group(lcpl, 1);
     hid_t d = lcpl >= 0 ? H5Dcreate2(f, m->out_path, type, vspace, lcpl,
                                      dcpl, H5P_DEFAULT)
                         : -1;
-    if (st == H5CL_OK && d < 0)
+    if (d < 0)
         st = fail_h5(ctx, "H5Dcreate2", m->out_path, m->out_file);
-    if (d >= 0 && H5Dclose(d) < 0 && st == H5CL_OK)
+    if (d >= 0 && H5Dclose(d) < 0)
         st = fail_h5(ctx, "H5Dclose", m->out_path, m->out_file);
     if (lcpl >= 0)
         H5Pclose(lcpl);
-    if (f >= 0 && H5Fclose(f) < 0 && st == H5CL_OK)
-        st = fail_h5(ctx, "H5Fclose", m->out_path, m->out_file);
+    return st;
+}
+
+/* Sources first (read-only), then the output through the writer: a
+ * temporary file beside it (a copy when it exists), renamed over it only
+ * when complete, as every output; the sources are refused as outputs. */
+static int join(h5cl_ctx *ctx, const char *const *files, size_t n,
+                const char *path, const h5cl_map_options *m, source *src,
+                h5cl_input_file *ids)
+{
+    char out_dir[PATH_MAX];
+    if (abs_dir(m->out_file, out_dir) != 0)
+        return h5cl_fail(ctx, H5CL_ERR_IO,
+                         "the directory of %s does not exist", m->out_file);
+    hid_t type = -1, vspace = -1, dcpl = -1;
+    h5cl_h5_lock();
+    int st = plan(ctx, files, n, path, out_dir, src, &type, &vspace, &dcpl);
+    H5Eclear2(H5E_DEFAULT);
+    h5cl_h5_unlock();
+    size_t nids = 0;
+    for (size_t i = 0; i < n; i++)
+        nids += (size_t)h5cl_input_file_get(files[i], &ids[nids]);
+    h5cl_writer_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.file = m->out_file;
+    spec.path = m->out_path;
+    spec.overwrite = m->overwrite;
+    h5cl_writer *w = NULL;
+    if (st == H5CL_OK)
+        st = h5cl_writer_open(ctx, &spec, ids, nids, &w);
+    h5cl_h5_lock();
+    if (st == H5CL_OK)
+        st = make_vds(ctx, h5cl_writer_file(w), m, type, vspace, dcpl);
     if (dcpl >= 0)
         H5Pclose(dcpl);
     if (vspace >= 0)
@@ -212,7 +208,12 @@ static int join(h5cl_ctx *ctx, const char *const *files, size_t n,
     if (type >= 0)
         H5Tclose(type);
     H5Eclear2(H5E_DEFAULT);
-    return st;
+    h5cl_h5_unlock();
+    if (st != H5CL_OK) {
+        h5cl_writer_abort(w);
+        return st;
+    }
+    return h5cl_writer_commit(ctx, w);
 }
 
 int h5cl_map_join(h5cl_ctx *ctx, const char *const *files, size_t n,
@@ -229,12 +230,11 @@ int h5cl_map_join(h5cl_ctx *ctx, const char *const *files, size_t n,
             return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
                              "h5cl_map_join: source %zu is NULL", i);
     source *src = calloc(n, sizeof *src);
-    if (!src)
-        return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
-                         "out of memory for %zu sources", n);
-    h5cl_h5_lock();
-    int st = join(ctx, files, n, path, mopts, src);
-    h5cl_h5_unlock();
+    h5cl_input_file *ids = calloc(n, sizeof *ids);
+    int st = src && ids ? join(ctx, files, n, path, mopts, src, ids)
+                        : h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
+                                    "out of memory for %zu sources", n);
+    free(ids);
     free(src);
     return st == H5CL_OK ? h5cl_ok(ctx) : st;
 }

@@ -3,9 +3,12 @@
  * itself could leave it unreadable if the process died mid-write; working
  * on a copy costs the copy (instant where the filesystem reflinks) and
  * protects every dataset already in the file. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,21 +49,55 @@ static hid_t native_type(h5cl_dtype dt)
     }
 }
 
+int h5cl_input_file_get(const char *file, h5cl_input_file *f)
+{
+    struct stat is;
+    if (stat(file, &is) != 0)
+        return 0;
+    f->dev = (uint64_t)is.st_dev;
+    f->ino = (uint64_t)is.st_ino;
+    snprintf(f->name, sizeof f->name, "%s", file);
+    return 1;
+}
+
+size_t h5cl_input_files(h5cl_dataset *const *ds, size_t n,
+                        h5cl_input_file *files)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)h5cl_input_file_get(ds[i]->info.file, &files[k]);
+    return k;
+}
+
+/* HDF5's file drivers put the failed system call's errno in their text
+ * ("errno = 28, error message = ..."): such a failure is the file's
+ * (H5CL_ERR_IO, the errno's text first), anything else HDF5's.  Rewrites
+ * why in place. */
+static int io_or_hdf5(char *why, size_t len)
+{
+    const char *e = strstr(why, "errno = ");
+    int en = 0;
+    if (!e || sscanf(e, "errno = %d", &en) != 1 || en <= 0)
+        return H5CL_ERR_HDF5;
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", why);
+    snprintf(why, len, "%s (errno %d; HDF5: %s)", strerror(en), en, detail);
+    return H5CL_ERR_IO;
+}
+
 /* Fails when the target is one of the inputs (same inode: symlinks and
  * hard links included); the inputs are open read-only and must stay so. */
 static int refuse_input(h5cl_ctx *ctx, const char *target,
-                        const struct stat *ts, h5cl_dataset *const *inputs,
+                        const struct stat *ts, const h5cl_input_file *inputs,
                         size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct stat is;
-        if (stat(inputs[i]->info.file, &is) == 0 && is.st_dev == ts->st_dev &&
-            is.st_ino == ts->st_ino)
-            return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i].dev == (uint64_t)ts->st_dev &&
+            inputs[i].ino == (uint64_t)ts->st_ino)
+            return h5cl_fail(ctx, H5CL_ERR_OUTPUT_IS_INPUT,
                              "output file %s is the input file %s; inputs "
                              "are never written: choose another output file",
-                             target, inputs[i]->info.file);
-    }
+                             target, inputs[i].name);
     return H5CL_OK;
 }
 
@@ -137,7 +174,17 @@ static int check_target(h5cl_ctx *ctx, const h5cl_writer_spec *spec)
 {
     int st = H5CL_OK;
     h5cl_h5_lock();
-    if (H5Fis_hdf5(spec->file) <= 0) {
+    const htri_t is_hdf5 = H5Fis_hdf5(spec->file);
+    if (is_hdf5 < 0) {
+        /* could not tell (an I/O error): not a verdict on the file */
+        char why[1024];
+        h5cl_h5_describe(why, sizeof why);
+        io_or_hdf5(why, sizeof why);
+        st = h5cl_fail(ctx, H5CL_ERR_IO,
+                       "cannot read the existing output file %s: %s; it is "
+                       "left as it is",
+                       spec->file, why);
+    } else if (is_hdf5 == 0) {
         st = h5cl_fail(ctx, H5CL_ERR_NOT_HDF5,
                        "output file %s exists and is not an HDF5 file; it is "
                        "left as it is",
@@ -239,17 +286,67 @@ static int reserve_space(h5cl_ctx *ctx, const h5cl_writer *w,
     return H5CL_OK; /* no fallocate on this filesystem: find out later */
 }
 
+/* This machine's name as it goes into temporary names: a PID means
+ * something only on the machine that made it (the directory may be
+ * shared over NFS). */
+static void host_tag(char *buf, size_t len)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    size_t k = 0;
+    for (const char *c = host; *c && k + 1 < len && k < 32; c++)
+        buf[k++] = (isalnum((unsigned char)*c) || *c == '.') ? *c : '_';
+    buf[k] = '\0';
+    if (k == 0)
+        snprintf(buf, len, "localhost");
+}
+
+/* Removes the temporary files of this target that a killed run left
+ * behind: those made on this machine by a process that no longer exists.
+ * A SIGKILL cannot be caught, so its temporary file is unavoidable; the
+ * next write of the same target removes it.  Temporary files of live
+ * processes or of other machines are left alone. */
+static void remove_stale(const char *dir, const char *base, const char *host)
+{
+    char prefix[4096];
+    int plen = snprintf(prefix, sizeof prefix, ".%s.h5cl-%s-", base, host);
+    DIR *d = opendir(dir);
+    if (!d || plen <= 0 || (size_t)plen >= sizeof prefix) {
+        if (d)
+            closedir(d);
+        return;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, (size_t)plen) != 0)
+            continue;
+        const size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".tmp") != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (end == e->d_name + plen || *end != '-' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* Makes w->tmp next to the target: empty, or a copy of the target. */
 static int make_tmp(h5cl_ctx *ctx, h5cl_writer *w, int exists,
                     const struct stat *ts)
 {
     static atomic_uint counter;
-    char dirbuf[4096], basebuf[4096];
+    char dirbuf[4096], basebuf[4096], host[40];
     snprintf(dirbuf, sizeof dirbuf, "%s", w->target);
     snprintf(basebuf, sizeof basebuf, "%s", w->target);
     const char *dir = dirname(dirbuf), *base = basename(basebuf);
-    snprintf(w->tmp, sizeof w->tmp, "%s/.%s.h5cl-%ld-%u.tmp", dir, base,
-             (long)getpid(), atomic_fetch_add(&counter, 1));
+    host_tag(host, sizeof host);
+    remove_stale(dir, base, host);
+    snprintf(w->tmp, sizeof w->tmp, "%s/.%s.h5cl-%s-%ld-%u.tmp", dir, base,
+             host, (long)getpid(), atomic_fetch_add(&counter, 1));
     int out = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                    exists ? (ts->st_mode & 07777) : 0644);
     if (out < 0)
@@ -318,9 +415,9 @@ static int put_attr(hid_t obj, const char *name, const char *value)
 
 /* Opens the temporary file and makes the dataset in it.  Lock held. */
 static int make_dataset(h5cl_ctx *ctx, h5cl_writer *w, int exists,
-                        const h5cl_writer_spec *spec)
+                        const h5cl_writer_spec *spec, int with_dataset)
 {
-    char why[512];
+    char why[1024];
     const char *step;
     hid_t space = -1, dcpl = -1, lcpl = -1, dapl = -1;
     w->file = exists ? H5Fopen(w->tmp, H5F_ACC_RDWR, H5P_DEFAULT)
@@ -332,6 +429,8 @@ static int make_dataset(h5cl_ctx *ctx, h5cl_writer *w, int exists,
     if (exists && object_exists(w->file, spec->path) &&
         H5Ldelete(w->file, spec->path, H5P_DEFAULT) < 0)
         goto fail;
+    if (!with_dataset)
+        return H5CL_OK; /* the caller makes it (h5cl_writer_open) */
     hsize_t dims[H5CL_MAX_RANK];
     for (int d = 0; d < spec->rank; d++)
         dims[d] = spec->dims[d];
@@ -374,13 +473,14 @@ fail:
         H5Pclose(lcpl);
     if (dapl >= 0)
         H5Pclose(dapl);
-    return h5cl_fail(ctx, H5CL_ERR_HDF5, "%s %s for %s: %s", step,
-                     spec->path, spec->file, why);
+    const int st = io_or_hdf5(why, sizeof why);
+    return h5cl_fail(ctx, st, "%s %s for %s: %s", step, spec->path,
+                     spec->file, why);
 }
 
-int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
-                       h5cl_dataset *const *inputs, size_t ninputs,
-                       h5cl_writer **w_ret)
+static int begin(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
+                 const h5cl_input_file *inputs, size_t ninputs,
+                 int with_dataset, h5cl_writer **w_ret)
 {
     *w_ret = NULL;
     if (!spec->file || !*spec->file || !spec->path || spec->path[0] != '/')
@@ -412,11 +512,11 @@ int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
         st = check_target(ctx, spec);
     if (st == H5CL_OK)
         st = make_tmp(ctx, w, exists, &ts);
-    if (st == H5CL_OK)
+    if (st == H5CL_OK && with_dataset)
         st = reserve_space(ctx, w, spec, exists ? (uint64_t)ts.st_size : 0);
     if (st == H5CL_OK) {
         h5cl_h5_lock();
-        st = make_dataset(ctx, w, exists, spec);
+        st = make_dataset(ctx, w, exists, spec, with_dataset);
         h5cl_h5_unlock();
     }
     if (st != H5CL_OK) {
@@ -425,6 +525,25 @@ int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
     }
     *w_ret = w;
     return H5CL_OK;
+}
+
+int h5cl_writer_create(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
+                       const h5cl_input_file *inputs, size_t ninputs,
+                       h5cl_writer **w_ret)
+{
+    return begin(ctx, spec, inputs, ninputs, 1, w_ret);
+}
+
+int h5cl_writer_open(h5cl_ctx *ctx, const h5cl_writer_spec *spec,
+                     const h5cl_input_file *inputs, size_t ninputs,
+                     h5cl_writer **w_ret)
+{
+    return begin(ctx, spec, inputs, ninputs, 0, w_ret);
+}
+
+hid_t h5cl_writer_file(const h5cl_writer *w)
+{
+    return w->file;
 }
 
 int h5cl_writer_write(h5cl_writer *w, const h5cl_box *box, const void *data,
@@ -451,8 +570,9 @@ int h5cl_writer_write(h5cl_writer *w, const h5cl_box *box, const void *data,
             st = H5CL_ERR_HDF5;
     }
     if (st != H5CL_OK) {
-        char why[512];
+        char why[1024];
         h5cl_h5_describe(why, sizeof why);
+        st = io_or_hdf5(why, sizeof why);
         snprintf(err, errlen,
                  "writing %s to %s (temporary %s) failed: %s; the target is "
                  "unchanged",
@@ -479,13 +599,15 @@ static int sync_path(const char *path, int flags)
     return rc;
 }
 
+static int publish(h5cl_ctx *ctx, h5cl_writer *w);
+
 int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w)
 {
-    char why[512] = "";
+    char why[1024] = "";
     h5cl_h5_lock();
     /* H5Dclose writes the last chunks and H5Fclose the metadata: either can
      * meet a full disk, so both statuses count */
-    int ok = H5Dclose(w->dset) >= 0;
+    int ok = w->dset < 0 || H5Dclose(w->dset) >= 0;
     w->dset = -1;
     ok = (H5Fclose(w->file) >= 0) && ok; /* closed even after a failure */
     if (!ok)
@@ -493,34 +615,76 @@ int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w)
     w->file = -1;
     h5cl_h5_unlock();
     if (!ok) {
-        h5cl_fail(ctx, H5CL_ERR_HDF5,
+        h5cl_fail(ctx, io_or_hdf5(why, sizeof why),
                   "finishing %s in %s failed: %s; the target is unchanged",
                   w->path, w->target, why);
         h5cl_writer_abort(w);
         return ctx->status;
     }
-    char dirbuf[4096];
+    if (sync_path(w->tmp, O_RDONLY) != 0) {
+        h5cl_fail(ctx, H5CL_ERR_IO,
+                  "cannot sync the finished output %s: %s; the target %s is "
+                  "unchanged",
+                  w->tmp, strerror(errno), w->target);
+        h5cl_writer_abort(w);
+        return ctx->status;
+    }
+    return publish(ctx, w);
+}
+
+/* Renames the synced temporary file over the target and syncs the
+ * directory.  Until that sync the rename may not survive a crash, so when
+ * it fails the old state is put back: the previous target (kept under a
+ * second link made before the rename) or no file.  Frees w. */
+static int publish(h5cl_ctx *ctx, h5cl_writer *w)
+{
+    char dirbuf[4096], keep[4096 + 8];
     snprintf(dirbuf, sizeof dirbuf, "%s", w->target);
     const char *dir = dirname(dirbuf);
-    if (sync_path(w->tmp, O_RDONLY) != 0 || rename(w->tmp, w->target) != 0) {
+    /* the temporary name with ".old" before ".tmp": a leftover is found
+     * and removed like any stale temporary file */
+    snprintf(keep, sizeof keep, "%.*s.old.tmp", (int)strlen(w->tmp) - 4,
+             w->tmp);
+    int kept = link(w->target, keep) == 0;
+    if (!kept && errno != ENOENT) {
+        /* no second link here (a filesystem without hard links): the
+         * rename goes ahead, but a failed directory sync cannot undo it */
+        kept = -1;
+    }
+    if (rename(w->tmp, w->target) != 0) {
+        int saved = errno;
+        if (kept == 1)
+            unlink(keep);
         h5cl_fail(ctx, H5CL_ERR_IO,
                   "cannot move the finished output %s to %s: %s; the target "
                   "is unchanged",
-                  w->tmp, w->target, strerror(errno));
+                  w->tmp, w->target, strerror(saved));
         h5cl_writer_abort(w);
         return ctx->status;
     }
     w->tmp_made = 0;
-    /* the rename is durable once the directory is */
     int rc = sync_path(dir, O_RDONLY | O_DIRECTORY);
     int saved = errno;
+    if (rc == 0) {
+        if (kept == 1)
+            unlink(keep);
+        free(w);
+        return H5CL_OK;
+    }
+    const char *now;
+    if (kept == 1 && rename(keep, w->target) == 0)
+        now = "the previous target is back in place";
+    else if (kept == 0 && unlink(w->target) == 0)
+        now = "the new file is removed";
+    else
+        now = "the new output is in place but may not survive a crash";
+    sync_path(dir, O_RDONLY | O_DIRECTORY); /* best effort: undoing */
+    h5cl_fail(ctx, H5CL_ERR_IO,
+              "cannot sync the directory %s after renaming the output over "
+              "%s: %s; %s",
+              dir, w->target, strerror(saved), now);
     free(w);
-    if (rc != 0)
-        return h5cl_fail(ctx, H5CL_ERR_IO,
-                         "wrote the output, but cannot sync the directory "
-                         "%s: %s",
-                         dir, strerror(saved));
-    return H5CL_OK;
+    return ctx->status;
 }
 
 void h5cl_writer_abort(h5cl_writer *w)
@@ -624,15 +788,4 @@ int h5cl_writer_spec_init(h5cl_ctx *ctx, const h5cl_map_options *m,
     w->shuffle = m->shuffle;
     w->overwrite = m->overwrite;
     return choose_chunks(ctx, m, in_chunks, w);
-}
-
-int h5cl_writer_check_dest(h5cl_ctx *ctx, hid_t f, const char *file,
-                           const char *path, int overwrite)
-{
-    h5cl_writer_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.file = file;
-    spec.path = path;
-    spec.overwrite = overwrite;
-    return check_path(ctx, f, &spec);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blas.h"
 #include "check_util.h"
@@ -373,6 +374,63 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Promise 2: the matrix and the projection are never written over the
+ * files they were computed from, by any name (the path, a symlink, a
+ * hard link), nor over a file a merged state came from; the files stay
+ * byte for byte as they were, and another file takes the output. */
+START_TEST(test_output_is_input)
+{
+    const uint64_t dims[2] = {40, 3};
+    tu_array a;
+    tu_rng r;
+    tu_rng_seed(&r, 77);
+    tu_array_init(&a, H5CL_FLOAT64, 2, dims);
+    tu_fill_random(&a, &r, 0);
+    h5cl_dataset *ds1 = write_open(&a, NULL), *ds2 = write_open(&a, NULL);
+    h5cl_dataset_info i1, i2;
+    ck_assert_int_eq(h5cl_dataset_get_info(ds1, &i1), H5CL_OK);
+    ck_assert_int_eq(h5cl_dataset_get_info(ds2, &i2), H5CL_OK);
+    size_t n1, n2, n;
+    char *before1 = tu_read_file(i1.file, &n1);
+    char *before2 = tu_read_file(i2.file, &n2);
+    const char *sym = tu_path("cov-link.h5"), *hard = tu_path("cov-hard.h5");
+    ck_assert(symlink(i1.file, sym) == 0);
+    ck_assert(link(i1.file, hard) == 0);
+    h5cl_cov *c1 = compute(ds1, NULL, "first file");
+    h5cl_cov *c2 = compute(ds2, NULL, "second file");
+    h5cl_map_options m;
+    h5cl_map_options_init(&m);
+    m.out_path = "/c";
+    const char *targets[] = {i1.file, sym, hard};
+    for (size_t i = 0; i < 3; i++) {
+        m.out_file = targets[i];
+        ck_assert_int_eq(h5cl_cov_write(tu_ctx, c1, 0, 1, &m),
+                         H5CL_ERR_OUTPUT_IS_INPUT);
+        ck_assert_msg(tu_contains_ci(h5cl_ctx_errmsg(tu_ctx), i1.file), "%s",
+                      h5cl_ctx_errmsg(tu_ctx));
+    }
+    /* merged: the second state's file is refused too */
+    ck_assert_int_eq(h5cl_cov_merge(c1, c2), H5CL_OK);
+    m.out_file = i2.file;
+    ck_assert_int_eq(h5cl_cov_write(tu_ctx, c1, 1, 0, &m),
+                     H5CL_ERR_OUTPUT_IS_INPUT);
+    h5cl_pca *pca = NULL;
+    ck_assert_int_eq(h5cl_pca_compute(tu_ctx, c2, 2, &pca), H5CL_OK);
+    ck_assert_int_eq(h5cl_pca_project(ds1, NULL, pca, &m, NULL), H5CL_OK);
+    m.out_file = hard;
+    ck_assert_int_eq(h5cl_pca_project(ds1, NULL, pca, &m, NULL),
+                     H5CL_ERR_OUTPUT_IS_INPUT);
+    h5cl_pca_free(pca);
+    char *after1 = tu_read_file(i1.file, &n);
+    ck_assert(n == n1 && memcmp(before1, after1, n) == 0);
+    /* the projection went to the second file (not an input of ds1) */
+    char *after2 = tu_read_file(i2.file, &n);
+    ck_assert(n != n2 || memcmp(before2, after2, n) != 0);
+    m.out_file = tu_path("cov-out.h5");
+    ck_assert_int_eq(h5cl_cov_write(tu_ctx, c1, 0, 1, &m), H5CL_OK);
+}
+END_TEST
+
 Suite *cov_suite(void)
 {
     Suite *s = suite_create("cov");
@@ -384,6 +442,7 @@ Suite *cov_suite(void)
     tcase_add_test(tc, test_merge_serialize);
     tcase_add_test(tc, test_pca_project);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_output_is_input);
     suite_add_tcase(s, tc);
     return s;
 }

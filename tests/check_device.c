@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check_util.h"
+#include "program.h"
 
 #define MAX_DEV 32
 
@@ -458,6 +459,25 @@ START_TEST(test_run_without_build)
 }
 END_TEST
 
+/* A failed clSetKernelArg is reported with the call, the OpenCL error's
+ * name, the argument and the kernel (statuses were once OR-ed together,
+ * which names no error and can make up a code), and stops at the first
+ * failure. */
+START_TEST(test_kernel_args_error)
+{
+    const cl_ulong n = 1;
+    const h5cl_karg args[] = {{sizeof n, &n}, {sizeof n, &n}};
+    h5cl_ctx *ctx = new_ctx();
+    ck_assert_int_eq(h5cl_ctx_use_device(ctx, NULL), H5CL_OK);
+    ck_assert_int_eq(h5cl_kernel_args(ctx, NULL, 3, args, 2, "the test kernel"),
+                     H5CL_ERR_OPENCL);
+    const char *msg = h5cl_ctx_errmsg(ctx);
+    ck_assert_msg(strstr(msg, "clSetKernelArg") && strstr(msg, "CL_INVALID_KERNEL") &&
+                      strstr(msg, "argument 3 of the test kernel"),
+                  "%s", msg);
+}
+END_TEST
+
 Suite *device_suite(void)
 {
     Suite *s = suite_create("device");
@@ -479,6 +499,7 @@ Suite *device_suite(void)
     tcase_add_test(tc, test_build_programs_cache);
     tcase_add_test(tc, test_build_programs_unusable_cache);
     tcase_add_test(tc, test_run_without_build);
+    tcase_add_test(tc, test_kernel_args_error);
     suite_add_tcase(s, tc);
     return s;
 }

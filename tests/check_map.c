@@ -17,12 +17,14 @@
  * exactly (float32 outputs against the host's double rounded to float).
  * Transcendental functions get a relative tolerance.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1372,7 +1374,7 @@ START_TEST(test_map_output_is_input)
     snap_take(&b_other, other);
     map_opts(&m, target, "/new");
     rc = h5cl_map_run(ds, &o, &m, NULL);
-    ck_assert_msg(rc == H5CL_ERR_INVALID_ARGUMENT, "output = input by %s: %s (%s)", how[_i],
+    ck_assert_msg(rc == H5CL_ERR_OUTPUT_IS_INPUT, "output = input by %s: %s (%s)", how[_i],
                   h5cl_errname(rc), h5cl_ctx_errmsg(tu_ctx));
     ck_assert_msg(tu_contains_ci(h5cl_ctx_errmsg(tu_ctx), "input"), "message: %s",
                   h5cl_ctx_errmsg(tu_ctx));
@@ -1382,6 +1384,57 @@ START_TEST(test_map_output_is_input)
     /* the inputs are still readable through their open handles */
     tu_compute(ds, NULL, "the input after the refusal");
     tu_compute(with[0].ds, NULL, "the with input after the refusal");
+}
+END_TEST
+
+/* A SIGKILL leaves its temporary file; the next write of the same target
+ * removes those of processes gone from this machine, and only those: a
+ * live process's, another machine's and another target's stay. */
+START_TEST(test_map_stale_temps)
+{
+    uint64_t n = 100;
+    char *out = path_of("stale.h5");
+    tu_array a;
+    tu_write_opts w = contiguous();
+    h5cl_run_options o;
+    h5cl_map_options m;
+    char host[256] = "", dead[512], live[512], other_host[512], other_base[512];
+    pid_t child;
+    tu_array_init(&a, H5CL_INT16, 1, &n);
+    tu_write(path_of("stale-in.h5"), "/x", &a, &w);
+    h5cl_dataset *ds = tu_open(tu_ctx, path_of("stale-in.h5"), "/x");
+    ck_assert(gethostname(host, sizeof host) == 0);
+    for (const char *c = host; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '.')
+            return; /* the library rewrites such names; not worth a copy */
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0)
+        _exit(0);
+    ck_assert(waitpid(child, NULL, 0) == child); /* a PID now unused */
+    snprintf(dead, sizeof dead, "%s/.stale.h5.h5cl-%s-%ld-0.tmp", tu_dir(),
+             host, (long)child);
+    snprintf(live, sizeof live, "%s/.stale.h5.h5cl-%s-%ld-7.tmp", tu_dir(),
+             host, (long)getpid());
+    snprintf(other_host, sizeof other_host,
+             "%s/.stale.h5.h5cl-elsewhere-%ld-0.tmp", tu_dir(), (long)child);
+    snprintf(other_base, sizeof other_base, "%s/.other.h5.h5cl-%s-%ld-0.tmp",
+             tu_dir(), host, (long)child);
+    const char *all[] = {dead, live, other_host, other_base};
+    for (size_t i = 0; i < 4; i++) {
+        FILE *f = fopen(all[i], "w");
+        ck_assert(f != NULL);
+        fclose(f);
+    }
+    run_opts(&o, "x + 1", 64, 2);
+    map_opts(&m, out, "/y");
+    ck_assert_int_eq(h5cl_map_run(ds, &o, &m, NULL), H5CL_OK);
+    ck_assert_msg(access(dead, F_OK) != 0, "the dead run's temporary stays");
+    ck_assert(access(live, F_OK) == 0);
+    ck_assert(access(other_host, F_OK) == 0);
+    ck_assert(access(other_base, F_OK) == 0);
+    for (size_t i = 1; i < 4; i++)
+        unlink(all[i]);
 }
 END_TEST
 
@@ -2127,6 +2180,7 @@ Suite *map_suite(void)
     tcase_add_test(tc, test_map_exists);
     tcase_add_loop_test(tc, test_map_output_is_input, 0, 4);
     tcase_add_test(tc, test_map_bad_targets);
+    tcase_add_test(tc, test_map_stale_temps);
     tcase_add_test(tc, test_map_invalid);
     tcase_add_test(tc, test_map_shape_mismatch);
     tcase_add_loop_test(tc, test_map_cancel, 0, 2);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_util.h"
 
@@ -434,6 +435,11 @@ START_TEST(test_map_join)
     m.overwrite = 1;
     ck_assert_int_eq(h5cl_map_join(tu_ctx, parts, 2, "/y", &m), H5CL_OK);
     m.out_file = parts[1];
+    ck_assert_int_eq(h5cl_map_join(tu_ctx, parts, n, "/y", &m),
+                     H5CL_ERR_OUTPUT_IS_INPUT);
+    /* by any name: a hard link to a source is that source */
+    ck_assert(link(parts[1], tu_path("hard.h5")) == 0);
+    m.out_file = tu_path("hard.h5");
     ck_assert_int_eq(h5cl_map_join(tu_ctx, parts, n, "/y", &m),
                      H5CL_ERR_OUTPUT_IS_INPUT);
     m.out_file = tu_path("other.h5");

@@ -1319,14 +1319,19 @@ if j is not None and not np.allclose(
         atol=1e-9):
     fail("cov --corr", "matrix differs from numpy.corrcoef")
 checks += 1
-code, out, err = run(["cov", CV, "/x", "--ddof", "0", "-o", CV + ":/c", "-q"])
+CO = os.path.join(WORK, "covout.h5")
+code, out, err = run(["cov", CV, "/x", "--ddof", "0", "-o", CO + ":/c", "-q"])
 if code != 0 or "covariance (ddof 0)" not in out:
     fail("cov -o", "exit %d: %s" % (code, err.strip()))
 else:
-    with h5py.File(CV, "r") as f:
+    with h5py.File(CO, "r") as f:
         if not np.allclose(f["c"][:], np.cov(cx, rowvar=False, ddof=0),
                            rtol=1e-9):
             fail("cov -o", "written matrix differs")
+checks += 1
+code, out, err = run(["cov", CV, "/x", "-o", CV + ":/c2", "-q"])
+if code != EXIT["ERR_OUTPUT_IS_INPUT"] or "H5CL_ERR_OUTPUT_IS_INPUT" not in err:
+    fail("cov -o INPUT", "exit %d: %s" % (code, err.strip()))
 checks += 1
 code, out, err = run(["cov", CV, "/cube", "-q"])
 if code != EXIT["ERR_INVALID_ARGUMENT"] or "H5CL_ERR_INVALID_ARGUMENT" not in err or "2-D" not in err:
@@ -1405,6 +1410,17 @@ p = subprocess.run([BIN, "stats", F, "/f32", "-q", "--isolate"],
 if p.returncode != 0:
     fail("isolated under a lower RLIMIT_AS", "exit %d: %s"
          % (p.returncode, p.stderr.decode("utf-8", "replace").strip()))
+# the file-size limit caps the reader's shared slots (memfd pages) too:
+# a specific error, not SIGXFSZ or "out of memory"
+checks += 1
+p = subprocess.run([BIN, "stats", F, "/f64", "-q", "--isolate"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+                   preexec_fn=lambda: resource.setrlimit(
+                       resource.RLIMIT_FSIZE, (65536, 65536)))
+err = p.stderr.decode("utf-8", "replace")
+if p.returncode != EXIT["ERR_LIMIT"] or "ulimit -f" not in err:
+    fail("isolated slots under ulimit -f", "exit %d: %s"
+         % (p.returncode, err.strip()))
 checks += 1
 code, err = run_env(["info", F], {"H5CL_ISOLATE": "0",
                                   "H5CL_READER": "/nonexistent"})

@@ -19,6 +19,7 @@
 #define H5CL_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -58,7 +59,7 @@ int cmd_exit_codes(int argc, char **argv);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "h5cl: <H5CL_ERR_NAME>: <the context's detailed message>": the
  * status's exit code (exit_status).  A cancelled run is just
- * "h5cl: cancelled". */
+ * "h5cl: cancelled", with interrupted_exit()'s status. */
 int lib_error(const h5cl_ctx *ctx, int status);
 /* The stable exit status for a library status (README "Exit statuses"):
  * 0 for H5CL_OK, 130 for H5CL_ERR_CANCELLED (the run was stopped by
@@ -68,6 +69,12 @@ int lib_error(const h5cl_ctx *ctx, int status);
 int exit_status(int status);
 /* "h5cl: warning: <line>" on stderr for each warning of ds. */
 void print_warnings(const h5cl_dataset *ds);
+/* The signal that stopped the run (0: none), set by the CLI's handler. */
+extern volatile sig_atomic_t cli_interrupted;
+/* The exit status of a run stopped by a signal, as a shell reports one
+ * (128 + the signal: 130 for SIGINT, 143 for SIGTERM); exit_status of
+ * H5CL_ERR_CANCELLED for a run cancelled otherwise. */
+int interrupted_exit(void);
 /* getopt_long's ':' (missing argument) and '?' (unknown option). */
 int option_error(int c, char **argv);
 int no_memory(void);

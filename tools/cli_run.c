@@ -19,9 +19,10 @@
 
 /* The context the signal handler cancels; set only around a run. */
 static h5cl_ctx *volatile g_run_ctx;
-/* Set by the handler: a Ctrl-C before the run starts (which clears the
- * library's flag) or between its start and the first tile is not lost. */
-static volatile sig_atomic_t g_interrupted;
+/* The handler sets cli_interrupted (cli_util.c) to the signal's number:
+ * a Ctrl-C before the run starts (which clears the library's flag) or
+ * between its start and the first tile is not lost, and the exit status
+ * can tell which signal. */
 static struct sigaction g_old_int, g_old_term;
 static int g_installed;
 
@@ -29,8 +30,7 @@ static void on_interrupt(int sig)
 {
     h5cl_ctx *ctx = g_run_ctx;
 
-    (void)sig;
-    g_interrupted = 1;
+    cli_interrupted = sig;
     if (ctx)
         h5cl_cancel(ctx);
 }
@@ -90,7 +90,7 @@ static int on_progress(uint64_t tiles_done, uint64_t tiles_total,
     char bar[31], etabuf[24];
     int i, fill;
 
-    if (g_interrupted)
+    if (cli_interrupted)
         return 1;
     if (!rs->prog_enabled)
         return 0;
@@ -379,7 +379,7 @@ void run_end(run_state *rs)
 int run_start(run_state *rs)
 {
     rs->prog_t0 = now_seconds();
-    if (g_interrupted)
+    if (cli_interrupted)
         return lib_error(rs->ctx, H5CL_ERR_CANCELLED);
     return EXIT_OK;
 }
@@ -387,7 +387,7 @@ int run_start(run_state *rs)
 int run_finish(run_state *rs, int status)
 {
     run_clear_progress(rs);
-    if (status == H5CL_OK && g_interrupted)
+    if (status == H5CL_OK && cli_interrupted)
         status = H5CL_ERR_CANCELLED; /* Ctrl-C after the last tile */
     return status;
 }

@@ -29,13 +29,21 @@ int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+volatile sig_atomic_t cli_interrupted;
+
+int interrupted_exit(void)
+{
+    return cli_interrupted ? 128 + cli_interrupted
+                           : exit_status(H5CL_ERR_CANCELLED);
+}
+
 int lib_error(const h5cl_ctx *ctx, int status)
 {
     const char *msg = ctx ? h5cl_ctx_errmsg(ctx) : "";
 
     if (status == H5CL_ERR_CANCELLED) {
         fputs("h5cl: cancelled\n", stderr);
-        return exit_status(status);
+        return interrupted_exit();
     }
     if (!msg || !*msg)
         msg = h5cl_strerror(status);
