@@ -10,6 +10,7 @@ struct h5cl_reader {
     hid_t fspace;        /* the file dataspace, re-selected per tile */
     h5cl_direct *direct; /* NULL: every tile through H5Dread          */
     uint64_t bytes_direct;
+    uint64_t bytes_mapped;
 };
 
 int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
@@ -41,6 +42,27 @@ int h5cl_reader_can_direct(const h5cl_reader *rd)
 uint64_t h5cl_reader_bytes_direct(const h5cl_reader *rd)
 {
     return rd->bytes_direct;
+}
+
+uint64_t h5cl_reader_bytes_mapped(const h5cl_reader *rd)
+{
+    return rd->bytes_mapped;
+}
+
+int h5cl_reader_map(h5cl_reader *rd, const h5cl_box *box,
+                    h5cl_mapping **map_ret, char *err, size_t errlen)
+{
+    *map_ret = NULL;
+    if (!rd->direct)
+        return 1;
+    int st = h5cl_direct_map(rd->direct, box, map_ret, err, errlen);
+    if (st == H5CL_OK) {
+        const uint64_t bytes =
+            h5cl_box_elems(box) * h5cl_dtype_size(rd->ds->info.dtype);
+        rd->bytes_direct += bytes;
+        rd->bytes_mapped += bytes;
+    }
+    return st;
 }
 
 int h5cl_reader_read(h5cl_reader *rd, h5cl_pool *pool, const h5cl_box *box,
