@@ -525,20 +525,27 @@ __kernel void stats_flat(__global const T *in, const ulong n, const ulong seg,
     }
 }
 
-/* Statistics along one axis of a tile viewed as [O][A][I]: work-item
- * o*I + i reduces the A elements of its column; argmin/argmax are indices
- * along A.  Neighbouring work-items read neighbouring elements. */
+/* Statistics along one axis of a tile viewed as [O][A][I], the axis cut
+ * into splits of `sa` steps: work-item (s*O + o)*I + i reduces steps
+ * [s*sa, (s+1)*sa) of column (o, i) into record gid; argmin/argmax are
+ * indices along A.  Neighbouring work-items read neighbouring elements.
+ * Splits give few columns (rows x 16) work-items enough, and keep the
+ * lines one work-item touches in cache for its neighbours: PoCL runs a
+ * work-item to completion before the next, so without them each of 16
+ * columns read the whole tile from memory. */
 __kernel void stats_axis(__global const T *in, const ulong O, const ulong A,
-                         const ulong I, __global ulong *out)
+                         const ulong I, const ulong sa, __global ulong *out)
 {
     const ulong gid = get_global_id(0);
-    if (gid >= O * I)
+    const ulong S = (A + sa - 1) / sa;
+    if (gid >= S * O * I)
         return;
-    const ulong o = gid / I, i = gid % I;
+    const ulong i = gid % I, o = gid / I % O, sp = gid / I / O;
     __global const T *col = in + o * A * I + i;
     acc a;
     acc_init(&a);
-    for (ulong k = 0; k < A; k++)
+    const ulong k1 = min(A, (sp + 1) * sa);
+    for (ulong k = sp * sa; k < k1; k++)
         acc_one(&a, col[k * I], k);
     part p = acc_finish(&a);
     part_store(out + gid * REC_WORDS, &p);
