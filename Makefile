@@ -127,7 +127,8 @@ deps:
 gpu-bundle:
 	$(MAKE) --no-print-directory B=$(B)/rpath BUNDLE_RPATH=1 \
 	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so
-	sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests
+	LAZY_LIBS="$(CLBLAST_SONAME) $(LAPACKE_SONAME)" \
+	    sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests
 
 test: deps
 	@$(MAKE) --no-print-directory check
