@@ -550,3 +550,126 @@ __kernel void stats_axis(__global const T *in, const ulong O, const ulong A,
     part p = acc_finish(&a);
     part_store(out + gid * REC_WORDS, &p);
 }
+
+#if CONTIGUOUS && T_KIND == 0 && HAS_FP64
+/* Per-axis statistics of floating data on CPU devices when the positions
+ * after the axis come in groups of eight (I % 8 == 0, e.g. rows x 16
+ * reduced along the rows): work-item (s*O + o)*(I/8) + g reduces steps
+ * [s*sa, (s+1)*sa) of columns 8g..8g+7 of o, one 8-wide row piece per
+ * step, into records (s*O + o)*I + 8g + lane -- the records stats_axis
+ * writes.  stats_axis spends a scalar, branching acc_one per element; here
+ * every figure is a lane: NaNs masked out of the sums and counted, the
+ * extrema and their first index replaced only on improvement (so ties keep
+ * the first step), shifted sums in double, as acc_one does per element. */
+typedef long4 MASK4;
+#if T_SIZE == 4
+typedef int4 HM; /* comparison masks of H */
+#define WIDEN(m) convert_long4(m)
+#define NARROW(m) convert_int4(m)
+#else
+typedef long4 HM;
+#define WIDEN(m) (m)
+#define NARROW(m) (m)
+#endif
+
+static void lanes_store(__global ulong *out, const double *K, const double *s1,
+                        const double *s2, const long *nan, const T *mn,
+                        const long *imn, const T *mx, const long *imx,
+                        ulong steps)
+{
+    for (int l = 0; l < 8; l++) {
+        acc a;
+        acc_init(&a);
+        a.nan = (ulong)nan[l];
+        a.n = steps - a.nan;
+        a.K = K[l];
+        a.kset = 1;
+        a.s1 = s1[l];
+        a.s2 = s2[l];
+        a.mn = (MINT)mn[l];
+        a.mx = (MINT)mx[l];
+        a.imn = imn[l] < 0 ? NONE : (ulong)imn[l];
+        a.imx = imx[l] < 0 ? NONE : (ulong)imx[l];
+        part p = acc_finish(&a);
+        part_store(out + l * REC_WORDS, &p);
+    }
+}
+
+__kernel void stats_axis8(__global const T *in, const ulong O, const ulong A,
+                          const ulong I, const ulong sa, __global ulong *out)
+{
+    const ulong G = I / 8;
+    const ulong gid = get_global_id(0);
+    const ulong S = (A + sa - 1) / sa;
+    if (gid >= S * O * G)
+        return;
+    const ulong g = gid % G, o = gid / G % O, sp = gid / G / O;
+    __global const T *base = in + o * A * I + g * 8;
+    const ulong k0 = sp * sa, k1 = min(A, k0 + sa);
+    /* the shift of each lane: its first finite value (acc_one's choice) */
+    double K[8];
+    for (int l = 0; l < 8; l++) {
+        K[l] = 0;
+        for (ulong k = k0; k < k1; k++)
+            if (isfinite(base[k * I + l])) {
+                K[l] = (double)base[k * I + l];
+                break;
+            }
+    }
+    const double4 Kl = vload4(0, K), Kh = vload4(1, K);
+    double4 s1l = 0, s1h = 0, s2l = 0, s2h = 0;
+    MASK4 nanl = 0, nanh = 0;
+    H mnl = (H)INFINITY, mnh = (H)INFINITY, mxl = (H)(-INFINITY),
+      mxh = (H)(-INFINITY);
+    MASK4 imnl = -1, imnh = -1, imxl = -1, imxh = -1;
+    for (ulong k = k0; k < k1; k++) {
+        __global const T *p = base + k * I;
+        const H xl = vload4(0, p), xh = vload4(1, p);
+        double4 dl = convert_double4(xl) - Kl, dh = convert_double4(xh) - Kh;
+        const MASK4 nl = isnan(dl), nh = isnan(dh);
+        nanl -= nl;
+        nanh -= nh;
+        dl = select(dl, (double4)0, nl);
+        dh = select(dh, (double4)0, nh);
+        s1l += dl;
+        s1h += dh;
+        s2l = fma(dl, dl, s2l);
+        s2h = fma(dh, dh, s2h);
+        /* the first non-NaN value, or a better one (NaN compares false):
+         * masks in the data's width pick values, widened to pick indices */
+        const MASK4 kk = (MASK4)(long)k;
+        const HM vl = ~isnan(xl), vh = ~isnan(xh);
+        const HM bl = (xl < mnl) | (NARROW(imnl < 0) & vl);
+        const HM bh = (xh < mnh) | (NARROW(imnh < 0) & vh);
+        const HM tl = (xl > mxl) | (NARROW(imxl < 0) & vl);
+        const HM th = (xh > mxh) | (NARROW(imxh < 0) & vh);
+        mnl = select(mnl, xl, bl);
+        mnh = select(mnh, xh, bh);
+        mxl = select(mxl, xl, tl);
+        mxh = select(mxh, xh, th);
+        imnl = select(imnl, kk, WIDEN(bl));
+        imnh = select(imnh, kk, WIDEN(bh));
+        imxl = select(imxl, kk, WIDEN(tl));
+        imxh = select(imxh, kk, WIDEN(th));
+    }
+    double s1[8], s2[8];
+    long nan[8], imn[8], imx[8];
+    T mn[8], mx[8];
+    vstore4(s1l, 0, s1);
+    vstore4(s1h, 1, s1);
+    vstore4(s2l, 0, s2);
+    vstore4(s2h, 1, s2);
+    vstore4(nanl, 0, nan);
+    vstore4(nanh, 1, nan);
+    vstore4(imnl, 0, imn);
+    vstore4(imnh, 1, imn);
+    vstore4(imxl, 0, imx);
+    vstore4(imxh, 1, imx);
+    vstore4(mnl, 0, mn);
+    vstore4(mnh, 1, mn);
+    vstore4(mxl, 0, mx);
+    vstore4(mxh, 1, mx);
+    lanes_store(out + ((sp * O + o) * I + g * 8) * REC_WORDS, K, s1, s2, nan,
+                mn, imn, mx, imx, k1 - k0);
+}
+#endif

@@ -45,6 +45,7 @@ typedef struct stats_op {
     int axis;               /* -1: whole selection */
     int zero_copy;          /* records land in host memory directly */
     cl_kernel kernel;
+    cl_kernel kernel8;      /* per-axis, 8 positions per work-item, or NULL */
     size_t local;           /* work-group size of stats_flat        */
     size_t max_groups;
     unsigned nslots;
@@ -127,6 +128,9 @@ static void op_teardown(h5cl_op *op)
     if (so->kernel)
         clReleaseKernel(so->kernel);
     so->kernel = NULL;
+    if (so->kernel8)
+        clReleaseKernel(so->kernel8);
+    so->kernel8 = NULL;
 }
 
 static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
@@ -146,6 +150,13 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
     so->plan = plan;
     so->nslots = slots;
     so->zero_copy = h5cl_device_zero_copy(dev);
+    /* kernels/stats.cl builds stats_axis8 for these only */
+    if (so->axis >= 0 && so->kind == H5CL_KIND_FLOAT &&
+        h5cl_device_contiguous(dev) && dev->info.has_fp64) {
+        so->kernel8 = clCreateKernel(prog, "stats_axis8", &err);
+        if (!so->kernel8)
+            return h5cl_fail_cl(ctx, err, "clCreateKernel", "stats_axis8");
+    }
 
     if (so->axis < 0) {
         size_t kwg = 1;
@@ -290,6 +301,10 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
         cl_ulong o = O, a = A, i = I, csa = sa;
         so->split[slot] = sa;
         nrecs = (size_t)(O * I * (A ? (A + sa - 1) / sa : 1));
+        /* eight positions per work-item where they come in eights */
+        const uint64_t per_item = so->kernel8 && I % 8 == 0 ? 8 : 1;
+        if (per_item == 8)
+            k = so->kernel8;
         local = 64;
         global = (nrecs + local - 1) / local * local;
         err |= clSetKernelArg(k, 0, sizeof input, &input);
@@ -300,7 +315,8 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
         err |= clSetKernelArg(k, 5, sizeof(cl_mem), &so->dev_recs[slot]);
         if (ctx->dev.max_work_group_size < local)
             local = ctx->dev.max_work_group_size;
-        global = (nrecs + local - 1) / local * local;
+        const size_t items = nrecs / per_item;
+        global = (items + local - 1) / local * local;
     }
     if (err != CL_SUCCESS)
         return h5cl_fail(ctx, H5CL_ERR_OPENCL,
