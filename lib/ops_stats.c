@@ -151,7 +151,8 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
     so->nslots = slots;
     so->zero_copy = h5cl_device_zero_copy(dev);
     /* kernels/stats.cl builds stats_axis8 for these only */
-    if (so->axis >= 0 && so->kind == H5CL_KIND_FLOAT &&
+    if (so->axis >= 0 &&
+        (so->kind == H5CL_KIND_FLOAT || h5cl_dtype_size(so->dtype) <= 4) &&
         h5cl_device_contiguous(dev) && dev->info.has_fp64) {
         so->kernel8 = clCreateKernel(prog, "stats_axis8", &err);
         if (!so->kernel8)
