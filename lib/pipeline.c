@@ -797,8 +797,8 @@ static int pipe_prepare(pipe *p)
         st = h5cl_reader_open(ctx, sm->inputs[i], &p->rd[i]);
         direct |= st == H5CL_OK && h5cl_reader_can_direct(p->rd[i]);
     }
-    const char *map = getenv("H5CL_MMAP");
-    p->map_files = direct && p->zero_copy && !(map && strcmp(map, "0") == 0);
+    /* which tiles qualify (and H5CL_MMAP) is direct.c's to say */
+    p->map_files = direct && p->zero_copy;
     if (st == H5CL_OK && direct &&
         h5cl_pool_create(h5cl_pool_default_threads(), &p->pool) != 0)
         st = h5cl_fail(ctx, H5CL_ERR_THREAD,
