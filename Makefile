@@ -60,7 +60,7 @@ SONAME := libh5cl.so.$(SOMAJOR)
 SOFULL := libh5cl.so.$(VERSION)
 
 .PHONY: all deps demo test check memcheck bench bench-compare install uninstall clean format kernels-check gpu-bundle
-all: $(B)/libh5cl.a $(SO) $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl.pc
+all: $(B)/libh5cl.a $(SO) $(B)/h5cl $(B)/h5cl-bench $(B)/h5cl.pc $(B)/h5cl-reader
 
 $(B)/gen/kernels_gen.c: $(KERNELS) kernels/embed.sh
 	@mkdir -p $(@D)
@@ -106,6 +106,20 @@ $(B)/h5cl-bench: $(patsubst bench/%.c,$(B)/obj/bench_%.o,$(wildcard bench/*.c)) 
 $(B)/h5cl-tests: $(TEST_OBJ) $(B)/libh5cl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIB_LIBS)
 
+# Isolated mode's child process (lib/isolate.c): found next to libh5cl.so
+# or the program, else where `make install` puts it.
+LIBEXECDIR ?= $(PREFIX)/libexec
+$(B)/obj/isolate.o: ALL_CFLAGS += -DH5CL_READER_INSTALLED='"$(LIBEXECDIR)/h5cl/h5cl-reader"'
+$(B)/obj/helper_%.o: tools/helper/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# --as-needed: the child loads HDF5 and what reading needs, not CLBlast
+$(B)/h5cl-reader: $(B)/obj/helper_h5cl_reader.o $(B)/libh5cl.a
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $^ $(LIB_LIBS)
+# the isolate suite runs the helper found next to the test binary
+$(B)/h5cl-tests: | $(B)/h5cl-reader
+
 $(B)/h5cl.pc: h5cl.pc.in include/h5cl.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -126,9 +140,11 @@ deps:
 # Binaries plus their shared libraries, for a bare GPU machine.
 gpu-bundle:
 	$(MAKE) --no-print-directory B=$(B)/rpath BUNDLE_RPATH=1 \
-	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so
+	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so \
+	    $(B)/rpath/h5cl-reader
 	LAZY_LIBS="$(CLBLAST_SONAME) $(LAPACKE_SONAME)" \
-	    sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests
+	    sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests \
+	    $(B)/rpath/h5cl-reader
 
 test: deps
 	@$(MAKE) --no-print-directory check
@@ -141,6 +157,7 @@ check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache sh tools/cli-check.sh $(B)/h5cl
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh bench/smoke.sh $(B)/h5cl-bench
 	cd python-bindings && H5CL_LIBRARY=$(CURDIR)/$(SO) $(PYTHON) -m pytest -q -p no:cacheprovider tests
+	@$(MAKE) --no-print-directory scale-check
 
 memcheck: all $(B)/h5cl-tests
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache CK_FORK=no \
@@ -176,17 +193,44 @@ install: all
 	ln -sf $(SOFULL) $(DESTDIR)$(LIBDIR)/libh5cl.so
 	install -m 755 $(B)/h5cl $(B)/h5cl-bench $(DESTDIR)$(BINDIR)/
 	install -m 644 $(B)/h5cl.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -d $(DESTDIR)$(LIBEXECDIR)/h5cl
+	install -m 755 $(B)/h5cl-reader $(DESTDIR)$(LIBEXECDIR)/h5cl/
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/h5cl.h $(DESTDIR)$(LIBDIR)/libh5cl.a \
 	    $(DESTDIR)$(LIBDIR)/$(SOFULL) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	    $(DESTDIR)$(LIBDIR)/libh5cl.so $(DESTDIR)$(BINDIR)/h5cl \
 	    $(DESTDIR)$(BINDIR)/h5cl-bench $(DESTDIR)$(PKGCONFIGDIR)/h5cl.pc
+	rm -f $(DESTDIR)$(LIBEXECDIR)/h5cl/h5cl-reader
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/h5cl 2>/dev/null
 
 clean:
 	rm -rf $(B)
 
 format:
 	clang-format -i include/*.h lib/*.c lib/*.h tools/*.c bench/*.c tests/*.c
+
+# MPI (make MPI=1, Debian's OpenMPI): h5cl-mpi, one process per rank.  The
+# default build stays free of MPI; `make check` builds and runs it (through
+# scale-check) when mpicc is present.
+MPICC ?= mpicc
+ifdef MPI
+all: $(B)/h5cl-mpi
+endif
+
+$(B)/obj/mpi_%.o: mpi/%.c
+	@mkdir -p $(@D)
+	$(MPICC) $(ALL_CFLAGS) -Itools -c $< -o $@
+
+$(B)/h5cl-mpi: $(B)/obj/mpi_h5cl_mpi.o $(B)/obj/tools_cli_util.o $(B)/obj/tools_cli_json.o $(B)/libh5cl.a
+	$(MPICC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# Several devices (two PoCL devices), MPI ranks (when mpicc is present)
+# and the single run on the same files: tools/scale-check.sh.
+.PHONY: scale-check
+scale-check: all
+	@if command -v $(MPICC) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory MPI=1 $(B)/h5cl-mpi; fi
+	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh tools/scale-check.sh $(B)
 
 -include $(wildcard $(B)/obj/*.d)

@@ -1,6 +1,9 @@
 /*
  * h5cl-bench, the stats case: h5cl_stats_compute over the whole dataset
- * against the raw H5Dread ceiling of the same tiles (bench_case_run.c).
+ * against the raw H5Dread ceiling of the same tiles (bench_case_run.c),
+ * in-process and isolated (the dataset opened a second time with
+ * h5cl_ctx_set_isolation on: the HDF5 side in the h5cl-reader child), so
+ * the two medians side by side give isolation's overhead.
  * The raw warm-up pass computes the reference statistics (bench_ref.c);
  * every h5cl run is checked against them, and one that does not match is
  * an error, never a figure.
@@ -16,12 +19,17 @@ static void ref_add_tile(const struct raw_reader *rr, size_t n,
     ref_add_segment(user, rr->dtype, rr->buf, 0, 1, n, flat0);
 }
 
+struct stats_user {
+    struct ref_stats ref;
+    h5cl_dataset *isolated; /* row 1's dataset, read by the child */
+};
+
 static int stats_reference(const struct case_env *env, struct case_result *cr,
                            void *user, char *err)
 {
-    struct ref_stats *ref = user;
-    memset(ref, 0, sizeof *ref);
-    return raw_pass(&env->res->rr, ref_add_tile, ref, err);
+    struct stats_user *u = user;
+    memset(&u->ref, 0, sizeof u->ref);
+    return raw_pass(&env->res->rr, ref_add_tile, &u->ref, err);
 }
 
 /* One h5cl_stats_compute, checked: all bytes streamed, one state, equal to
@@ -31,10 +39,12 @@ static int stats_run(const struct case_env *env, struct case_result *cr,
                      h5cl_run_summary *sum_ret, double *wall_ret, char *err)
 {
     const struct raw_reader *rr = &env->res->rr;
+    struct stats_user *u = user;
     h5cl_stats *stats = NULL;
     const h5cl_stats_state *st;
     double t0 = now_seconds();
-    int status = h5cl_stats_compute(env->ds, opts, &stats), rc = -1;
+    int status = h5cl_stats_compute(j ? u->isolated : env->ds, opts, &stats),
+        rc = -1;
 
     *wall_ret = now_seconds() - t0;
     if (status != H5CL_OK)
@@ -46,7 +56,8 @@ static int stats_run(const struct case_env *env, struct case_result *cr,
     else if (sum_ret->bytes != rr->nbytes)
         fail(err, "summary.bytes %" PRIu64 " != dataset bytes %" PRIu64,
              sum_ret->bytes, rr->nbytes);
-    else if (ref_check(st, user, kind_of(rr->dtype), rr->element_count, 0.0,
+    else if (ref_check(st, &u->ref, kind_of(rr->dtype), rr->element_count,
+                       0.0,
                        &cr->mean_err, &cr->var_err, err) == 0) {
         cr->st = *st;
         rc = 0;
@@ -55,9 +66,47 @@ static int stats_run(const struct case_env *env, struct case_result *cr,
     return rc;
 }
 
+/* The dataset again, opened isolated on the same context (isolation is
+ * fixed per dataset when it is opened); the context's settings are put
+ * back.  Marks the isolated row failed when it cannot be opened. */
+static h5cl_dataset *open_isolated(const struct case_env *env,
+                                   struct case_result *cr)
+{
+    h5cl_isolation before, iso;
+    h5cl_dataset_info info;
+    h5cl_dataset *ds = NULL;
+    char err[ERRLEN];
+    int status;
+
+    if (!env->ds)
+        return NULL;
+    if ((status = h5cl_ctx_get_isolation(env->ctx, &before)) ||
+        (status = h5cl_dataset_get_info(env->ds, &info))) {
+        api_fail(err, env->ctx, "h5cl_ctx_get_isolation", status);
+        row_error(&cr->rows[2], err);
+        return NULL;
+    }
+    iso = before;
+    iso.enabled = 1;
+    status = h5cl_ctx_set_isolation(env->ctx, &iso);
+    if (status == H5CL_OK)
+        status = h5cl_dataset_open(env->ctx, info.file, info.path, &ds);
+    if (status != H5CL_OK) {
+        api_fail(err, env->ctx, "h5cl_dataset_open (isolated)", status);
+        row_error(&cr->rows[2], err);
+    }
+    h5cl_ctx_set_isolation(env->ctx, &before);
+    return ds;
+}
+
 int case_stats(const struct case_env *env, struct case_result *cr)
 {
-    static const struct ro_case rc = { 1, { 1 }, stats_reference, stats_run };
-    struct ref_stats ref;
-    return case_run_read_only(env, cr, &rc, &ref);
+    static const struct ro_case rc = { 2, { 1, 1 }, stats_reference,
+                                       stats_run };
+    struct stats_user u;
+    memset(&u, 0, sizeof u);
+    u.isolated = open_isolated(env, cr);
+    int st = case_run_read_only(env, cr, &rc, &u);
+    h5cl_dataset_close(u.isolated);
+    return st;
 }

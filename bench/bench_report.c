@@ -570,6 +570,11 @@ static void print_stats(const struct bench_cfg *cfg,
     }
     print_stages("stage busy s (median)", h5);
     print_run_line(res, h5);
+    if (h5->status == ROW_OK && cr->rows[2].status == ROW_OK)
+        printf("isolation overhead      : %+.1f%% wall (median %.3f s "
+               "isolated vs %.3f s in-process)\n",
+               100.0 * (cr->rows[2].seconds.median / h5->seconds.median - 1),
+               cr->rows[2].seconds.median, h5->seconds.median);
     printf("result (checked)        : count %" PRIu64 ", NaNs %" PRIu64
            ", mean %.6g, std %.6g, min %.6g, max %.6g "
            "(rel. err. mean %.1e, var %.1e)\n",

@@ -311,7 +311,9 @@ void case_init(struct case_result *cr, enum bench_case c)
     case CASE_STATS:
         row_init(&cr->rows[0], "raw-h5dread", "raw H5Dread", 0);
         row_init(&cr->rows[1], "h5cl-stats", "h5cl stats", 1);
-        cr->nrows = 2;
+        row_init(&cr->rows[2], "h5cl-stats-isolated", "h5cl stats, isolated",
+                 1);
+        cr->nrows = 3;
         break;
     case CASE_MAP:
         row_init(&cr->rows[0], "raw-read-write", "raw read+write", 0);

@@ -592,6 +592,11 @@ typedef struct h5cl_hist_options {
     uint32_t bins;       /* 0: 256                                       */
     int range_set;       /* 0: [min, max] of the data, by a first pass   */
     double lo, hi;       /* with range_set; lo < hi, both finite         */
+    /* Without range_set: when set, the range the data rule gives for this
+     * state's min and max (see h5cl_hist_compute), instead of a first
+     * pass.  Shares of a dataset (h5cl_ctx_set_share) binned with the
+     * whole selection's merged state get the same edges, so they merge. */
+    const struct h5cl_stats_state *range_state;
 } h5cl_hist_options;
 
 H5CL_API void h5cl_hist_options_init(h5cl_hist_options *hopts);
@@ -818,6 +823,156 @@ H5CL_API int h5cl_pca_project(h5cl_dataset *ds, const h5cl_run_options *opts,
                               const h5cl_pca *pca,
                               const h5cl_map_options *mopts,
                               h5cl_run_summary *summary_ret);
+
+/* ------------------------------------------------------------------------
+ * Scaling out: shares of a selection, several devices in one process.
+ *
+ * A share is a range of rows of the first axis of a selection.  Runs over
+ * the shares of a selection give partial results that merge into the
+ * whole selection's: statistics (h5cl_stats_merge), histograms
+ * (h5cl_hist_merge, given one range: range_set or range_state) and
+ * covariance states (h5cl_cov_merge).  Integer statistics and histogram
+ * counts merge exactly, whatever the grouping; float sums, means, m2 and
+ * covariances are equal within rounding (other additions in another
+ * order).  MPI ranks (tools/h5cl-mpi.c) and Dask tasks (python-bindings,
+ * h5cl.dask) are built on the same calls.
+ */
+
+/* Restricts every later run on ctx to rows [start, stop) of the first axis
+ * of its selection, counted from the selection's first row (0) and
+ * clipped to it: a share of the work.  Results keep the whole selection's
+ * index space: argmin/argmax of whole-selection statistics are flat
+ * indices in the whole selection, those of per-axis statistics over axis 0
+ * indices along it, so the shares' states merge into the whole run's.  A
+ * per-axis run over another axis is H5CL_ERR_AXIS (its positions would be
+ * split, not merged).  Maps and projections write the share's rows only
+ * (an output of the share's shape), quantiles are the share's.  A
+ * histogram whose range comes from the data takes the share's range: give
+ * range_set or range_state.
+ * start = 0, stop = UINT64_MAX (a new context's setting) runs everything.
+ * start > stop is H5CL_ERR_INVALID_ARGUMENT. */
+H5CL_API int h5cl_ctx_set_share(h5cl_ctx *ctx, uint64_t start, uint64_t stop);
+
+/* Splits the first axis of ds's selection `select` (NULL: all) into at
+ * most n shares of nearly equal rows, on chunk boundaries for a chunked
+ * dataset (no chunk is read by two shares; there are fewer shares when
+ * there are fewer chunk rows than n).  Writes count + 1 bounds to
+ * bounds_ret (room for n + 1), share i being rows [bounds[i],
+ * bounds[i+1]) as h5cl_ctx_set_share counts them, and the count to
+ * *count_ret: at least 1 (one empty share [0, 0) for an empty
+ * selection).  Errors are recorded on ds's context. */
+H5CL_API int h5cl_dataset_split(const h5cl_dataset *ds, const char *select,
+                                size_t n, uint64_t *bounds_ret,
+                                size_t *count_ret);
+
+/* into (+)= from, state by state (h5cl_stats_state_merge): the same shape
+ * and kind, else H5CL_ERR_INVALID_ARGUMENT.  The summary's bytes, tiles,
+ * masked elements and stage times add up; seconds is the longer one.
+ * into's timeline, if any, is dropped. */
+H5CL_API int h5cl_stats_merge(h5cl_stats *into, const h5cl_stats *from);
+
+/* The byte form of a whole statistics result (its shape and states, not
+ * its summary), versioned, little-endian and checksummed, to send partial
+ * results between processes (MPI ranks, Dask workers). */
+H5CL_API size_t h5cl_stats_serialized_size(const h5cl_stats *stats);
+/* nbytes must be h5cl_stats_serialized_size(stats). */
+H5CL_API int h5cl_stats_serialize(const h5cl_stats *stats, unsigned char *buf,
+                                  size_t nbytes);
+/* H5CL_ERR_BAD_STATE for a buffer that is not exactly one valid result;
+ * the summary of the result made is zero. */
+H5CL_API int h5cl_stats_deserialize(const unsigned char *buf, size_t nbytes,
+                                    h5cl_stats **stats_ret);
+
+/* Several devices, one process: each of the nctx contexts (one device each;
+ * h5cl_ctx_use_device, or the default) opens FILE:PATH and runs the
+ * ordinary pipeline over shares of the selection that its thread takes
+ * from a common queue, so a faster device takes more.  Shares are about 8
+ * tiles (opts->tile_bytes or the first context's default), at least one
+ * per context, on chunk boundaries.  The partial results are merged (see
+ * above) into one result as the single-context run would give it.  opts
+ * as for the single-device call, except: `with` bindings are
+ * H5CL_ERR_INVALID_ARGUMENT (datasets belong to one context); progress,
+ * trace_path and timeline are not used.  A failure on any context stops
+ * the others; the status and message (naming the device) are recorded on
+ * ctxs[0].  h5cl_cancel() on any of the contexts stops the run (at the
+ * next tile or share).  The
+ * contexts must not be in use by other threads meanwhile; their share
+ * setting is the whole selection afterwards. */
+H5CL_API int h5cl_multi_stats(h5cl_ctx *const *ctxs, size_t nctx,
+                              const char *file, const char *path,
+                              const h5cl_run_options *opts,
+                              h5cl_stats **stats_ret);
+/* Without a range, a first multi-device pass finds the data's min and max
+ * (both passes are in the summary). */
+H5CL_API int h5cl_multi_hist(h5cl_ctx *const *ctxs, size_t nctx,
+                             const char *file, const char *path,
+                             const h5cl_run_options *opts,
+                             const h5cl_hist_options *hopts,
+                             h5cl_hist **hist_ret);
+H5CL_API int h5cl_multi_cov(h5cl_ctx *const *ctxs, size_t nctx,
+                            const char *file, const char *path,
+                            const h5cl_run_options *opts, h5cl_cov **cov_ret);
+
+/* Joins the outputs of maps over shares: makes mopts->out_file:out_path an
+ * HDF5 virtual dataset (no data copied) stacking, along the first axis and
+ * in the order given, dataset `path` of each of the n files (which must
+ * exist, with the same type and the same dims beyond the first).  Source
+ * files in the output's directory are recorded by name relative to it
+ * (HDF5 looks there first), others by absolute path, so the directory can
+ * move as a whole.  An existing dataset of that name is H5CL_ERR_EXISTS
+ * unless mopts->overwrite; an output file that is one of the sources is
+ * H5CL_ERR_OUTPUT_IS_INPUT.  Only out_file, out_path and overwrite of
+ * mopts are used.  Errors are recorded on ctx. */
+H5CL_API int h5cl_map_join(h5cl_ctx *ctx, const char *const *files, size_t n,
+                           const char *path, const h5cl_map_options *mopts);
+
+/* ------------------------------------------------------------------------
+ * Isolated mode: every HDF5 call on an input file (the open, dataset
+ * descriptions and listings, CF attributes and fill values, every read of
+ * a run) runs in a child process, the h5cl-reader helper, under memory,
+ * CPU and wall-clock limits, and decoded tiles come back through shared
+ * memory; OpenCL and outputs stay in the calling process.  A file that
+ * crashes or hangs libhdf5 then gives an error instead of taking the
+ * caller down:
+ *   H5CL_ERR_CRASHED  the child died (the message names the signal, the
+ *                     file, the dataset and what it was doing),
+ *   H5CL_ERR_TIMEOUT  one request ran past the wall-clock limit (the child
+ *                     is killed),
+ *   H5CL_ERR_LIMIT    the child reached its CPU limit, or an allocation
+ *                     failed under its memory limit.
+ * The context stays usable: the next call starts a fresh child, and
+ * datasets opened before are reopened in it.  One child per context,
+ * started by the first call that needs it, ended by h5cl_ctx_destroy; it
+ * is killed if the calling process dies.  Results are bit-identical to
+ * in-process runs.
+ *
+ * Off by default in the library; H5CL_ISOLATE=1 (or 0) in the environment
+ * changes that default when the context is created.  The helper is looked
+ * up as $H5CL_READER, next to libh5cl.so (or in ../bin from it), next to
+ * the running program, then at the installed location.  Which datasets
+ * are isolated is fixed when they are opened.
+ */
+typedef struct h5cl_isolation {
+    size_t struct_size;    /* set by h5cl_isolation_init()                */
+    int enabled;
+    uint64_t memory_bytes; /* the child's address-space limit; 0: half of
+                              the physical memory; at least 64 MiB       */
+    uint64_t cpu_seconds;  /* the child's CPU time limit; 0: none (long
+                              reads of huge files are legitimate)        */
+    double wall_seconds;   /* per request (an open, one tile), plus 1 s
+                              per 16 MiB the request reads; 0: 60 s      */
+} h5cl_isolation;
+
+/* Fills opts with the defaults above, isolation off. */
+H5CL_API void h5cl_isolation_init(h5cl_isolation *opts);
+/* `enabled` applies to datasets opened (and files listed) from now on;
+ * new limits end a running child, so the next call starts one under them.
+ * H5CL_ERR_INVALID_ARGUMENT for a negative wall_seconds or memory_bytes
+ * under 64 MiB. */
+H5CL_API int h5cl_ctx_set_isolation(h5cl_ctx *ctx, const h5cl_isolation *opts);
+/* The settings in force, with defaults resolved (memory_bytes, wall). */
+H5CL_API int h5cl_ctx_get_isolation(const h5cl_ctx *ctx,
+                                    h5cl_isolation *opts_ret);
 
 #ifdef __cplusplus
 }

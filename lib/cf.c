@@ -10,6 +10,7 @@
 
 #include "cf.h"
 #include "hdf5io.h"
+#include "isolate.h"
 
 /* Longest fixed-length string read for _Unsigned. */
 #define MAX_STRING 4096
@@ -605,6 +606,8 @@ int h5cl_cf_read(h5cl_ctx *ctx, const h5cl_dataset *ds, int cf, int mask_fill,
     info->add_offset = 0.0;
     if (!cf && !mask_fill)
         return H5CL_OK;
+    if (ds->remote)
+        return h5cl_iso_cf_read(ctx, ds, cf, mask_fill, info);
     cf_reader r = {ctx, ds, info};
     h5cl_h5_lock();
     int st = read_all(&r, cf, mask_fill);

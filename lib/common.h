@@ -46,6 +46,9 @@ struct h5cl_ctx {
     h5cl_program_memo *memo; /* built programs                          */
     int open_datasets;
     int blas_used;       /* CLBlast holds programs for this device's context */
+    uint64_t share_start, share_stop; /* h5cl_ctx_set_share: rows of the
+                                         selection's first axis a run takes */
+    struct h5cl_iso *iso; /* isolated mode: settings and the reader child */
 };
 
 /* Records a failure on ctx and returns status, so callers can write

@@ -4,6 +4,7 @@
 
 #include "blas.h"
 #include "device.h"
+#include "isolate.h"
 #include "program.h"
 
 const char *h5cl_version(void)
@@ -28,6 +29,11 @@ int h5cl_ctx_create(h5cl_ctx **ctx_ret)
         return H5CL_ERR_NO_MEMORY;
     atomic_init(&ctx->cancel, 0);
     atomic_init(&ctx->busy, 0);
+    ctx->share_stop = UINT64_MAX;
+    if (h5cl_iso_ctx_init(ctx) != H5CL_OK) {
+        free(ctx);
+        return H5CL_ERR_NO_MEMORY;
+    }
     *ctx_ret = ctx;
     return H5CL_OK;
 }
@@ -40,6 +46,7 @@ void h5cl_ctx_destroy(h5cl_ctx *ctx)
     h5cl_blas_release(ctx);
     if (ctx->device_open)
         h5cl_device_close(&ctx->dev);
+    h5cl_iso_ctx_release(ctx);
     free(ctx->msg);
     free(ctx);
 }

@@ -7,6 +7,7 @@
 
 #include "dataset.h"
 #include "hdf5io.h"
+#include "isolate.h"
 
 static const char *const dtype_names[H5CL_DTYPE_COUNT] = {
     "int8",  "uint8", "int16",  "uint16",  "int32",
@@ -359,6 +360,8 @@ void h5cl_dataset_close(h5cl_dataset *ds)
 {
     if (!ds)
         return;
+    if (ds->remote)
+        h5cl_iso_dataset_close(ds);
     h5cl_h5_lock();
     if (ds->dset >= 0)
         H5Dclose(ds->dset);
@@ -413,6 +416,17 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
     ds->ctx = ctx;
     ds->file = ds->dset = -1;
     ctx->open_datasets++;
+
+    if (h5cl_iso_enabled(ctx)) {
+        /* every HDF5 call of the open, guards included, in the child */
+        int st = h5cl_iso_dataset_open(ctx, ds, file, path);
+        if (st != H5CL_OK) {
+            h5cl_dataset_close(ds);
+            return st;
+        }
+        *ds_ret = ds;
+        return h5cl_ok(ctx);
+    }
 
     h5cl_h5_lock();
     int st = open_file(ctx, file, &ds->file);
@@ -469,6 +483,8 @@ int h5cl_file_list_datasets(h5cl_ctx *ctx, const char *file,
     if (!ctx || !file || !fn)
         return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
                          "h5cl_file_list_datasets: NULL argument");
+    if (h5cl_iso_enabled(ctx))
+        return h5cl_iso_list_datasets(ctx, file, fn, user);
     hid_t f;
     name_list l;
     h5cl_h5_lock();

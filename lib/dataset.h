@@ -14,6 +14,9 @@ struct h5cl_dataset {
     hid_t memtype;      /* native type HDF5 converts into (byte order) */
     h5cl_dataset_info info;
     int scalar;         /* rank-0 dataspace: read with H5S_ALL         */
+    /* isolated mode: the dataset lives in the reader child (file and dset
+     * are then -1 here); lib/isolate.c */
+    struct h5cl_iso_ds *remote;
 };
 
 /* A box of the dataset: absolute start and count per dimension. */

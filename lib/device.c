@@ -1,6 +1,7 @@
 /* Device enumeration and selection.  Default: first GPU, else first
  * accelerator, else first CPU; H5CL_DEVICE or an explicit spec overrides. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,20 @@ static int enumerate(h5cl_ctx *ctx, dev_entry **list_ret, size_t *n_ret)
     return H5CL_OK;
 }
 
+/* The ICD loader and PoCL build their platform and device lists on the
+ * first call, and not thread-safely: contexts opened at once from Dask's
+ * threads found no device, or crashed.  One enumeration at a time. */
+static pthread_mutex_t enumerate_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int enumerate_locked(h5cl_ctx *ctx, dev_entry **list_ret,
+                            size_t *n_ret)
+{
+    pthread_mutex_lock(&enumerate_lock);
+    int st = enumerate(ctx, list_ret, n_ret);
+    pthread_mutex_unlock(&enumerate_lock);
+    return st;
+}
+
 int h5cl_ctx_list_devices(h5cl_ctx *ctx, h5cl_device_info *info,
                           size_t capacity, size_t *count_ret)
 {
@@ -162,7 +177,7 @@ int h5cl_ctx_list_devices(h5cl_ctx *ctx, h5cl_device_info *info,
                          "h5cl_ctx_list_devices: NULL argument");
     dev_entry *list;
     size_t n;
-    int st = enumerate(ctx, &list, &n);
+    int st = enumerate_locked(ctx, &list, &n);
     if (st != H5CL_OK)
         return st;
     for (size_t i = 0; info && i < n && i < capacity; i++)
@@ -270,7 +285,7 @@ int h5cl_device_open(h5cl_ctx *ctx, const char *spec)
 {
     dev_entry *list;
     size_t n;
-    int st = enumerate(ctx, &list, &n);
+    int st = enumerate_locked(ctx, &list, &n);
     if (st != H5CL_OK)
         return st;
     const char *env = getenv("H5CL_DEVICE");

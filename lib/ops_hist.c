@@ -219,7 +219,9 @@ int h5cl_hist_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
     h5cl_stats_state mm;
     h5cl_run_summary first;
     memset(&first, 0, sizeof first);
-    if (st == H5CL_OK && !ho.range_set)
+    if (st == H5CL_OK && !ho.range_set && ho.range_state)
+        mm = *ho.range_state; /* the whole selection's, for a share */
+    else if (st == H5CL_OK && !ho.range_set)
         st = h5cl_tally_minmax(ds, &run, &mm, &first);
     if (st == H5CL_OK)
         st = h5cl_run_enter(ctx);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "axis.h"
+#include "bytes.h"
 #include "device.h"
 #include "run.h"
 #include "pipeline.h"
@@ -512,6 +513,24 @@ static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
     return st;
 }
 
+/* A share's arg-extrema into the whole selection's index space: its
+ * share_row rows before, each of `inner` elements for whole-selection
+ * statistics (flat C-order indices), one step along axis 0 per row for
+ * per-axis ones (axis 0 is the only axis a share reduces). */
+static void share_shift(const h5cl_run *run, h5cl_stats *out)
+{
+    uint64_t step = 1;
+    if (run->opts.axis < 0)
+        for (int d = 1; d < run->sel.rank; d++)
+            step *= run->sel.count[d];
+    const uint64_t off = run->share_row * step;
+    for (size_t i = 0; off && i < out->n; i++)
+        if (out->states[i].count) {
+            out->states[i].argmin += off;
+            out->states[i].argmax += off;
+        }
+}
+
 static int stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
                          h5cl_stats **stats_ret)
 {
@@ -533,6 +552,7 @@ static int stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
         h5cl_stats_free(ac.out);
         return st;
     }
+    share_shift(&run, ac.out);
     *stats_ret = ac.out;
     return h5cl_ok(ctx);
 }
@@ -561,6 +581,23 @@ void h5cl_stats_free(h5cl_stats *s)
     free(s->states);
     free(s->times);
     free(s);
+}
+
+int h5cl_stats_merge(h5cl_stats *into, const h5cl_stats *from)
+{
+    if (!into || !from || into->n != from->n || into->rank != from->rank ||
+        memcmp(into->dims, from->dims, sizeof into->dims) != 0)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    for (size_t i = 0; i < into->n; i++)
+        if (into->states[i].kind != from->states[i].kind)
+            return H5CL_ERR_INVALID_ARGUMENT;
+    for (size_t i = 0; i < into->n; i++)
+        h5cl_stats_state_merge(&into->states[i], &from->states[i]);
+    h5cl_summary_merge(&into->summary, &from->summary);
+    free(into->times);
+    into->times = NULL;
+    into->ntimes = 0;
+    return H5CL_OK;
 }
 
 size_t h5cl_stats_count(const h5cl_stats *s)
@@ -593,6 +630,89 @@ size_t h5cl_stats_timeline(const h5cl_stats *s,
     if (times_ret)
         *times_ret = s ? s->times : NULL;
     return s ? s->ntimes : 0;
+}
+
+/* ---- byte form of a whole result ----
+ *   0  magic "H5SR"   4  version   5  rank   6  zero (u16)   8  n (u64)
+ *  16  dims (u64 each), then n serialised states, then the FNV-1a 64
+ *  checksum of every byte before it.  Little-endian. */
+
+static const unsigned char result_magic[4] = {'H', '5', 'S', 'R'};
+#define RESULT_VERSION 1
+
+size_t h5cl_stats_serialized_size(const h5cl_stats *s)
+{
+    if (!s)
+        return 0;
+    return 16 + 8 * (size_t)s->rank + s->n * H5CL_STATS_STATE_BYTES + 8;
+}
+
+int h5cl_stats_serialize(const h5cl_stats *s, unsigned char *buf,
+                         size_t nbytes)
+{
+    if (!s || !buf || nbytes != h5cl_stats_serialized_size(s))
+        return H5CL_ERR_INVALID_ARGUMENT;
+    memcpy(buf, result_magic, 4);
+    buf[4] = RESULT_VERSION;
+    buf[5] = (unsigned char)s->rank;
+    buf[6] = buf[7] = 0;
+    h5cl_put64(buf + 8, s->n);
+    unsigned char *p = buf + 16;
+    for (int d = 0; d < s->rank; d++, p += 8)
+        h5cl_put64(p, s->dims[d]);
+    for (size_t i = 0; i < s->n; i++, p += H5CL_STATS_STATE_BYTES)
+        h5cl_stats_state_serialize(&s->states[i], p);
+    h5cl_put64(p, h5cl_fnv1a64(buf, (size_t)(p - buf)));
+    return H5CL_OK;
+}
+
+int h5cl_stats_deserialize(const unsigned char *buf, size_t nbytes,
+                           h5cl_stats **stats_ret)
+{
+    if (stats_ret)
+        *stats_ret = NULL;
+    if (!buf || !stats_ret)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    if (nbytes < 24 || memcmp(buf, result_magic, 4) != 0 ||
+        buf[4] != RESULT_VERSION || buf[5] >= H5CL_MAX_RANK || buf[6] ||
+        buf[7])
+        return H5CL_ERR_BAD_STATE;
+    const int rank = buf[5];
+    const uint64_t n = h5cl_get64(buf + 8);
+    const size_t head = 16 + 8 * (size_t)rank;
+    if (nbytes < head + 8 || n > (nbytes - head - 8) / H5CL_STATS_STATE_BYTES ||
+        nbytes != head + n * H5CL_STATS_STATE_BYTES + 8 ||
+        h5cl_get64(buf + nbytes - 8) != h5cl_fnv1a64(buf, nbytes - 8))
+        return H5CL_ERR_BAD_STATE;
+    h5cl_box shape;
+    memset(&shape, 0, sizeof shape);
+    uint64_t product = 1;
+    shape.rank = rank + 1; /* the positions, then a reduced axis */
+    for (int d = 0; d < rank; d++) {
+        shape.count[d] = h5cl_get64(buf + 16 + 8 * (size_t)d);
+        product = shape.count[d] && product > UINT64_MAX / shape.count[d]
+                      ? 0
+                      : product * shape.count[d];
+    }
+    if (product != n || (rank == 0 && n != 1))
+        return H5CL_ERR_BAD_STATE;
+    h5cl_stats *s = NULL;
+    if (stats_alloc(&shape, rank ? rank : -1, H5CL_KIND_FLOAT, &s) != H5CL_OK)
+        return H5CL_ERR_NO_MEMORY;
+    const unsigned char *p = buf + head;
+    for (size_t i = 0; i < s->n; i++, p += H5CL_STATS_STATE_BYTES)
+        if (h5cl_stats_state_deserialize(p, H5CL_STATS_STATE_BYTES,
+                                         &s->states[i]) != H5CL_OK) {
+            h5cl_stats_free(s);
+            return H5CL_ERR_BAD_STATE;
+        }
+    *stats_ret = s;
+    return H5CL_OK;
+}
+
+h5cl_run_summary *h5cl_stats_run_summary(h5cl_stats *s)
+{
+    return &s->summary;
 }
 
 uint64_t h5cl_stats_masked(const h5cl_stats *s)

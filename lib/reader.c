@@ -3,6 +3,7 @@
 
 #include "direct.h"
 #include "hdf5io.h"
+#include "isolate.h"
 #include "reader.h"
 
 struct h5cl_reader {
@@ -11,6 +12,7 @@ struct h5cl_reader {
     h5cl_direct *direct; /* NULL: every tile through H5Dread          */
     uint64_t bytes_direct;
     uint64_t bytes_mapped;
+    h5cl_iso_reader *remote; /* isolated: the child reads every tile  */
 };
 
 int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
@@ -20,6 +22,15 @@ int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
     if (!rd)
         return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     rd->ds = ds;
+    if (ds->remote) {
+        int st = h5cl_iso_reader_open(ctx, ds, &rd->remote);
+        if (st != H5CL_OK) {
+            free(rd);
+            return st;
+        }
+        *rd_ret = rd;
+        return H5CL_OK;
+    }
     rd->direct = h5cl_direct_open(ds);
     h5cl_h5_lock();
     rd->fspace = ds->scalar ? H5S_ALL : H5Dget_space(ds->dset);
@@ -41,7 +52,15 @@ int h5cl_reader_can_direct(const h5cl_reader *rd)
 
 uint64_t h5cl_reader_bytes_direct(const h5cl_reader *rd)
 {
-    return rd->bytes_direct;
+    return rd->remote ? h5cl_iso_reader_bytes_direct(rd->remote)
+                      : rd->bytes_direct;
+}
+
+unsigned h5cl_reader_threads(const h5cl_reader *rd, const h5cl_pool *pool)
+{
+    if (rd->remote)
+        return h5cl_iso_reader_threads(rd->remote);
+    return rd->direct && pool ? h5cl_pool_threads(pool) : 1;
 }
 
 uint64_t h5cl_reader_bytes_mapped(const h5cl_reader *rd)
@@ -69,6 +88,11 @@ int h5cl_reader_read(h5cl_reader *rd, h5cl_pool *pool, const h5cl_box *box,
                      void *dst, char *err, size_t errlen)
 {
     const h5cl_dataset *ds = rd->ds;
+    if (rd->remote)
+        return h5cl_iso_reader_read(
+            rd->remote, box, dst,
+            (size_t)(h5cl_box_elems(box) * h5cl_dtype_size(ds->info.dtype)),
+            err, errlen);
     if (rd->direct && pool) {
         int st = h5cl_direct_read(rd->direct, pool, box, dst, err, errlen);
         if (st == H5CL_OK)
@@ -115,6 +139,7 @@ void h5cl_reader_close(h5cl_reader *rd)
 {
     if (!rd)
         return;
+    h5cl_iso_reader_close(rd->remote);
     h5cl_direct_close(rd->direct);
     if (rd->fspace != H5S_ALL) {
         h5cl_h5_lock();

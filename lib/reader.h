@@ -27,6 +27,9 @@ int h5cl_reader_map(h5cl_reader *rd, const h5cl_box *box,
 uint64_t h5cl_reader_bytes_mapped(const h5cl_reader *rd);
 /* Bytes read so far without H5Dread. */
 uint64_t h5cl_reader_bytes_direct(const h5cl_reader *rd);
+/* Threads that read rd's tiles: pool's when rd reads directly (pool may
+ * be NULL), the child's when rd is isolated, else 1. */
+unsigned h5cl_reader_threads(const h5cl_reader *rd, const h5cl_pool *pool);
 void h5cl_reader_close(h5cl_reader *rd);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "device.h"
 #include "hdf5io.h"
+#include "isolate.h"
 #include "run.h"
 
 /* Defaults per device class, from the sweeps in bench/RESULTS.md: on the
@@ -27,9 +28,10 @@ void h5cl_run_options_init(h5cl_run_options *o)
     o->axis = -1;
 }
 
-/* Fails early, naming the filter, rather than at the first read. */
-static int check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds)
+int h5cl_check_filters(h5cl_ctx *ctx, const h5cl_dataset *ds)
 {
+    if (ds->remote)
+        return h5cl_iso_check_filters(ctx, ds);
     int st = H5CL_OK;
     h5cl_h5_lock();
     hid_t dcpl = H5Dget_create_plist(ds->dset);
@@ -119,12 +121,14 @@ int h5cl_run_prepare(h5cl_ctx *ctx, h5cl_dataset *ds,
                              "support; choose another device",
                              d->info.path, d->info.file,
                              ctx->dev.info.device_name);
-        st = check_filters(ctx, d);
+        st = h5cl_check_filters(ctx, d);
     }
     if (st == H5CL_OK)
         st = h5cl_selection_parse(ctx, ds, run->opts.select, &run->sel);
     if (st == H5CL_OK)
         st = check_axis(ctx, ds, run->opts.axis, allow_axis);
+    if (st == H5CL_OK)
+        st = h5cl_share_apply(ctx, run);
     if (st != H5CL_OK)
         return st;
     uint64_t tile_default;

@@ -12,4 +12,8 @@ void h5cl_stats_state_set_sum128(h5cl_stats_state *st, uint64_t lo,
 /* The double whose bits are u (device records, serialised states). */
 double h5cl_bits_double(uint64_t u);
 
+/* The summary of a result, for the calls that assemble one from several
+ * runs (lib/multi.c). */
+h5cl_run_summary *h5cl_stats_run_summary(h5cl_stats *s);
+
 #endif

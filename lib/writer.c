@@ -625,3 +625,14 @@ int h5cl_writer_spec_init(h5cl_ctx *ctx, const h5cl_map_options *m,
     w->overwrite = m->overwrite;
     return choose_chunks(ctx, m, in_chunks, w);
 }
+
+int h5cl_writer_check_dest(h5cl_ctx *ctx, hid_t f, const char *file,
+                           const char *path, int overwrite)
+{
+    h5cl_writer_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.file = file;
+    spec.path = path;
+    spec.overwrite = overwrite;
+    return check_path(ctx, f, &spec);
+}

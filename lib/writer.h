@@ -58,6 +58,12 @@ int h5cl_writer_write(h5cl_writer *w, const h5cl_box *box, const void *data,
                       char *err, size_t errlen);
 /* Makes the output visible under its real name and frees w. */
 int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w);
+/* The checks of an output dataset at path in the open file f, for other
+ * writers of outputs (lib/vds.c): groups on the way, and the dataset
+ * absent unless overwrite (H5CL_ERR_EXISTS).  Call with the HDF5 lock
+ * held. */
+int h5cl_writer_check_dest(h5cl_ctx *ctx, hid_t f, const char *file,
+                           const char *path, int overwrite);
 /* Removes the temporary file and frees w.  Accepts NULL. */
 void h5cl_writer_abort(h5cl_writer *w);
 

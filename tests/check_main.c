@@ -33,6 +33,8 @@ int main(void)
     srunner_add_suite(sr, cf_suite());
     srunner_add_suite(sr, direct_suite());
     srunner_add_suite(sr, cov_suite());
+    srunner_add_suite(sr, scale_suite());
+    srunner_add_suite(sr, isolate_suite());
 
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

@@ -34,6 +34,8 @@ Suite *hist_suite(void);
 Suite *cf_suite(void);
 Suite *direct_suite(void);
 Suite *cov_suite(void);
+Suite *scale_suite(void);
+Suite *isolate_suite(void);
 
 /* Seconds per test; generous because a cold PoCL build can be slow. */
 #define TU_TIMEOUT 180

@@ -14,7 +14,8 @@
 # SIGKILL leaves an existing target file byte for byte as it was.  Fill
 # values and CF decoding (--mask-fill, --cf) against a numpy decode of
 # netCDF-4-style files and of the corpus's GOES-16 and soil-moisture
-# products.
+# products.  Isolated mode (the default) against --in-process, a reader
+# that crashes or hangs, a missing helper, a parent killed with SIGKILL.
 # Uses the default device (H5CL_DEVICE picks another).  Prints one line per
 # failed check and exits 1 if any failed.  Needs python3 with numpy, h5py.
 set -u
@@ -1331,6 +1332,99 @@ checks += 1
 code, out, err = run(["pca", CV, "/x"])
 if code != 2 or "-k" not in err:
     fail("pca without -k", "exit %d: %s" % (code, err.strip()))
+
+# ---------------------------------------------------------------- isolation
+# Every command above ran isolated (the CLI's default).  Here: the same
+# JSON figures in-process; a reader that crashes or hangs (the helper's
+# test hook) ends in exit 1 with H5CL_ERR_CRASHED / H5CL_ERR_TIMEOUT naming
+# the file; the corpus file that crashes H5Fopen; a missing helper; and a
+# parent killed with SIGKILL takes its reader child with it.
+STABLE = ("count", "nan_count", "sum", "mean", "var", "min", "max",
+          "argmin", "argmax")
+for ds in ("/f32", "/i32", "/be"):
+    checks += 1
+    ji, _ = run_json("stats isolated " + ds, ["stats", F, ds, "--isolate"])
+    jp, _ = run_json("stats in-process " + ds,
+                     ["stats", F, ds, "--in-process"])
+    if ji is not None and jp is not None and \
+            any(ji.get(k) != jp.get(k) for k in STABLE):
+        fail("isolated stats " + ds, "%r != %r" % (ji, jp))
+
+
+def run_env(args, env, timeout=120):
+    p = subprocess.run([BIN] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout,
+                       env=dict(os.environ, **env))
+    return p.returncode, p.stderr.decode("utf-8", "replace")
+
+
+checks += 1
+code, err = run_env(["stats", F, "/f32", "-q"],
+                    {"H5CL_READER_TEST": "crash@read"})
+if code != 1 or "H5CL_ERR_CRASHED" not in err or "SIGSEGV" not in err or \
+        F not in err or "/f32" not in err:
+    fail("reader crash", "exit %d: %s" % (code, err.strip()))
+checks += 1
+t0 = time.time()
+code, err = run_env(["hist", F, "/f64", "-q", "--reader-timeout", "1"],
+                    {"H5CL_READER_TEST": "hang@read"})
+if code != 1 or "H5CL_ERR_TIMEOUT" not in err or time.time() - t0 > 20:
+    fail("reader hang", "exit %d after %.1f s: %s"
+         % (code, time.time() - t0, err.strip()))
+checks += 1
+code, err = run_env(["info", F], {"H5CL_READER": "/nonexistent"})
+if code != 1 or "H5CL_READER" not in err:
+    fail("missing helper", "exit %d: %s" % (code, err.strip()))
+code, err = run_env(["info", F, "--in-process"], {"H5CL_READER": "/x"})
+if code != 0:
+    fail("--in-process needs no helper", "exit %d: %s" % (code, err.strip()))
+checks += 1
+code, err = run_env(["info", F], {"H5CL_ISOLATE": "0",
+                                  "H5CL_READER": "/nonexistent"})
+if code != 0:
+    fail("H5CL_ISOLATE=0", "exit %d: %s" % (code, err.strip()))
+POC = os.path.join(os.environ["ROOT"], "..", "shared", "corpus",
+                   "gh-4434-poc-09.h5")
+if os.path.exists(POC):
+    checks += 1
+    code, err = run_env(["info", POC], {})
+    if code != 1 or "H5CL_ERR_CRASHED" not in err or \
+            "SIGSEGV inside libhdf5" not in err:
+        fail("corpus crash in H5Fopen", "exit %d: %s" % (code, err.strip()))
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if int(st[st.rfind(")") + 2:].split()[1]) == pid:
+                out.append(int(d))
+    return out
+
+
+checks += 1
+p = subprocess.Popen([BIN, "stats", F, "/f32", "-q"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     env=dict(os.environ, H5CL_READER_TEST="hang@read"))
+kids = []
+for _ in range(100):
+    kids = children(p.pid)
+    if kids:
+        break
+    time.sleep(0.05)
+p.kill()
+p.wait()
+deadline = time.time() + 5
+while any(os.path.exists("/proc/%d" % k) for k in kids) and \
+        time.time() < deadline:
+    time.sleep(0.05)
+if not kids or any(os.path.exists("/proc/%d" % k) for k in kids):
+    fail("reader dies with its parent", "children %r" % kids)
 
 print("cli-check: %d checks, %d failed" % (checks, len(failures)))
 sys.exit(1 if failures else 0)

@@ -11,6 +11,8 @@
  *                 --trace --json --quiet --expr --with --name --mask-fill
  *                 --cf), opening the inputs, what decoding applies, the
  *                 run summary
+ *   cli_isolate.c isolated mode (--isolate --in-process --reader-timeout)
+ *                 for info and every run command
  *   cmd_*.c       one command each (stats and dot share cmd_stats.c)
  */
 #ifndef H5CL_CLI_H
@@ -147,6 +149,33 @@ void jw_dims(jw *w, int rank, const uint64_t *dims);
  * layout, chunks, filters, element_count, nbytes, storage_bytes. */
 void json_dataset_info(jw *w, const h5cl_dataset_info *d);
 
+/* Not one of the shared options (run_args_option's return). */
+#define RUN_OPT_OTHER (-1)
+
+/* ------------------------------------------------------------------------
+ * cli_isolate.c: isolated mode (--isolate, --in-process,
+ * --reader-timeout), for every command that opens a file.
+ */
+enum { OPT_ISOLATE = 290, OPT_IN_PROCESS, OPT_READER_TIMEOUT };
+
+#define ISOLATE_LONGOPTS                                                      \
+    {"isolate", no_argument, NULL, OPT_ISOLATE},                              \
+    {"in-process", no_argument, NULL, OPT_IN_PROCESS},                        \
+    {"reader-timeout", required_argument, NULL, OPT_READER_TIMEOUT}
+
+enum { ISO_DEFAULT = 0, ISO_ON, ISO_OFF };
+
+typedef struct iso_args {
+    int mode;            /* ISO_*; ISO_DEFAULT: on unless H5CL_ISOLATE=0 */
+    double wall_seconds; /* 0: the library's default                     */
+} iso_args;
+
+/* 0 when c was one of ISOLATE_LONGOPTS, RUN_OPT_OTHER when not, or a
+ * usage exit status. */
+int iso_args_option(iso_args *a, int c, const char *arg);
+/* Sets ctx's isolation from the flags: H5CL_OK or a library status. */
+int iso_apply(h5cl_ctx *ctx, const iso_args *a);
+
 /* ------------------------------------------------------------------------
  * cli_run.c: the options every run command shares.
  *
@@ -174,6 +203,7 @@ enum {
     {"name", required_argument, NULL, OPT_NAME},                              \
     {"mask-fill", no_argument, NULL, OPT_MASK_FILL},                          \
     {"cf", no_argument, NULL, OPT_CF},                                        \
+    ISOLATE_LONGOPTS,                                                         \
     {"help", no_argument, NULL, 'h'}
 /* -q is --quiet except in `quantile`, which leaves it out. */
 #define RUN_SHORTOPTS "s:d:e:h"
@@ -202,10 +232,10 @@ typedef struct run_args {
     size_t nwith;
     int mask_fill;          /* --mask-fill                               */
     int cf;                 /* --cf                                      */
+    int multi_ok;           /* the command runs on several devices       */
+    iso_args iso;           /* --isolate, --in-process, --reader-timeout */
 } run_args;
 
-/* Not one of the shared options (run_args_option's return). */
-#define RUN_OPT_OTHER (-1)
 
 void run_args_init(run_args *a, const char *cmd);
 void run_args_free(run_args *a);
@@ -228,6 +258,9 @@ typedef struct run_input {
     h5cl_cf_info cf;        /* what --mask-fill / --cf apply             */
 } run_input;
 
+/* Devices one run uses at most (--device all or a list). */
+#define RUN_MAX_DEVICES 16
+
 /* What a run command holds while it runs: the inputs, the selection,
  * the device, the run options and the progress bar. */
 typedef struct run_state {
@@ -249,6 +282,9 @@ typedef struct run_state {
     double prog_t0;
     double prog_last;
     uint64_t prog_total;
+    /* --device all or a list (cli_multi.c): more[0..nmore) beside ctx */
+    h5cl_ctx *more[RUN_MAX_DEVICES - 1];
+    size_t nmore;
 } run_state;
 
 /* Installs the Ctrl-C handler, opens the inputs, checks the expression
@@ -295,5 +331,24 @@ void print_summary_human(const h5cl_run_summary *s, const char *trace,
  * --mask-fill or --cf. */
 void json_summary(jw *w, const run_state *rs, const h5cl_run_summary *s,
                   int with_write);
+
+/* ------------------------------------------------------------------------
+ * cli_multi.c: --device all, or a comma list of device specs, for the
+ * commands that set run_args.multi_ok (stats, hist, cov): one context per
+ * device, the work shared by the library (h5cl_multi_*).
+ */
+
+/* Opens the device(s) of --device on rs->ctx and, for several, on new
+ * contexts in rs->more: 0, or the exit status after the message. */
+int run_devices_open(run_state *rs);
+void run_devices_close(run_state *rs);
+/* The run on every device of the run: h5cl_multi_* or the single call. */
+int run_stats(run_state *rs, h5cl_stats **stats_ret);
+int run_hist(run_state *rs, const h5cl_hist_options *ho, h5cl_hist **ret);
+int run_cov(run_state *rs, h5cl_cov **cov_ret);
+/* "devices     2: 0:0 NAME, 0:1 NAME" for several devices, else nothing. */
+void print_devices(const run_state *rs);
+/* "devices": ["0:0 NAME", ...] for several devices, else nothing. */
+void json_devices(jw *w, const run_state *rs);
 
 #endif

@@ -218,7 +218,7 @@ int run_args_option(run_args *a, int c, const char *arg)
         return 0;
     case OPT_MASK_FILL: a->mask_fill = 1; return 0;
     case OPT_CF: a->cf = 1; return 0;
-    default: return RUN_OPT_OTHER;
+    default: return iso_args_option(&a->iso, c, arg);
     }
 }
 
@@ -319,6 +319,9 @@ int run_begin(run_state *rs, h5cl_ctx *ctx, const run_args *a)
     rs->sel_elems = 1;
     /* Ctrl-C from here on cancels; before the run too (the flag). */
     install_interrupt(ctx);
+    st = iso_apply(ctx, &a->iso);
+    if (st != H5CL_OK)
+        return lib_error(ctx, st);
     code = open_inputs(rs);
     if (code != EXIT_OK)
         return code;
@@ -332,9 +335,9 @@ int run_begin(run_state *rs, h5cl_ctx *ctx, const run_args *a)
         rs->sel_rank = 0; /* a scalar: report shape [] as `info` does */
     for (d = 0; d < rs->sel_rank; d++)
         rs->sel_elems *= rs->sel_dims[d];
-    st = h5cl_ctx_use_device(ctx, a->device);
-    if (st == H5CL_OK)
-        st = h5cl_ctx_device(ctx, &rs->dev);
+    if ((code = run_devices_open(rs)) != EXIT_OK)
+        return code;
+    st = h5cl_ctx_device(ctx, &rs->dev);
     if (st != H5CL_OK)
         return lib_error(ctx, st);
 
@@ -367,6 +370,7 @@ void run_end(run_state *rs)
     for (i = 0; i < rs->n; i++)
         h5cl_dataset_close(rs->in[i].ds);
     rs->n = 0;
+    run_devices_close(rs);
 }
 
 int run_start(run_state *rs)
@@ -620,6 +624,7 @@ void print_run_header(const run_state *rs)
     printf("device      %u:%u %s (%s)\n", rs->dev.platform_index,
            rs->dev.device_index, rs->dev.device_name,
            h5cl_device_type_name(rs->dev.type));
+    print_devices(rs);
     if (a->mask_fill || a->cf) {
         printf("decoding    %s%s%s\n", a->cf ? "--cf" : "",
                a->cf && a->mask_fill ? " " : "",
@@ -662,6 +667,7 @@ void json_run_header(jw *w, const run_state *rs)
     jw_string(w, rs->a->select);
     jw_key(w, "selection_shape");
     jw_dims(w, rs->sel_rank, rs->sel_dims);
+    json_devices(w, rs);
     if (rs->a->mask_fill || rs->a->cf) {
         jw_key(w, "mask_fill");
         jw_bool(w, rs->a->mask_fill);

@@ -128,7 +128,7 @@ static int cov_pass(run_state *rs, h5cl_cov **cov_ret)
     int code = run_start(rs);
     if (code != EXIT_OK)
         return code;
-    int st = run_finish(rs, h5cl_cov_compute(rs->in[0].ds, &rs->ro, cov_ret));
+    int st = run_finish(rs, run_cov(rs, cov_ret));
     return st == H5CL_OK ? EXIT_OK : lib_error(rs->ctx, st);
 }
 
@@ -329,6 +329,7 @@ static int cov_main(int argc, char **argv, int pca)
     memset(&o, 0, sizeof o);
     o.ddof = 1;
     run_args_init(&o.a, pca ? "pca" : "cov");
+    o.a.multi_ok = !pca;
     code = parse_cov_args(argc, argv, &o, pca);
     if (code == 0)
         code = run_args_finish(&o.a, argc, argv);

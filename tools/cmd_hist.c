@@ -352,8 +352,7 @@ static int hist_run(run_state *rs, const hist_args *o, hist_view *v,
     rs->ro.axis = v->axis;
     if ((code = run_start(rs)) != EXIT_OK)
         return code;
-    st = run_finish(rs, h5cl_hist_compute(rs->in[0].ds, &rs->ro, &o->h,
-                                          hist_ret));
+    st = run_finish(rs, run_hist(rs, &o->h, hist_ret));
     if (st != H5CL_OK)
         return lib_error(rs->ctx, st);
     v->hist = *hist_ret;
@@ -379,6 +378,7 @@ int cmd_hist(int argc, char **argv)
 
     memset(&o, 0, sizeof o);
     run_args_init(&o.a, "hist");
+    o.a.multi_ok = 1;
     h5cl_hist_options_init(&o.h);
     code = parse_hist_args(argc, argv, &o);
     if (code != 0) {

@@ -203,7 +203,9 @@ int cmd_info(int argc, char **argv)
         {"json", no_argument, NULL, OPT_JSON},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        ISOLATE_LONGOPTS,
         {NULL, 0, NULL, 0}};
+    iso_args iso = {ISO_DEFAULT, 0};
     int json = 0, c, code;
     h5cl_ctx *ctx = NULL;
     const char *file, *path;
@@ -215,7 +217,11 @@ int cmd_info(int argc, char **argv)
         case 'q': break; /* nothing to quieten; accepted for scripts */
         case 'h': return help_requested();
         default:
-            return option_error(c, argv);
+            code = iso_args_option(&iso, c, optarg);
+            if (code == RUN_OPT_OTHER)
+                return option_error(c, argv);
+            if (code != 0)
+                return code;
         }
     }
     if (optind >= argc)
@@ -228,8 +234,10 @@ int cmd_info(int argc, char **argv)
 
     if (h5cl_ctx_create(&ctx) != H5CL_OK)
         return no_memory();
-    code = path ? info_one(ctx, file, path, json)
-                : info_list(ctx, file, json);
+    c = iso_apply(ctx, &iso);
+    code = c != H5CL_OK ? lib_error(ctx, c)
+           : path       ? info_one(ctx, file, path, json)
+                        : info_list(ctx, file, json);
     h5cl_ctx_destroy(ctx);
     return code;
 }

@@ -360,8 +360,7 @@ static int stats_run(run_state *rs, const stats_args *o, stats_view *v,
     rs->ro.axis = v->axis;
     if ((code = run_start(rs)) != EXIT_OK)
         return code;
-    st = run_finish(rs, h5cl_stats_compute(rs->in[0].ds, &rs->ro,
-                                           stats_ret));
+    st = run_finish(rs, run_stats(rs, stats_ret));
     if (st != H5CL_OK)
         return lib_error(rs->ctx, st);
 
@@ -468,6 +467,7 @@ int cmd_stats(int argc, char **argv)
 
     memset(&o, 0, sizeof o);
     run_args_init(&o.a, "stats");
+    o.a.multi_ok = 1;
     code = parse_stats_args(argc, argv, &o, 0);
     if (code == 0)
         code = run_args_finish(&o.a, argc, argv);

@@ -4,7 +4,11 @@
 set -u
 PKGS="build-essential ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
 libclblast-dev liblapacke-dev libdeflate-dev libhdf5-dev hdf5-tools check pkg-config valgrind python3 python3-pip"
+# scaling out (issue 9): h5cl-mpi and its tests
+PKGS="$PKGS libopenmpi-dev openmpi-bin"
 PY_MODULES="numpy h5py pytest tqdm matplotlib nbclient nbformat ipykernel"
+# h5cl.dask (issue 9): the threaded scheduler and dask.distributed
+PY_MODULES="$PY_MODULES dask distributed"
 
 missing=""
 for p in $PKGS; do

@@ -30,7 +30,8 @@ for so in ${LAZY_LIBS:-}; do
         grep -Ev '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux[^/]*)\.so' |
         while read -r dep; do cp -L "$dep" "$out/lib/"; done
 done
-# the shared library too, for the Python bindings (H5CL_LIBRARY)
+# the shared library too, for the Python bindings (H5CL_LIBRARY); it finds
+# the isolated reader (h5cl-reader, passed as a binary) in ../bin
 cp -L "$build/libh5cl.so" "$out/lib/libh5cl.so"
 cp bench/gpu/run.sh "$out/"
 du -sh "$out"

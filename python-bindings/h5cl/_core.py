@@ -147,17 +147,46 @@ def _make_bar(total, desc):
 # Files
 
 
+_ISOLATE_LIMITS = ("memory_bytes", "cpu_seconds", "wall_seconds")
+
+
+def _isolation(isolate):
+    """(enabled, limits) from open()'s isolate argument: None is the
+    default, on unless H5CL_ISOLATE=0; a dict of limits means on with
+    them."""
+    if isinstance(isolate, dict):
+        unknown = set(isolate) - set(_ISOLATE_LIMITS)
+        if unknown:
+            raise ValueError("isolate: unknown limit(s) %s; use %s"
+                             % (", ".join(sorted(unknown)),
+                                ", ".join(_ISOLATE_LIMITS)))
+        return True, isolate
+    if isolate is None:
+        return os.environ.get("H5CL_ISOLATE") != "0", {}
+    return bool(isolate), {}
+
+
 class File:
     """An HDF5 file opened for h5cl runs.  Owns one h5cl context (one
-    device).  Use as a context manager, or call close()."""
+    device).  Use as a context manager, or call close().
 
-    def __init__(self, path, device=None):
+    isolate: every HDF5 call on the file (and on the files of datasets
+    bound to its runs) runs in a child process, so a file that crashes or
+    hangs libhdf5 raises ReaderCrashed / TimeLimit / ResourceLimit instead
+    of killing the interpreter.  None (the default): on, unless
+    H5CL_ISOLATE=0 in the environment; True / False; or a dict of limits
+    (memory_bytes, cpu_seconds, wall_seconds per request), which implies
+    True."""
+
+    def __init__(self, path, device=None, isolate=None):
         self._ctx = None
         self._path = os.fspath(path)
         self._handles = weakref.WeakSet()
         self._lock = threading.Lock()
+        enabled, limits = _isolation(isolate)
         ctx = _ffi.ctx_create()
         try:
+            _ffi.set_isolation(ctx, enabled, **limits)
             if device is not None:
                 _ffi.use_device(ctx, str(device))
             self._names = _ffi.list_datasets(ctx, self._path)
@@ -212,6 +241,12 @@ class File:
     @property
     def filename(self):
         return self._path
+
+    @property
+    def isolation(self):
+        """The isolation settings in force: enabled, memory_bytes,
+        cpu_seconds, wall_seconds (defaults resolved)."""
+        return _ffi.get_isolation(self._check())
 
     def datasets(self):
         """[(path, supported)] for every dataset, depth-first in name order;
@@ -346,10 +381,11 @@ class File:
                          _run_info(summary))
 
 
-def open(path, device=None):  # noqa: A001 - mirrors h5py.File / builtins.open
+def open(path, device=None, isolate=None):  # noqa: A001 - mirrors h5py.File
     """Opens an HDF5 file for h5cl runs.  device: None for the default, "gpu",
-    "cpu", "accelerator", "P:D" or part of a device name."""
-    return File(path, device)
+    "cpu", "accelerator", "P:D" or part of a device name.  isolate: read
+    the file in a child process (the default; see File)."""
+    return File(path, device, isolate)
 
 
 class _Handle:

@@ -171,6 +171,7 @@ class HistOptions(ctypes.Structure):
         ("range_set", ctypes.c_int),
         ("lo", ctypes.c_double),
         ("hi", ctypes.c_double),
+        ("range_state", ctypes.c_void_p),  # const h5cl_stats_state *
     ]
 
 
@@ -282,7 +283,7 @@ EXPECTED_SIZES = {
     RunSummary: 144,  # 136 before `bytes_mapped`
     CfInfo: 152,
     TileTiming: 112,
-    HistOptions: 32,
+    HistOptions: 40,  # 32 before `range_state`
     MapOptions: 304,
 }
 
@@ -799,9 +800,11 @@ def expr_check(ctx, expr, names, dtypes):
 # ---- histograms
 
 
-def hist_compute(ds, bins, lo_hi=None, **run):
+def hist_compute(ds, bins, lo_hi=None, range_state=None, **run):
     """Runs h5cl_hist_compute (run: run_options() arguments); returns a
-    HistPtr to free.  lo_hi None: the range of the data."""
+    HistPtr to free.  lo_hi None: the range of the data, or the data rule
+    applied to range_state (a StatsState: the whole selection's, when ds
+    runs a share)."""
     need("h5cl_hist_compute", "h5cl_hist_options_init")
     opts = run_options(**run)
     hopts = HistOptions()
@@ -810,6 +813,8 @@ def hist_compute(ds, bins, lo_hi=None, **run):
     if lo_hi is not None:
         hopts.range_set = 1
         hopts.lo, hopts.hi = lo_hi
+    elif range_state is not None:
+        hopts.range_state = ctypes.addressof(range_state)
     h = HistPtr()
     h5cl_hist_compute(ds, ctypes.byref(opts), ctypes.byref(hopts),
                       ctypes.byref(h))
@@ -1073,3 +1078,186 @@ def dataset_cf_info(ds, cf=True, mask_fill=False):
 
 def version():
     return text(h5cl_version())
+
+
+# ---------------------------------------------------------------------------
+# Scaling out (h5cl.dask, h5cl.multi): shares of a selection, whole
+# statistics results as bytes, several devices, virtual datasets
+
+h5cl_ctx_set_share = _proto("h5cl_ctx_set_share", _int,
+                            [CtxPtr, _c.c_uint64, _c.c_uint64], status=True,
+                            optional=True)
+h5cl_dataset_split = _proto(
+    "h5cl_dataset_split", _int,
+    [DatasetPtr, _cstr, _c.c_size_t, P(_c.c_uint64), P(_c.c_size_t)],
+    status=True, optional=True)
+h5cl_stats_merge = _proto("h5cl_stats_merge", _int, [StatsPtr, StatsPtr],
+                          status=True, optional=True)
+h5cl_stats_serialized_size = _proto("h5cl_stats_serialized_size",
+                                    _c.c_size_t, [StatsPtr], optional=True)
+h5cl_stats_serialize = _proto(
+    "h5cl_stats_serialize", _int, [StatsPtr, P(_c.c_ubyte), _c.c_size_t],
+    status=True, optional=True)
+h5cl_stats_deserialize = _proto(
+    "h5cl_stats_deserialize", _int,
+    [P(_c.c_ubyte), _c.c_size_t, P(StatsPtr)], status=True, optional=True)
+_CtxArray = P(CtxPtr)
+h5cl_multi_stats = _proto(
+    "h5cl_multi_stats", _int,
+    [_CtxArray, _c.c_size_t, _cstr, _cstr, P(RunOptions), P(StatsPtr)],
+    optional=True)
+h5cl_multi_hist = _proto(
+    "h5cl_multi_hist", _int,
+    [_CtxArray, _c.c_size_t, _cstr, _cstr, P(RunOptions), P(HistOptions),
+     P(HistPtr)], optional=True)
+h5cl_multi_cov = _proto(
+    "h5cl_multi_cov", _int,
+    [_CtxArray, _c.c_size_t, _cstr, _cstr, P(RunOptions), P(CovPtr)],
+    optional=True)
+h5cl_map_join = _proto(
+    "h5cl_map_join", _int,
+    [CtxPtr, P(_cstr), _c.c_size_t, _cstr, P(MapOptions)], status=True,
+    optional=True)
+
+
+def ctx_set_share(ctx, start, stop):
+    """Restricts the context's runs to rows [start, stop) of their
+    selection's first axis (0, 2**64 - 1: everything)."""
+    need("h5cl_ctx_set_share")
+    h5cl_ctx_set_share(ctx, start, stop)
+
+
+def dataset_split(ds, select, n):
+    """At most n shares of the selection's rows, on chunk boundaries: the
+    bounds (count + 1 row numbers)."""
+    need("h5cl_dataset_split")
+    bounds = (_c.c_uint64 * (n + 1))()
+    count = _c.c_size_t()
+    h5cl_dataset_split(ds, select.encode() if select else None, n, bounds,
+                       ctypes.byref(count))
+    return [int(b) for b in bounds[:count.value + 1]]
+
+
+def stats_serialize(st):
+    """The byte form of a whole statistics result (shape and states)."""
+    need("h5cl_stats_serialize")
+    return _serialize(h5cl_stats_serialized_size, h5cl_stats_serialize, st)
+
+
+def stats_deserialize(data):
+    """A StatsPtr (to free) from stats_serialize's bytes; BadState if
+    invalid.  Its summary is zero."""
+    return _deserialize("h5cl_stats_deserialize", h5cl_stats_deserialize,
+                        StatsPtr, data)
+
+
+def stats_merge(into, frm):
+    need("h5cl_stats_merge")
+    h5cl_stats_merge(into, frm)
+
+
+def stats_first_state(data):
+    """State 0 of stats_serialize's bytes, as a StatsState."""
+    st = stats_deserialize(data)
+    try:
+        return StatsState.from_buffer_copy(h5cl_stats_get(st, 0).contents)
+    finally:
+        h5cl_stats_free(st)
+
+
+def _multi(fn, fn_name, ctxs, file, path, out_type, *args, **run):
+    need(fn_name)
+    arr = (CtxPtr * len(ctxs))(*ctxs)
+    opts = run_options(**run)
+    out = out_type()
+    st = fn(arr, len(ctxs), os.fsencode(file), path.encode(),
+            ctypes.byref(opts), *args, ctypes.byref(out))
+    if st < 0:  # recorded on the first context
+        raise errors.from_status(st, text(h5cl_ctx_errmsg(ctxs[0])))
+    return out
+
+
+def multi_stats(ctxs, file, path, **run):
+    """h5cl_multi_stats over the contexts: a StatsPtr to free."""
+    return _multi(h5cl_multi_stats, "h5cl_multi_stats", ctxs, file, path,
+                  StatsPtr, **run)
+
+
+def multi_hist(ctxs, file, path, bins, lo_hi=None, **run):
+    """h5cl_multi_hist: a HistPtr to free (lo_hi None: the data's range)."""
+    hopts = HistOptions()
+    h5cl_hist_options_init(ctypes.byref(hopts))
+    hopts.bins = bins
+    if lo_hi is not None:
+        hopts.range_set = 1
+        hopts.lo, hopts.hi = lo_hi
+    return _multi(h5cl_multi_hist, "h5cl_multi_hist", ctxs, file, path,
+                  HistPtr, ctypes.byref(hopts), **run)
+
+
+def multi_cov(ctxs, file, path, **run):
+    """h5cl_multi_cov: a CovPtr to free."""
+    return _multi(h5cl_multi_cov, "h5cl_multi_cov", ctxs, file, path, CovPtr,
+                  **run)
+
+
+def map_join(ctx, files, path, out_file, out_path, overwrite=False):
+    """Makes out_file:out_path a virtual dataset stacking dataset path of
+    each of files along the first axis."""
+    need("h5cl_map_join", "h5cl_map_options_init")
+    names = (_cstr * len(files))(*[os.fsencode(f) for f in files])
+    m = MapOptions()
+    h5cl_map_options_init(ctypes.byref(m))
+    m.out_file = os.fsencode(out_file)
+    m.out_path = out_path.encode()
+    m.overwrite = 1 if overwrite else 0
+    h5cl_map_join(ctx, names, len(files), path.encode(), ctypes.byref(m))
+
+
+# ---------------------------------------------------------------------------
+# Isolated mode (h5cl_ctx_set_isolation): the HDF5 side in a child process
+
+
+class Isolation(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("enabled", ctypes.c_int),
+        ("memory_bytes", ctypes.c_uint64),
+        ("cpu_seconds", ctypes.c_uint64),
+        ("wall_seconds", ctypes.c_double),
+    ]
+
+
+h5cl_isolation_init = _proto("h5cl_isolation_init", None, [P(Isolation)],
+                             optional=True)
+h5cl_ctx_set_isolation = _proto("h5cl_ctx_set_isolation", _int,
+                                [CtxPtr, P(Isolation)], status=True,
+                                optional=True)
+h5cl_ctx_get_isolation = _proto("h5cl_ctx_get_isolation", _int,
+                                [CtxPtr, P(Isolation)], status=True,
+                                optional=True)
+
+
+def set_isolation(ctx, enabled, memory_bytes=0, cpu_seconds=0,
+                  wall_seconds=0.0):
+    """Turns isolated mode on or off for datasets ctx opens from now on;
+    0 limits keep the library's defaults."""
+    need("h5cl_ctx_set_isolation")
+    o = Isolation()
+    h5cl_isolation_init(ctypes.byref(o))
+    o.enabled = 1 if enabled else 0
+    o.memory_bytes = int(memory_bytes)
+    o.cpu_seconds = int(cpu_seconds)
+    o.wall_seconds = float(wall_seconds)
+    h5cl_ctx_set_isolation(ctx, ctypes.byref(o))
+
+
+def get_isolation(ctx):
+    """The settings in force, defaults resolved, as a dict."""
+    need("h5cl_ctx_get_isolation")
+    o = Isolation()
+    h5cl_ctx_get_isolation(ctx, ctypes.byref(o))
+    d = _struct_dict(o)
+    del d["struct_size"]
+    d["enabled"] = bool(d["enabled"])
+    return d
