@@ -13,7 +13,9 @@ be read as a sum:
   opencl init    `h5cl devices`: the above plus the ICD finding PoCL, PoCL
                  loading LLVM and probing the CPU, and every device queried
   stats          `h5cl stats FILE DSET`: everything, the cached program
-                 loaded and one tile streamed
+                 loaded and one tile streamed (through the isolated reader
+                 child, the CLI's default: its spawn included)
+  in-process     the same with --in-process: HDF5 in the calling process
 
 Each row gives the median and minimum wall time (fork to exit) and the CPU
 time (user + system, all threads) of the runs.  CPU time is steadier than
@@ -71,6 +73,10 @@ def main():
             ("hdf5 open", [args.h5cl, "info", path, "/data", "--quiet"]),
             ("opencl init", [args.h5cl, "devices", "--quiet"]),
             ("stats", [args.h5cl, "stats", path, "/data", "--quiet"]),
+            # the CLI reads through an isolated child by default (README,
+            # "Isolated mode"): this row is the library's own path
+            ("in-process", [args.h5cl, "stats", path, "/data", "--quiet",
+                            "--in-process"]),
         ]
         for _, cmd in rows:  # warm-up: caches, and a failing row fails now
             measure(cmd, 1, env)
@@ -82,7 +88,8 @@ def main():
             print("%-12s %7.1f ms %7.1f ms %7.1f ms %7.1f ms"
                   % (name, statistics.median(walls), min(walls),
                      statistics.median(cpus), min(cpus)))
-            stats_wall = statistics.median(walls)
+            if name == "stats":
+                stats_wall = statistics.median(walls)
         print("target: stats of 1 MiB in a second process <= %.0f ms: %s"
               % (TARGET_MS, "PASS" if stats_wall <= TARGET_MS else "FAIL"))
 
