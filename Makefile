@@ -33,7 +33,13 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=120 \
 CLBLAST_LIBS ?= -lclblast
 LAPACKE_LIBS ?= -llapacke
 DEFLATE_LIBS ?= -ldeflate
-LIB_LIBS := $(HDF5_LIBS) $(CLBLAST_LIBS) $(LAPACKE_LIBS) $(DEFLATE_LIBS) $(OPENCL_LIBS) -lpthread -lm
+# CLBlast and LAPACKE are dlopen'd on first use (lib/linalg_load.c), by the
+# sonames of the libraries found here; only the bench links CLBlast itself.
+CLBLAST_SONAME ?= $(shell objdump -p $$($(CC) -print-file-name=libclblast.so) 2>/dev/null | sed -n 's/^ *SONAME *//p')
+LAPACKE_SONAME ?= $(shell objdump -p $$($(CC) -print-file-name=liblapacke.so) 2>/dev/null | sed -n 's/^ *SONAME *//p')
+ALL_CFLAGS += $(if $(CLBLAST_SONAME),-DH5CL_CLBLAST_SONAME='"$(CLBLAST_SONAME)"') \
+	$(if $(LAPACKE_SONAME),-DH5CL_LAPACKE_SONAME='"$(LAPACKE_SONAME)"')
+LIB_LIBS := $(HDF5_LIBS) $(DEFLATE_LIBS) $(OPENCL_LIBS) -ldl -lpthread -lm
 # A relocatable build for the GPU bundle: binaries in bin/ and libh5cl.so
 # in lib/ find the bundled libraries through $ORIGIN.  DT_RPATH (not
 # RUNPATH) so that it also serves the libraries' own dependencies.
@@ -95,7 +101,7 @@ $(B)/h5cl: $(TOOL_OBJ) $(B)/libh5cl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 $(B)/h5cl-bench: $(patsubst bench/%.c,$(B)/obj/bench_%.o,$(wildcard bench/*.c)) $(B)/libh5cl.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(CLBLAST_LIBS)
 
 $(B)/h5cl-tests: $(TEST_OBJ) $(B)/libh5cl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIB_LIBS)
@@ -136,7 +142,8 @@ gpu-bundle:
 	$(MAKE) --no-print-directory B=$(B)/rpath BUNDLE_RPATH=1 \
 	    $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests $(B)/rpath/libh5cl.so \
 	    $(B)/rpath/h5cl-reader
-	sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests \
+	LAZY_LIBS="$(CLBLAST_SONAME) $(LAPACKE_SONAME)" \
+	    sh tools/gpu-bundle.sh $(B)/rpath $(B)/rpath/h5cl $(B)/rpath/h5cl-bench $(B)/rpath/h5cl-tests \
 	    $(B)/rpath/h5cl-reader
 
 test: deps

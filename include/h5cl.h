@@ -429,6 +429,9 @@ typedef struct h5cl_run_summary {
                                * shuffle, fletcher32); H5CL_DIRECT=0 stops
                                * both */
     unsigned read_threads;    /* threads reading them (H5CL_THREADS)     */
+    uint64_t bytes_mapped;    /* of bytes_direct, those the kernels read
+                               * in place from the file's pages (mmap on
+                               * host-memory devices; H5CL_MMAP=0 stops) */
 } h5cl_run_summary;
 
 /* One tile's pipeline stages, in seconds since the run started (the same

@@ -525,21 +525,191 @@ __kernel void stats_flat(__global const T *in, const ulong n, const ulong seg,
     }
 }
 
-/* Statistics along one axis of a tile viewed as [O][A][I]: work-item
- * o*I + i reduces the A elements of its column; argmin/argmax are indices
- * along A.  Neighbouring work-items read neighbouring elements. */
+/* Statistics along one axis of a tile viewed as [O][A][I], the axis cut
+ * into splits of `sa` steps: work-item (s*O + o)*I + i reduces steps
+ * [s*sa, (s+1)*sa) of column (o, i) into record gid; argmin/argmax are
+ * indices along A.  Neighbouring work-items read neighbouring elements.
+ * Splits give few columns (rows x 16) work-items enough, and keep the
+ * lines one work-item touches in cache for its neighbours: PoCL runs a
+ * work-item to completion before the next, so without them each of 16
+ * columns read the whole tile from memory. */
 __kernel void stats_axis(__global const T *in, const ulong O, const ulong A,
-                         const ulong I, __global ulong *out)
+                         const ulong I, const ulong sa, __global ulong *out)
 {
     const ulong gid = get_global_id(0);
-    if (gid >= O * I)
+    const ulong S = (A + sa - 1) / sa;
+    if (gid >= S * O * I)
         return;
-    const ulong o = gid / I, i = gid % I;
+    const ulong i = gid % I, o = gid / I % O, sp = gid / I / O;
     __global const T *col = in + o * A * I + i;
     acc a;
     acc_init(&a);
-    for (ulong k = 0; k < A; k++)
+    const ulong k1 = min(A, (sp + 1) * sa);
+    for (ulong k = sp * sa; k < k1; k++)
         acc_one(&a, col[k * I], k);
     part p = acc_finish(&a);
     part_store(out + gid * REC_WORDS, &p);
 }
+
+#if CONTIGUOUS && HAS_FP64 && (T_KIND == 0 || T_SIZE <= 4)
+/* Per-axis statistics on CPU devices when the positions after the axis
+ * come in groups of eight (I % 8 == 0, e.g. rows x 16 reduced along the
+ * rows), for floating data and integers up to 32 bits: work-item
+ * (s*O + o)*(I/8) + g reduces steps [s*sa, (s+1)*sa) of columns
+ * 8g..8g+7 of o, one 8-wide row piece per step, into records
+ * (s*O + o)*I + 8g + lane -- the records stats_axis writes.  stats_axis
+ * spends a scalar, branching acc_one per element; here every figure is a
+ * lane: NaNs masked out of the sums and counted, the extrema and their
+ * first index replaced only on improvement (so ties keep the first step),
+ * shifted sums in double and exact integer sums (a split's lanes fit 64
+ * bits), as acc_one keeps them per element. */
+typedef long4 MASK4;
+#if T_KIND == 0
+typedef H XV; /* the values as compared */
+#define TO_XV(v) (v)
+#elif T_KIND == 1
+typedef int4 XV;
+typedef long4 ISV;
+#define TO_XV(v) convert_int4(v)
+#define TO_ISV(v) convert_long4(v)
+#else
+typedef uint4 XV;
+typedef ulong4 ISV;
+#define TO_XV(v) convert_uint4(v)
+#define TO_ISV(v) convert_ulong4(v)
+#endif
+#if T_KIND == 0 && T_SIZE == 8
+typedef long4 HM; /* comparison masks of XV */
+#define WIDEN(m) (m)
+#define NARROW(m) (m)
+#else
+typedef int4 HM;
+#define WIDEN(m) convert_long4(m)
+#define NARROW(m) convert_int4(m)
+#endif
+#if T_KIND == 0
+#define VALID(x) (~isnan(x))
+#else
+#define VALID(x) ((HM)(-1))
+#endif
+
+typedef struct lanes {
+    double K[8], s1[8], s2[8];
+    long nan[8], imn[8], imx[8];
+    MS mn[8], mx[8];
+#if T_KIND != 0
+    SUMT isum[8];
+#endif
+} lanes;
+
+static void lanes_store(__global ulong *out, const lanes *v, ulong steps)
+{
+    for (int l = 0; l < 8; l++) {
+        acc a;
+        acc_init(&a);
+        a.nan = (ulong)v->nan[l];
+        a.n = steps - a.nan;
+        a.K = v->K[l];
+        a.kset = 1;
+        a.s1 = v->s1[l];
+        a.s2 = v->s2[l];
+        a.mn = (MINT)v->mn[l];
+        a.mx = (MINT)v->mx[l];
+        a.imn = v->imn[l] < 0 ? NONE : (ulong)v->imn[l];
+        a.imx = v->imx[l] < 0 ? NONE : (ulong)v->imx[l];
+#if T_KIND != 0
+        a.isum = v->isum[l];
+        a.isum_hi = SIGN_HI(v->isum[l]);
+#endif
+        part p = acc_finish(&a);
+        part_store(out + l * REC_WORDS, &p);
+    }
+}
+
+__kernel void stats_axis8(__global const T *in, const ulong O, const ulong A,
+                          const ulong I, const ulong sa, __global ulong *out)
+{
+    const ulong G = I / 8;
+    const ulong gid = get_global_id(0);
+    const ulong S = (A + sa - 1) / sa;
+    if (gid >= S * O * G)
+        return;
+    const ulong g = gid % G, o = gid / G % O, sp = gid / G / O;
+    __global const T *base = in + o * A * I + g * 8;
+    const ulong k0 = sp * sa, k1 = min(A, k0 + sa);
+    lanes v;
+    /* the shift of each lane: its first finite value (acc_one's choice) */
+    for (int l = 0; l < 8; l++) {
+        v.K[l] = 0;
+        for (ulong k = k0; k < k1; k++)
+            if (IS_FINITE(base[k * I + l])) {
+                v.K[l] = (double)base[k * I + l];
+                break;
+            }
+    }
+    const double4 Kl = vload4(0, v.K), Kh = vload4(1, v.K);
+    double4 s1l = 0, s1h = 0, s2l = 0, s2h = 0;
+    MASK4 nanl = 0, nanh = 0;
+#if T_KIND != 0
+    ISV isl = 0, ish = 0;
+#endif
+    /* the first valid value is taken whatever these hold */
+    XV mnl = 0, mnh = 0, mxl = 0, mxh = 0;
+    MASK4 imnl = -1, imnh = -1, imxl = -1, imxh = -1;
+    for (ulong k = k0; k < k1; k++) {
+        __global const T *p = base + k * I;
+        const H rl = vload4(0, p), rh = vload4(1, p);
+        const XV xl = TO_XV(rl), xh = TO_XV(rh);
+        double4 dl = convert_double4(xl) - Kl, dh = convert_double4(xh) - Kh;
+#if T_KIND == 0
+        const MASK4 nl = isnan(dl), nh = isnan(dh);
+        nanl -= nl;
+        nanh -= nh;
+        dl = select(dl, (double4)0, nl);
+        dh = select(dh, (double4)0, nh);
+#else
+        isl += TO_ISV(xl);
+        ish += TO_ISV(xh);
+#endif
+        s1l += dl;
+        s1h += dh;
+        s2l = fma(dl, dl, s2l);
+        s2h = fma(dh, dh, s2h);
+        /* the first valid value, or a better one (NaN compares false):
+         * masks in the data's width pick values, widened to pick indices */
+        const MASK4 kk = (MASK4)(long)k;
+        const HM vl = VALID(xl), vh = VALID(xh);
+        const HM bl = (xl < mnl) | (NARROW(imnl < 0) & vl);
+        const HM bh = (xh < mnh) | (NARROW(imnh < 0) & vh);
+        const HM tl = (xl > mxl) | (NARROW(imxl < 0) & vl);
+        const HM th = (xh > mxh) | (NARROW(imxh < 0) & vh);
+        mnl = select(mnl, xl, bl);
+        mnh = select(mnh, xh, bh);
+        mxl = select(mxl, xl, tl);
+        mxh = select(mxh, xh, th);
+        imnl = select(imnl, kk, WIDEN(bl));
+        imnh = select(imnh, kk, WIDEN(bh));
+        imxl = select(imxl, kk, WIDEN(tl));
+        imxh = select(imxh, kk, WIDEN(th));
+    }
+    vstore4(s1l, 0, v.s1);
+    vstore4(s1h, 1, v.s1);
+    vstore4(s2l, 0, v.s2);
+    vstore4(s2h, 1, v.s2);
+    vstore4(nanl, 0, v.nan);
+    vstore4(nanh, 1, v.nan);
+    vstore4(imnl, 0, v.imn);
+    vstore4(imnh, 1, v.imn);
+    vstore4(imxl, 0, v.imx);
+    vstore4(imxh, 1, v.imx);
+    vstore4(mnl, 0, v.mn);
+    vstore4(mnh, 1, v.mn);
+    vstore4(mxl, 0, v.mx);
+    vstore4(mxh, 1, v.mx);
+#if T_KIND != 0
+    vstore4(isl, 0, v.isum);
+    vstore4(ish, 1, v.isum);
+#endif
+    lanes_store(out + ((sp * O + o) * I + g * 8) * REC_WORDS, &v, k1 - k0);
+}
+#endif

@@ -4,6 +4,7 @@
 #include <clblast_c.h>
 
 #include "blas.h"
+#include "linalg_load.h"
 
 /* CLBlast's own band of status codes (clblast_c.h); the others are
  * OpenCL's numbers. */
@@ -35,8 +36,9 @@ const char *h5cl_blas_status_name(int status)
 
 void h5cl_blas_release(h5cl_ctx *ctx)
 {
-    if (ctx->blas_used)
-        CLBlastClearCache();
+    const h5cl_clblast *cb = h5cl_clblast_loaded();
+    if (ctx->blas_used && cb)
+        cb->clear_cache();
     ctx->blas_used = 0;
 }
 
@@ -61,13 +63,17 @@ int h5cl_blas_syrk(h5cl_ctx *ctx, h5cl_dtype dt, size_t n, size_t k,
 {
     cl_command_queue q = ctx->dev.comp;
     *ev_ret = NULL;
+    const h5cl_clblast *cb;
+    int st = h5cl_clblast_get(ctx, &cb);
+    if (st != H5CL_OK)
+        return st;
     ctx->blas_used = 1;
     CLBlastStatusCode s =
         dt == H5CL_FLOAT64
-            ? CLBlastDsyrk(CLBlastLayoutRowMajor, CLBlastTriangleUpper,
+            ? cb->dsyrk(CLBlastLayoutRowMajor, CLBlastTriangleUpper,
                            CLBlastTransposeYes, n, k, 1.0, a, 0, n, 1.0, c, 0,
                            n, &q, ev_ret)
-            : CLBlastSsyrk(CLBlastLayoutRowMajor, CLBlastTriangleUpper,
+            : cb->ssyrk(CLBlastLayoutRowMajor, CLBlastTriangleUpper,
                            CLBlastTransposeYes, n, k, 1.0f, a, 0, n, 1.0f, c,
                            0, n, &q, ev_ret);
     if (s != CLBlastSuccess)
@@ -83,13 +89,17 @@ int h5cl_blas_gemm_nt(h5cl_ctx *ctx, h5cl_dtype dt, size_t m, size_t n,
 {
     cl_command_queue q = ctx->dev.comp;
     *ev_ret = NULL;
+    const h5cl_clblast *cb;
+    int st = h5cl_clblast_get(ctx, &cb);
+    if (st != H5CL_OK)
+        return st;
     ctx->blas_used = 1;
     CLBlastStatusCode s =
         dt == H5CL_FLOAT64
-            ? CLBlastDgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+            ? cb->dgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
                            CLBlastTransposeYes, m, n, k, 1.0, a, 0, k, b, 0, k,
                            0.0, c, 0, n, &q, ev_ret)
-            : CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
+            : cb->sgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
                            CLBlastTransposeYes, m, n, k, 1.0f, a, 0, k, b, 0,
                            k, 0.0f, c, 0, n, &q, ev_ret);
     if (s != CLBlastSuccess)

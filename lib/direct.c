@@ -24,6 +24,9 @@
  * thread, large enough that a pread call's cost vanishes. */
 #define MIN_PIECE_BYTES ((uint64_t)256 << 10)
 #define MAX_PIECE_BYTES ((uint64_t)4 << 20)
+/* Tiles mapped rather than read (h5cl_direct_map): below this, mmap,
+ * munmap and the page-table work cost more than the copy they save. */
+#define MIN_MAP_BYTES ((uint64_t)1 << 20)
 
 struct h5cl_direct {
     const h5cl_dataset *ds;
@@ -37,6 +40,7 @@ struct h5cl_direct {
     uint64_t row_bytes;  /* one step along axis 0, other axes full        */
     h5cl_chunks *chunks; /* set: chunks decoded by h5cl (chunks.h) instead
                           * of runs read with pread                       */
+    uint64_t map_min;    /* runs at least this long may be mapped          */
 };
 
 /* One pread, and what it gave. */
@@ -258,6 +262,10 @@ h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds)
     dr->ds = ds;
     dr->fd = -1;
     dr->chunked = in->layout == H5CL_LAYOUT_CHUNKED;
+    const char *map = getenv("H5CL_MMAP");
+    dr->map_min = map && strcmp(map, "0") == 0   ? UINT64_MAX
+                  : map && strcmp(map, "1") == 0 ? 1
+                                                 : MIN_MAP_BYTES;
     if (open_runs(dr) == 0)
         return dr;
     if (dr->fd >= 0)
@@ -461,4 +469,47 @@ int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
     free(p);
     free(rs.r);
     return st;
+}
+
+/* The file's length now, for a clear error before mapping past its end
+ * (a mapping does not check; its reads would fault). */
+static int check_length(const h5cl_direct *dr, const h5cl_box *box,
+                        const run *r, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(dr->fd, &st) == 0 && (uint64_t)st.st_size >= r->off + r->len)
+        return H5CL_OK;
+    const h5cl_dataset_info *in = &dr->ds->info;
+    char where[256];
+    h5cl_box_text(box, where, sizeof where);
+    snprintf(err, errlen,
+             "%s ends at byte %llu, inside [%s] of %s (wanted %llu bytes at "
+             "offset %llu): the file was truncated",
+             in->file, (unsigned long long)st.st_size, where, in->path,
+             (unsigned long long)r->len, (unsigned long long)r->off);
+    return H5CL_ERR_IO;
+}
+
+int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
+                    h5cl_mapping **map_ret, char *err, size_t errlen)
+{
+    *map_ret = NULL;
+    if (dr->chunks)
+        return 1;
+    runs rs = {0};
+    int st = dr->chunked ? chunk_runs(dr, box, &rs)
+                         : contiguous_runs(dr, box, &rs);
+    if (st == H5CL_OK &&
+        (rs.n != 1 || rs.total < dr->map_min ||
+         rs.r[0].off % h5cl_dtype_size(dr->ds->info.dtype) != 0))
+        st = 1;
+    if (st == H5CL_OK)
+        st = check_length(dr, box, &rs.r[0], err, errlen);
+    /* mmap failing (address space, limits) is no error of the data: the
+     * tile is read instead */
+    if (st == H5CL_OK &&
+        h5cl_mapping_create(dr->fd, rs.r[0].off, rs.r[0].len, map_ret) != 0)
+        st = 1;
+    free(rs.r);
+    return st == H5CL_ERR_NO_MEMORY ? 1 : st;
 }

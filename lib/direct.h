@@ -14,6 +14,7 @@
 #define H5CL_DIRECT_H
 
 #include "dataset.h"
+#include "mapping.h"
 #include "pool.h"
 
 typedef struct h5cl_direct h5cl_direct;
@@ -29,5 +30,14 @@ void h5cl_direct_close(h5cl_direct *dr);
  * err naming the file, dataset, box and offset. */
 int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
                      void *dst, char *err, size_t errlen);
+
+/* Zero-copy for devices that read host memory in place: when the tile is
+ * one run of the file (at least 1 MiB; any size with H5CL_MMAP=1, never
+ * with H5CL_MMAP=0) and its offset suits the element type, maps it
+ * instead of reading it (mapping.h).  H5CL_OK and *map_ret; 1 when the
+ * tile is to be read instead (nothing mapped); H5CL_ERR_IO when the file
+ * is already shorter than the tile needs. */
+int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
+                    h5cl_mapping **map_ret, char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,12 @@
 #define REC_BYTES (REC_WORDS * sizeof(cl_ulong))
 #define NONE UINT64_MAX
 #define LOCAL_PART_BYTES 128 /* >= sizeof(part) in stats.cl */
+/* Per-axis statistics cut the reduced axis into splits when a tile has
+ * fewer output positions than this (kernels/stats.cl, stats_axis) ... */
+#define SPLIT_BELOW_POSITIONS 4096
+/* ... each split covering about this many bytes of the tile: the lines
+ * one work-item touches then stay in L2 for its neighbours. */
+#define SPLIT_BYTES ((uint64_t)128 << 10)
 
 
 struct h5cl_stats {
@@ -40,12 +46,14 @@ typedef struct stats_op {
     int axis;               /* -1: whole selection */
     int zero_copy;          /* records land in host memory directly */
     cl_kernel kernel;
+    cl_kernel kernel8;      /* per-axis, 8 positions per work-item, or NULL */
     size_t local;           /* work-group size of stats_flat        */
     size_t max_groups;
     unsigned nslots;
     cl_mem *dev_recs;       /* per slot                              */
     cl_ulong **host_recs;   /* per slot                              */
     size_t *nrecs;          /* per slot: records of the tile in flight */
+    uint64_t *split;        /* per slot, per-axis: steps of A per split */
     size_t recs_capacity;
     const h5cl_plan *plan;
     h5cl_stats *out;
@@ -64,6 +72,33 @@ static size_t pow2_floor(size_t v)
     while (p * 2 <= v)
         p *= 2;
     return p;
+}
+
+/* Steps of the reduced axis per split for a tile viewed as [O][A][I]:
+ * all of A unless the tile has few output positions. */
+static uint64_t axis_split(uint64_t O, uint64_t A, uint64_t I, size_t elem)
+{
+    if (O * I >= SPLIT_BELOW_POSITIONS)
+        return A ? A : 1;
+    uint64_t sa = SPLIT_BYTES / (O * I * elem);
+    if (sa < 64)
+        sa = 64;
+    return sa < A ? sa : (A ? A : 1);
+}
+
+/* The most splits a tile of the plan can have. */
+static uint64_t axis_max_splits(const h5cl_plan *plan, int axis, size_t elem)
+{
+    h5cl_box full;
+    full.rank = plan->sel.rank;
+    for (int d = 0; d < full.rank; d++)
+        full.count[d] = plan->tile_dims[d] < plan->sel.count[d]
+                            ? plan->tile_dims[d]
+                            : plan->sel.count[d];
+    uint64_t O, A, I;
+    h5cl_axis_view(&full, axis, &O, &A, &I);
+    const uint64_t sa = axis_split(O, A, I, elem);
+    return A ? (A + sa - 1) / sa : 1;
 }
 
 /* ---- op callbacks ---- */
@@ -86,12 +121,17 @@ static void op_teardown(h5cl_op *op)
     free(so->dev_recs);
     free(so->host_recs);
     free(so->nrecs);
+    free(so->split);
+    so->split = NULL;
     so->dev_recs = NULL;
     so->host_recs = NULL;
     so->nrecs = NULL;
     if (so->kernel)
         clReleaseKernel(so->kernel);
     so->kernel = NULL;
+    if (so->kernel8)
+        clReleaseKernel(so->kernel8);
+    so->kernel8 = NULL;
 }
 
 static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
@@ -111,6 +151,14 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
     so->plan = plan;
     so->nslots = slots;
     so->zero_copy = h5cl_device_zero_copy(dev);
+    /* kernels/stats.cl builds stats_axis8 for these only */
+    if (so->axis >= 0 &&
+        (so->kind == H5CL_KIND_FLOAT || h5cl_dtype_size(so->dtype) <= 4) &&
+        h5cl_device_contiguous(dev) && dev->info.has_fp64) {
+        so->kernel8 = clCreateKernel(prog, "stats_axis8", &err);
+        if (!so->kernel8)
+            return h5cl_fail_cl(ctx, err, "clCreateKernel", "stats_axis8");
+    }
 
     if (so->axis < 0) {
         size_t kwg = 1;
@@ -131,14 +179,19 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
         so->recs_capacity = so->max_groups;
     } else {
         so->recs_capacity = (size_t)h5cl_axis_max_positions(plan, so->axis);
+        if (so->recs_capacity < SPLIT_BELOW_POSITIONS)
+            so->recs_capacity *= (size_t)axis_max_splits(
+                plan, so->axis, h5cl_dtype_size(so->dtype));
     }
     if (so->recs_capacity == 0)
         so->recs_capacity = 1;
     so->dev_recs = calloc(slots, sizeof *so->dev_recs);
     so->host_recs = calloc(slots, sizeof *so->host_recs);
     so->nrecs = calloc(slots, sizeof *so->nrecs);
+    so->split = calloc(slots, sizeof *so->split);
     so->scratch = calloc(slots, sizeof *so->scratch);
-    if (!so->dev_recs || !so->host_recs || !so->nrecs || !so->scratch) {
+    if (!so->dev_recs || !so->host_recs || !so->nrecs || !so->scratch ||
+        !so->split) {
         op_teardown(op);
         return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     }
@@ -244,20 +297,32 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     } else {
         uint64_t O, A, I;
         h5cl_axis_view(&tile->box, so->axis, &O, &A, &I);
-        cl_ulong o = O, a = A, i = I;
-        nrecs = (size_t)(O * I);
+        uint64_t sa = axis_split(O, A, I, h5cl_dtype_size(so->dtype));
+        /* an edge tile with fewer positions than a full one may want
+         * more records than were allocated: it goes unsplit */
+        if (O * I * ((A + sa - 1) / sa) > so->recs_capacity)
+            sa = A ? A : 1;
+        cl_ulong o = O, a = A, i = I, csa = sa;
+        so->split[slot] = sa;
+        nrecs = (size_t)(O * I * (A ? (A + sa - 1) / sa : 1));
+        /* eight positions per work-item where they come in eights */
+        const uint64_t per_item = so->kernel8 && I % 8 == 0 ? 8 : 1;
+        if (per_item == 8)
+            k = so->kernel8;
         local = 64;
         const h5cl_karg args[] = {{sizeof input, &input},
                                   {sizeof o, &o},
                                   {sizeof a, &a},
                                   {sizeof i, &i},
+                                  {sizeof csa, &csa},
                                   {sizeof(cl_mem), &so->dev_recs[slot]}};
-        int st = h5cl_kernel_args(ctx, k, 0, args, 5, "the statistics kernel");
+        int st = h5cl_kernel_args(ctx, k, 0, args, 6, "the statistics kernel");
         if (st != H5CL_OK)
             return st;
         if (ctx->dev.max_work_group_size < local)
             local = ctx->dev.max_work_group_size;
-        global = (nrecs + local - 1) / local * local;
+        const size_t items = nrecs / per_item;
+        global = (items + local - 1) / local * local;
     }
     so->nrecs[slot] = nrecs;
     cl_event kev;
@@ -351,7 +416,8 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
         }
         return h5cl_stats_state_merge(&so->out->states[0], &acc);
     }
-    /* per-axis: record (o, i) of the tile lands on output (O0+o, I0+i) */
+    /* per-axis: record (s, o, i) of the tile lands on output
+     * (O0+o, I0+i) */
     const int ax = so->axis;
     uint64_t O, A, I;
     h5cl_axis_view(&tile->box, ax, &O, &A, &I);
@@ -359,18 +425,25 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
     uint64_t sel_I = 1;
     for (int d = ax + 1; d < sel->rank; d++)
         sel_I *= sel->count[d];
-    for (uint64_t o = 0; o < O; o++) {
-        const uint64_t go = h5cl_sel_index(sel, &tile->box, 0, ax, o);
-        for (uint64_t i = 0; i < I; i++) {
-            const uint64_t gi = h5cl_sel_index(sel, &tile->box, ax + 1, sel->rank, i);
-            decode(recs + (o * I + i) * REC_WORDS, so->kind, fp64, &part);
-            if (part.count) {
-                part.argmin += axis_off;
-                part.argmax += axis_off;
+    /* splits in order along the axis, so ties keep the first index */
+    const uint64_t sa = so->split[slot];
+    const uint64_t S = A ? (A + sa - 1) / sa : 1;
+    for (uint64_t sp = 0; sp < S; sp++)
+        for (uint64_t o = 0; o < O; o++) {
+            const uint64_t go = h5cl_sel_index(sel, &tile->box, 0, ax, o);
+            for (uint64_t i = 0; i < I; i++) {
+                const uint64_t gi =
+                    h5cl_sel_index(sel, &tile->box, ax + 1, sel->rank, i);
+                decode(recs + ((sp * O + o) * I + i) * REC_WORDS, so->kind,
+                       fp64, &part);
+                if (part.count) {
+                    part.argmin += axis_off;
+                    part.argmax += axis_off;
+                }
+                h5cl_stats_state_merge(&so->out->states[go * sel_I + gi],
+                                       &part);
             }
-            h5cl_stats_state_merge(&so->out->states[go * sel_I + gi], &part);
         }
-    }
     return H5CL_OK;
 }
 

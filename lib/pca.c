@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "cov_state.h"
+#include "linalg_load.h"
 
 struct h5cl_pca {
     size_t k, p;
@@ -89,8 +90,11 @@ static int pca_compute(h5cl_ctx *ctx, const h5cl_cov *cov, size_t k,
                            "the covariance is not finite in column %zu "
                            "(the data has NaN or inf there); no PCA",
                            i % p);
+    h5cl_dsyevd_fn dsyevd = NULL;
+    if (st == H5CL_OK)
+        st = h5cl_lapacke_dsyevd(ctx, &dsyevd);
     if (st == H5CL_OK) {
-        lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U',
+        lapack_int info = dsyevd(LAPACK_ROW_MAJOR, 'V', 'U',
                                          (lapack_int)p, a, (lapack_int)p, w);
         if (info != 0)
             st = h5cl_fail(ctx, info < 0 ? H5CL_ERR_NO_MEMORY : H5CL_ERR_LINALG,

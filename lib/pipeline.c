@@ -14,6 +14,13 @@
  * used for the hand-over: PoCL runs those only between kernels, which
  * serialised reading and computing (measured: overlap 1.9 instead of 1.1).
  * H5CL_ZERO_COPY=0 selects the other path for a driver that needs them.
+ * On such devices a tile that is one long run of the file is not even
+ * read: the reader maps it (direct.h, mapping.h) and the kernel reads the
+ * page cache in place through a USE_HOST_PTR buffer made for the tile,
+ * which saves the copy that competed with the kernel for the cores.  Such
+ * a slot stays busy until its tile is retired, where a mapping that
+ * faulted (the file shrank) fails the run with H5CL_ERR_IO and the
+ * mapping is released.
  * Other devices get pinned (CL_MEM_ALLOC_HOST_PTR, persistently mapped)
  * host slots and one device buffer per slot; a slot returns to the reader
  * as soon as its upload completes.
@@ -59,6 +66,8 @@ typedef struct buf {
     cl_mem dbuf;  /* what the kernel uses (hbuf when zero-copy)          */
     int mapped;   /* hbuf is mapped at `host`                            */
     int shared;   /* alloc is shared with the isolated reader child      */
+    h5cl_mapping *file_map; /* the tile in flight, mapped from the file  */
+    cl_mem file_mem;        /* ... and wrapped for the kernel            */
 } buf;
 
 typedef struct slot {
@@ -75,6 +84,8 @@ typedef struct slot {
      * which may refill the slot before the tile is merged */
     double tile_read_t0, tile_read_t1;
     int done;   /* the tile's last event completed */
+    int file_mapped; /* an input of the in-flight tile is mapped from the
+                      * file: the slot is freed when the tile is retired */
     int failed; /* a command of this tile ended abnormally */
     struct pipe *pipe;
 } slot;
@@ -101,6 +112,7 @@ typedef struct pipe {
     const h5cl_plan *plan;
     h5cl_reader **rd;   /* one per input                               */
     h5cl_pool *pool;    /* threads of direct reads; NULL: none        */
+    int map_files;      /* zero-copy and allowed: tiles may be mapped  */
     h5cl_run_summary *sum;
     h5cl_tile_timing *times;
     double t0;          /* host seconds at the start of the run        */
@@ -176,9 +188,15 @@ static void *reader_main(void *arg)
         double t0 = h5cl_now();
         char msg[1024];
         int st = H5CL_OK;
-        for (size_t i = 0; i < p->stream->ninputs && st == H5CL_OK; i++)
-            st = h5cl_reader_read(p->rd[i], p->pool, &box, s->in[i].host, msg,
-                                  sizeof msg);
+        for (size_t i = 0; i < p->stream->ninputs && st == H5CL_OK; i++) {
+            st = p->map_files ? h5cl_reader_map(p->rd[i], &box,
+                                                &s->in[i].file_map, msg,
+                                                sizeof msg)
+                              : 1;
+            if (st == 1)
+                st = h5cl_reader_read(p->rd[i], p->pool, &box, s->in[i].host,
+                                      msg, sizeof msg);
+        }
         double t1 = h5cl_now();
 
         pthread_mutex_lock(&p->mu);
@@ -361,8 +379,19 @@ static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
     return H5CL_OK;
 }
 
+/* Lets go of the tile mapped into b, once no command uses it. */
+static void buf_unmap_file(buf *b)
+{
+    if (b->file_mem)
+        clReleaseMemObject(b->file_mem);
+    h5cl_mapping_destroy(b->file_map);
+    b->file_mem = NULL;
+    b->file_map = NULL;
+}
+
 static void buf_destroy(pipe *p, buf *b)
 {
+    buf_unmap_file(b);
     if (b->hbuf && b->mapped && b->host) {
         cl_event ev = NULL;
         if (clEnqueueUnmapMemObject(p->ctx->dev.xfer, b->hbuf, b->host, 0,
@@ -508,8 +537,22 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     s->tile_read_t0 = s->read_t0;
     s->tile_read_t1 = s->read_t1;
     cl_mem inputs[H5CL_MAX_INPUTS];
+    s->file_mapped = 0;
     for (size_t i = 0; i < sm->ninputs; i++) {
         inputs[i] = s->in[i].dbuf;
+        if (s->in[i].file_map) {
+            /* READ_ONLY: the pages are mapped PROT_READ */
+            size_t bytes = (size_t)(tile.elems *
+                                    h5cl_dtype_size(sm->inputs[i]->info.dtype));
+            s->in[i].file_mem = clCreateBuffer(
+                ctx->dev.context, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR, bytes,
+                (void *)h5cl_mapping_data(s->in[i].file_map), &err);
+            if (!s->in[i].file_mem)
+                return h5cl_fail_cl(ctx, err, "clCreateBuffer",
+                                    "wrapping a tile mapped from the file");
+            inputs[i] = s->in[i].file_mem;
+            s->file_mapped = 1;
+        }
         if (p->zero_copy)
             continue;
         /* back to back on the in-order transfer queue: the last upload's
@@ -536,8 +579,10 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
                      &s->done_ev);
     if (st != H5CL_OK)
         return st;
-    /* zero-copy: the slot is the kernel's input until the kernel ends */
-    if (p->zero_copy && (st = watch(p, s->k_ev, on_slot_free, s)) != H5CL_OK)
+    /* zero-copy: the slot is the kernel's input until the kernel ends;
+     * with a file mapping, until the tile is retired (retire_tile) */
+    if (p->zero_copy && !s->file_mapped &&
+        (st = watch(p, s->k_ev, on_slot_free, s)) != H5CL_OK)
         return st;
     cl_event last = s->done_ev;
     if (sm->writer && !p->zero_copy) {
@@ -559,6 +604,39 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     return H5CL_OK;
 }
 
+/* The tile's kernels are done: a mapped input that faulted was read as
+ * zeros, so the run fails; either way the mappings go and the slot is
+ * the reader's again. */
+static int retire_file_maps(pipe *p, slot *s, const h5cl_tile *tile)
+{
+    /* a tile that was read freed its slot when its kernel ended: the
+     * mappings there now may be the next tile's */
+    if (!s->file_mapped)
+        return H5CL_OK;
+    int faulted = -1;
+    for (size_t i = 0; i < p->stream->ninputs; i++) {
+        if (!s->in[i].file_map)
+            continue;
+        if (faulted < 0 && h5cl_mapping_faulted(s->in[i].file_map))
+            faulted = (int)i;
+        buf_unmap_file(&s->in[i]);
+    }
+    s->file_mapped = 0;
+    pthread_mutex_lock(&p->mu);
+    s->state = SLOT_FREE;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (faulted < 0)
+        return H5CL_OK;
+    const h5cl_dataset_info *in = &p->stream->inputs[faulted]->info;
+    char where[256];
+    h5cl_box_text(&tile->box, where, sizeof where);
+    return h5cl_fail(p->ctx, H5CL_ERR_IO,
+                     "%s shrank while [%s] of %s was read from its mapped "
+                     "pages (SIGBUS caught): the file was truncated",
+                     in->file, where, in->path);
+}
+
 /* Merges tile t's result, accounts its stage times and bytes, and hands
  * its output to the writer. */
 static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
@@ -576,8 +654,11 @@ static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
                          p->stream->inputs[0]->info.path);
     h5cl_tile tile;
     tile_at(p->plan, t, &tile);
+    int st = retire_file_maps(p, s, &tile);
+    if (st != H5CL_OK)
+        return st;
     double m0 = h5cl_now() - p->t0;
-    int st = op->merge ? op->merge(op, ctx, si, &tile) : H5CL_OK;
+    st = op->merge ? op->merge(op, ctx, si, &tile) : H5CL_OK;
     double m1 = h5cl_now() - p->t0;
     if (st != H5CL_OK)
         return st;
@@ -766,6 +847,8 @@ static int pipe_prepare(pipe *p)
         st = h5cl_reader_open(ctx, sm->inputs[i], &p->rd[i]);
         direct |= st == H5CL_OK && h5cl_reader_can_direct(p->rd[i]);
     }
+    /* which tiles qualify (and H5CL_MMAP) is direct.c's to say */
+    p->map_files = direct && p->zero_copy;
     if (st == H5CL_OK && direct &&
         h5cl_pool_create(h5cl_pool_default_threads(), &p->pool) != 0)
         st = h5cl_fail(ctx, H5CL_ERR_THREAD,
@@ -863,6 +946,9 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, const h5cl_stream *stream,
             if (t > sum->read_threads)
                 sum->read_threads = t;
         }
+        sum->bytes_mapped = 0;
+        for (size_t i = 0; i < stream->ninputs; i++)
+            sum->bytes_mapped += h5cl_reader_bytes_mapped(p.rd[i]);
         if (opts->trace_path)
             st = h5cl_trace_write(ctx, opts->trace_path, p.times,
                                   (size_t)plan->ntiles, sum,

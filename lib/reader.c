@@ -12,6 +12,7 @@ struct h5cl_reader {
     hid_t fspace;        /* the file dataspace, re-selected per tile */
     h5cl_direct *direct; /* NULL: every tile through H5Dread          */
     uint64_t bytes_direct;
+    uint64_t bytes_mapped;
     h5cl_iso_reader *remote; /* isolated: the child reads every tile  */
 };
 
@@ -61,6 +62,27 @@ unsigned h5cl_reader_threads(const h5cl_reader *rd, const h5cl_pool *pool)
     if (rd->remote)
         return h5cl_iso_reader_threads(rd->remote);
     return rd->direct && pool ? h5cl_pool_threads(pool) : 1;
+}
+
+uint64_t h5cl_reader_bytes_mapped(const h5cl_reader *rd)
+{
+    return rd->bytes_mapped;
+}
+
+int h5cl_reader_map(h5cl_reader *rd, const h5cl_box *box,
+                    h5cl_mapping **map_ret, char *err, size_t errlen)
+{
+    *map_ret = NULL;
+    if (!rd->direct)
+        return 1;
+    int st = h5cl_direct_map(rd->direct, box, map_ret, err, errlen);
+    if (st == H5CL_OK) {
+        const uint64_t bytes =
+            h5cl_box_elems(box) * h5cl_dtype_size(rd->ds->info.dtype);
+        rd->bytes_direct += bytes;
+        rd->bytes_mapped += bytes;
+    }
+    return st;
 }
 
 int h5cl_reader_read(h5cl_reader *rd, h5cl_pool *pool, const h5cl_box *box,

@@ -271,6 +271,35 @@ START_TEST(test_axis_ties)
 }
 END_TEST
 
+/* A table of rows x 16 columns reduced along the rows: the axis is cut
+ * into splits (ops_stats.c), whose partial states must merge in order, so
+ * ties go to the first row, across splits and tiles. */
+START_TEST(test_axis_few_columns)
+{
+    static const h5cl_dtype dts[3] = {H5CL_FLOAT32, H5CL_INT16, H5CL_FLOAT64};
+    uint64_t dims[2] = {12000, 16}, i;
+    tu_array a;
+    tu_write_opts w;
+    tu_rng r;
+    tu_rng_seed(&r, 9800 + (uint64_t)_i);
+    tu_array_init(&a, dts[_i], 2, dims);
+    for (i = 0; i < a.n; i++)
+        tu_set_d(&a, i, (double)tu_rng_range(&r, -3, 3));
+    if (dts[_i] != H5CL_INT16)
+        for (i = 5; i < a.n; i += 997)
+            tu_set_d(&a, i, NAN);
+    tu_write_opts_init(&w);
+    tu_write(tu_path("few.h5"), "/x", &a, &w);
+    h5cl_dataset *ds = tu_open(tu_ctx, tu_path("few.h5"), "/x");
+    check_axis(ds, &a, NULL, NULL, 0, 0, 0, "rows x 16");
+    check_axis(ds, &a, NULL, NULL, 0, 200000, 2, "rows x 16");
+    check_axis(ds, &a, NULL, NULL, 1, 0, 0, "rows x 16");
+    /* distinct values: the extrema planted twice each, first one wins */
+    ds = make(&a, dts[_i], 2, dims, &w, 9810 + (uint64_t)_i, 0.01);
+    check_axis(ds, &a, NULL, NULL, 0, 0, 0, "rows x 16 planted");
+}
+END_TEST
+
 START_TEST(test_axis_empty)
 {
     uint64_t dims[3] = {4, 0, 3}, od[H5CL_MAX_RANK];
@@ -387,6 +416,7 @@ Suite *axis_suite(void)
     tcase_add_loop_test(tc, test_axis_long_lines, 0, 2);
     tcase_add_loop_test(tc, test_axis_int64_totals, 0, 2);
     tcase_add_loop_test(tc, test_axis_ties, 0, 2);
+    tcase_add_loop_test(tc, test_axis_few_columns, 0, 3);
     tcase_add_test(tc, test_axis_empty);
     tcase_add_test(tc, test_axis_1d);
     tcase_add_test(tc, test_axis_invalid);

@@ -9,18 +9,25 @@
  * chunk is a clear error naming it; files
  * with a userblock; a file truncated under a running reader is a clear
  * error.  The pool runs each index exactly once, job after job.  And the
- * run summary says which path was taken.
+ * run summary says which path was taken.  Tiles mapped from the file
+ * (lib/mapping.c) give the same results, and a file truncated under a
+ * mapping is H5CL_ERR_IO, never SIGBUS; SIGBUS elsewhere still reaches
+ * the handler that was there before.
  */
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "check_util.h"
 #include "common.h"
 #include "dataset.h"
+#include "mapping.h"
 #include "pool.h"
 #include "reader.h"
 
@@ -567,6 +574,180 @@ START_TEST(test_summary)
 }
 END_TEST
 
+
+/* ---- tiles mapped from the file ---- */
+
+/* A file of n bytes, byte i = i * 7 + 3. */
+static int pattern_file(const char *name, size_t n)
+{
+    unsigned char *b = tu_alloc(n);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(i * 7 + 3);
+    int fd = open(tu_path(name), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, b, n), (ssize_t)n);
+    return fd;
+}
+
+START_TEST(test_mapping_truncated)
+{
+    const size_t n = 64 << 10, off = 4100, len = 40000;
+    int fd = pattern_file("m.bin", n);
+    h5cl_mapping *m, *whole;
+    ck_assert_int_eq(h5cl_mapping_create(fd, off, len, &m), 0);
+    ck_assert_int_eq(h5cl_mapping_create(fd, 0, 8000, &whole), 0);
+    const unsigned char *p = h5cl_mapping_data(m);
+    for (size_t i = 0; i < len; i++)
+        ck_assert_uint_eq(p[i], (unsigned char)((off + i) * 7 + 3));
+    ck_assert_int_eq(h5cl_mapping_faulted(m), 0);
+
+    /* the pages past byte 8192 go: reading them would be SIGBUS */
+    ck_assert_int_eq(ftruncate(fd, 8192), 0);
+    unsigned long sum_past = 0;
+    for (size_t i = 8192 - off; i < len; i++)
+        sum_past += ((volatile const unsigned char *)p)[i];
+    ck_assert_uint_eq(sum_past, 0);
+    ck_assert_int_eq(h5cl_mapping_faulted(m), 1);
+    for (size_t i = 0; i < 8192 - off; i++) /* the rest is untouched */
+        ck_assert_uint_eq(p[i], (unsigned char)((off + i) * 7 + 3));
+    /* a mapping the truncation spared knows nothing of it */
+    const unsigned char *q = h5cl_mapping_data(whole);
+    for (size_t i = 0; i < 8000; i++)
+        ck_assert_uint_eq(q[i], (unsigned char)(i * 7 + 3));
+    ck_assert_int_eq(h5cl_mapping_faulted(whole), 0);
+    h5cl_mapping_destroy(m);
+    h5cl_mapping_destroy(whole);
+    h5cl_mapping_destroy(NULL);
+    close(fd);
+}
+END_TEST
+
+static sigjmp_buf foreign_jmp;
+static volatile sig_atomic_t foreign_hits;
+
+static void on_foreign_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    foreign_hits++;
+    siglongjmp(foreign_jmp, 1);
+}
+
+/* A SIGBUS at an address that is not one of ours goes to the handler that
+ * was installed before the guard, and the guard leaves with the last
+ * mapping, putting that handler back. */
+START_TEST(test_mapping_chains_sigbus)
+{
+    struct sigaction sa, cur;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_foreign_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGBUS, &sa, NULL), 0);
+
+    int fd = pattern_file("ours.bin", 16 << 10);
+    int other = pattern_file("theirs.bin", 16 << 10);
+    h5cl_mapping *m;
+    ck_assert_int_eq(h5cl_mapping_create(fd, 0, 16 << 10, &m), 0);
+    volatile const unsigned char *theirs =
+        mmap(NULL, 16 << 10, PROT_READ, MAP_SHARED, other, 0);
+    ck_assert_ptr_ne((void *)theirs, MAP_FAILED);
+    ck_assert_int_eq(ftruncate(other, 0), 0);
+    if (sigsetjmp(foreign_jmp, 1) == 0)
+        (void)theirs[8192];
+    ck_assert_int_eq(foreign_hits, 1);
+    ck_assert_int_eq(h5cl_mapping_faulted(m), 0);
+    h5cl_mapping_destroy(m);
+    ck_assert_int_eq(sigaction(SIGBUS, NULL, &cur), 0);
+    ck_assert_msg((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_foreign_sigbus,
+                  "the previous SIGBUS handler was not put back");
+    munmap((void *)theirs, 16 << 10);
+    close(other);
+    close(fd);
+}
+END_TEST
+
+/* Contiguous and full-row chunked data, mapped (H5CL_MMAP=1: every tile
+ * that is one run, however small) and read: the same statistics, and the
+ * summary says which. */
+START_TEST(test_mapped_run)
+{
+    const uint64_t d[2] = {4000, 100};
+    tu_array a;
+    tu_write_opts w;
+    h5cl_run_options o;
+    tu_write_opts_init(&w);
+    write_case("mc.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    w.layout = H5CL_LAYOUT_CHUNKED;
+    w.chunk[0] = 1000;
+    w.chunk[1] = 100;
+    write_case("mk.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 64 << 10;
+    const char *files[] = {"mc.h5", "mk.h5"};
+    for (size_t f = 0; f < 2; f++) {
+        h5cl_dataset *ds = tu_open(tu_ctx, tu_path(files[f]), "/d");
+        tu_setenv("H5CL_DIRECT", "all");
+        tu_setenv("H5CL_MMAP", "1");
+        const h5cl_run_summary *s = h5cl_stats_summary(tu_compute(ds, &o, "mapped"));
+        /* contiguous: every tile is one run; chunked: tiles across two
+         * chunks are two runs, read instead */
+        if (!s->zero_copy)
+            ck_assert_uint_eq(s->bytes_mapped, 0);
+        else if (f == 0)
+            ck_assert_uint_eq(s->bytes_mapped, a.n * 4);
+        else
+            ck_assert_msg(s->bytes_mapped > 0 && s->bytes_mapped < a.n * 4,
+                          "%llu bytes mapped", (unsigned long long)s->bytes_mapped);
+        ck_assert_uint_eq(s->bytes_direct, a.n * 4);
+        tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), files[f]);
+        tu_setenv("H5CL_MMAP", "0");
+        s = h5cl_stats_summary(tu_compute(ds, &o, "read"));
+        ck_assert_uint_eq(s->bytes_mapped, 0);
+        ck_assert_uint_eq(s->bytes_direct, a.n * 4);
+        tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), files[f]);
+    }
+    tu_setenv("H5CL_MMAP", NULL);
+    tu_setenv("H5CL_DIRECT", NULL);
+}
+END_TEST
+
+static int truncate_at_first_tile(uint64_t done, uint64_t total, uint64_t bytes,
+                                  void *user)
+{
+    if (done == 1)
+        ck_assert_int_eq(truncate(user, 4096), 0);
+    return 0;
+}
+
+/* The file shrinks while tiles are mapped and in flight: the run fails
+ * with H5CL_ERR_IO naming the file, whichever of the mapping's length
+ * check or the SIGBUS guard sees it first, and the process lives. */
+START_TEST(test_mapped_truncated_in_flight)
+{
+    const uint64_t d[1] = {2 << 20};
+    tu_array a;
+    tu_write_opts w;
+    h5cl_run_options o;
+    h5cl_stats *st = NULL;
+    const char *f = tu_path("mt.h5");
+    tu_write_opts_init(&w);
+    write_case("mt.h5", H5CL_FLOAT32, 1, d, &w, &a);
+    h5cl_dataset *ds = tu_open(tu_ctx, f, "/d");
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 256 << 10;
+    o.progress = truncate_at_first_tile;
+    o.progress_user = (void *)f;
+    tu_setenv("H5CL_MMAP", "1");
+    int rc = h5cl_stats_compute(ds, &o, &st);
+    tu_setenv("H5CL_MMAP", NULL);
+    ck_assert_msg(rc == H5CL_ERR_IO, "status %s: %s", h5cl_errname(rc),
+                  h5cl_ctx_errmsg(tu_ctx));
+    ck_assert_ptr_null(st);
+    ck_assert_msg(strstr(h5cl_ctx_errmsg(tu_ctx), f) &&
+                      tu_contains_ci(h5cl_ctx_errmsg(tu_ctx), "truncated"),
+                  "message: %s", h5cl_ctx_errmsg(tu_ctx));
+}
+END_TEST
+
 Suite *direct_suite(void)
 {
     Suite *s = suite_create("direct");
@@ -581,6 +762,10 @@ Suite *direct_suite(void)
     tcase_add_test(tc, test_truncated_while_open);
     tcase_add_test(tc, test_small_raw_chunks);
     tcase_add_test(tc, test_summary);
+    tcase_add_test(tc, test_mapped_run);
+    tcase_add_test(tc, test_mapped_truncated_in_flight);
+    tcase_add_test(tc, test_mapping_truncated);
+    tcase_add_test(tc, test_mapping_chains_sigbus);
     suite_add_tcase(s, tc);
     tc = tcase_create("decode");
     tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);

@@ -707,6 +707,10 @@ void print_summary_human(const h5cl_run_summary *s, const char *trace,
     if (s->bytes_direct)
         printf("direct read %s by pread on %u threads (not H5Dread)\n",
                human_bytes(a, sizeof a, s->bytes_direct), s->read_threads);
+    if (s->bytes_mapped)
+        printf("mapped      %s of it read in place from the file's pages "
+               "(H5CL_MMAP)\n",
+               human_bytes(a, sizeof a, s->bytes_mapped));
     printf("where the time went (busy seconds, %% of wall):\n");
     for (i = 0; i < H5CL_STAGE_COUNT; i++) {
         double t = s->stage_seconds[i];
@@ -772,6 +776,8 @@ void json_summary(jw *w, const run_state *rs, const h5cl_run_summary *s,
     jw_u64(w, s->bytes_direct);
     jw_key(w, "read_threads");
     jw_u64(w, s->read_threads);
+    jw_key(w, "bytes_mapped");
+    jw_u64(w, s->bytes_mapped);
     jw_key(w, "trace");
     jw_string(w, rs->a->trace);
     if (rs->a->mask_fill || rs->a->cf) {

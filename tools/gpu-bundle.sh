@@ -20,6 +20,16 @@ for b in "$@"; do ldd "$b"; done |
     awk '/=> \// {print $3}' | sort -u |
     grep -Ev '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux[^/]*)\.so' |
     while read -r lib; do cp -L "$lib" "$out/lib/"; done
+# the libraries libh5cl dlopens on first use (CLBlast, LAPACKE: LAZY_LIBS,
+# sonames from the Makefile) and theirs, found where the loader would
+for so in ${LAZY_LIBS:-}; do
+    lib=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ {print $NF; exit}')
+    [ -n "$lib" ] || { echo "gpu-bundle.sh: $so not found" >&2; exit 1; }
+    cp -L "$lib" "$out/lib/"
+    ldd "$lib" | awk '/=> \// {print $3}' |
+        grep -Ev '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux[^/]*)\.so' |
+        while read -r dep; do cp -L "$dep" "$out/lib/"; done
+done
 # the shared library too, for the Python bindings (H5CL_LIBRARY); it finds
 # the isolated reader (h5cl-reader, passed as a binary) in ../bin
 cp -L "$build/libh5cl.so" "$out/lib/libh5cl.so"

@@ -465,6 +465,7 @@ class RunInfo:
     masked: int = 0
     bytes_direct: int = 0
     read_threads: int = 0
+    bytes_mapped: int = 0
 
     @property
     def throughput(self):
@@ -524,7 +525,8 @@ def _run_info(summary, timeline=None):
                    summary.get("bytes_written", 0), timeline,
                    int(summary.get("masked", 0)),
                    int(summary.get("bytes_direct", 0)),
-                   int(summary.get("read_threads", 0)))
+                   int(summary.get("read_threads", 0)),
+                   int(summary.get("bytes_mapped", 0)))
 
 
 @dataclasses.dataclass

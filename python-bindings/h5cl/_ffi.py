@@ -226,6 +226,7 @@ class RunSummary(ctypes.Structure):
         ("masked", ctypes.c_uint64),
         ("bytes_direct", ctypes.c_uint64),
         ("read_threads", ctypes.c_uint),
+        ("bytes_mapped", ctypes.c_uint64),
     ]
 
 
@@ -279,7 +280,7 @@ EXPECTED_SIZES = {
                       # `mask_fill`
     Binding: 16,
     StatsState: 96,
-    RunSummary: 136,
+    RunSummary: 144,  # 136 before `bytes_mapped`
     CfInfo: 152,
     TileTiming: 112,
     HistOptions: 40,  # 32 before `range_state`

@@ -167,6 +167,30 @@ def test_direct_reads_reported(tmp_path, monkeypatch):
         np.arange(2_000_000, dtype=np.float64).sum(), 0, 1_999_999)
 
 
+def test_mapped_reads_reported(tmp_path, monkeypatch):
+    """On a device that reads host memory in place, tiles that are one run
+    of the file are mapped, not read (H5CL_MMAP=1: at any size), when read
+    in-process; =0 reads them; isolated reads (the child's) are never
+    mapped; the figures do not change."""
+    p = tmp_path / "mapped.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("x", data=np.arange(2_000_000, dtype=np.float32))
+    monkeypatch.setenv("H5CL_MMAP", "1")
+    with h5cl.open(p, isolate=True) as f:
+        u = f["x"].stats(tile_bytes=1 << 20)
+        assert u.run.bytes_mapped == 0
+    with h5cl.open(p, isolate=False) as f:
+        s = f["x"].stats(tile_bytes=1 << 20)
+        assert s.run.bytes_mapped == (8_000_000 if s.run.zero_copy else 0)
+        assert s.run.bytes_direct == 8_000_000
+        monkeypatch.setenv("H5CL_MMAP", "0")
+        t = f["x"].stats(tile_bytes=1 << 20)
+        assert t.run.bytes_mapped == 0 and t.run.bytes_direct == 8_000_000
+    assert (s.sum, s.min, s.argmax) == (t.sum, t.min, t.argmax) == (
+        u.sum, u.min, u.argmax) == (
+        np.arange(2_000_000, dtype=np.float64).sum(), 0, 1_999_999)
+
+
 def test_view_keeps_file_alive(big):
     d = h5cl.open(big)["y"][1]
     assert d.mean(axis=0) == 5.5  # axis 0 of the view is the file's axis 1
