@@ -182,4 +182,30 @@ clean:
 format:
 	clang-format -i include/*.h lib/*.c lib/*.h tools/*.c bench/*.c tests/*.c
 
+# ---- fuzzing and sanitizers (README: "Fuzzing and sanitizers") ----
+# The library rebuilt by clang with ASan+UBSan in a build directory of its
+# own (make re-invoked with B, CC and CFLAGS), for the libFuzzer targets
+# in tests/fuzz and for the Check suite (asan-test).
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_TARGETS := fuzz_expr fuzz_open
+.PHONY: fuzz fuzz-replay asan-test memcheck-host
+
+fuzz:
+	@$(MAKE) --no-print-directory B=$(B)/fuzz CC=clang \
+	    CFLAGS="-O1 -g $(SAN_FLAGS) -fsanitize=fuzzer-no-link" \
+	    $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
+
+.PRECIOUS: $(B)/obj/fuzz_%.o
+$(B)/obj/fuzz_%.o: tests/fuzz/fuzz_%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/fuzz_%: $(B)/obj/fuzz_%.o $(B)/libh5cl.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_LIBS)
+
+# Seed corpora in regression mode, then a bounded fuzz of each target
+# (FUZZ_SECONDS each, default 40).
+fuzz-replay: fuzz
+	sh tests/reliability/fuzz_replay.sh $(B)
+
 -include $(wildcard $(B)/obj/*.d)
