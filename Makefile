@@ -125,6 +125,8 @@ gpu-bundle:
 
 test: deps
 	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory asan-test
+	@$(MAKE) --no-print-directory memcheck-host
 
 check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache $(B)/h5cl-tests
@@ -203,9 +205,26 @@ $(B)/obj/fuzz_%.o: tests/fuzz/fuzz_%.c
 $(B)/fuzz_%: $(B)/obj/fuzz_%.o $(B)/libh5cl.a
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_LIBS)
 
+# The targets with a plain main instead of libFuzzer (memcheck-host).
+$(B)/replay_%: $(B)/obj/%.o $(B)/obj/fuzz_main.o $(B)/libh5cl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
 # Seed corpora in regression mode, then a bounded fuzz of each target
 # (FUZZ_SECONDS each, default 40).
 fuzz-replay: fuzz
 	sh tests/reliability/fuzz_replay.sh $(B)
+
+# The Check suite under ASan+UBSan against the OpenCL runtime (PoCL on CI).
+# tests/asan.supp lists the few reports from outside h5cl that are
+# suppressed, each with why.
+asan-test:
+	@$(MAKE) --no-print-directory B=$(B)/asan CC=clang CFLAGS="-O1 -g $(SAN_FLAGS)" \
+	    LDFLAGS="$(SAN_FLAGS)" $(B)/asan/h5cl-tests
+	sh tests/asan-test.sh $(B)/asan/h5cl-tests
+
+# valgrind memcheck over the parts that need no OpenCL device (CI-sized;
+# `make memcheck` is the whole suite).
+memcheck-host: $(B)/h5cl-tests $(B)/replay_fuzz_expr $(B)/replay_fuzz_open
+	sh tests/memcheck-host.sh $(B)
 
 -include $(wildcard $(B)/obj/*.d)
