@@ -214,9 +214,9 @@ $(B)/replay_%: $(B)/obj/%.o $(B)/obj/fuzz_main.o $(B)/libh5cl.a
 fuzz-replay: fuzz
 	sh tests/reliability/fuzz_replay.sh $(B)
 
-# The Check suite under ASan+UBSan against the OpenCL runtime (PoCL on CI).
-# tests/asan.supp lists the few reports from outside h5cl that are
-# suppressed, each with why.
+# The Check suite under ASan+UBSan against the OpenCL runtime (PoCL on CI);
+# ASAN_SUITES=all for every suite (tests/asan-test.sh says which run by
+# default and why).
 asan-test:
 	@$(MAKE) --no-print-directory B=$(B)/asan CC=clang CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	    LDFLAGS="$(SAN_FLAGS)" $(B)/asan/h5cl-tests
