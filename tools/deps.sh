@@ -5,6 +5,7 @@ set -u
 PKGS="build-essential ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
 libclblast-dev liblapacke-dev libdeflate-dev libhdf5-dev hdf5-tools check pkg-config valgrind python3 python3-pip"
 PY_MODULES="numpy h5py pytest tqdm matplotlib nbclient nbformat ipykernel"
+
 # make fuzz / asan-test: clang with libFuzzer and the sanitizer runtimes
 PKGS="$PKGS clang libclang-rt-14-dev"
 
