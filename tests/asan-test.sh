@@ -28,7 +28,10 @@ if [ "$SUITES" = all ]; then
 fi
 failed=""
 for s in $SUITES; do
-    CK_RUN_SUITE=$s "$T" || failed="$failed $s"
+    case $s in
+    *:*) CK_RUN_SUITE=${s%%:*} CK_RUN_CASE=${s#*:} "$T" || failed="$failed $s" ;;
+    *) CK_RUN_SUITE=$s "$T" || failed="$failed $s" ;;
+    esac
 done
 if [ -n "$failed" ]; then
     echo "asan-test: failures in:$failed" >&2
