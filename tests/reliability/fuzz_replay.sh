@@ -8,11 +8,12 @@
 #
 # Each input that crashed is run again alone and classified by its stack:
 # the first frame below the sanitizer runtime, libFuzzer and libc decides.
-# In h5cl's code: an h5cl crash, which fails the run and leaves the input
-# in $FUZZ_KEEP (default BUILD/fuzz/findings) to be fixed and added to the
-# seed corpus.  Inside libhdf5: a contained libhdf5 crash.  An input that
-# does not crash again in three runs is counted apart (fuzz_unreproduced)
-# and printed.
+# In h5cl's code: an h5cl crash (a hang, for libFuzzer's 10 s timeout),
+# which fails the run and leaves the input in $FUZZ_KEEP (default
+# BUILD/fuzz/findings) to be fixed and added to the seed corpus.  Inside
+# libhdf5: a contained libhdf5 crash or hang.  An input that does not
+# crash again in three runs is counted apart (fuzz_unreproduced) and
+# printed.
 #
 # Usage: tests/reliability/fuzz_replay.sh BUILD_DIR   (from the repo root)
 # Environment: FUZZ_SECONDS per target (0: replay only), FUZZ_SEED.
@@ -47,6 +48,7 @@ fail=0
 inputs=0
 execs=0
 h5cl_crashes=0
+h5cl_hangs=0
 hdf5_crashes=0
 unrepro=0
 
@@ -80,6 +82,13 @@ replay() { # target
     inputs=$((inputs + n))
 }
 
+keep() { # target, input, its log, what
+    mkdir -p "$KEEP"
+    cp "$2" "$3" "$KEEP/"
+    echo "fuzz_replay: $1: $4, input kept as $KEEP/$(basename "$2"):" >&2
+    grep -E "ERROR|SUMMARY|fuzz_(expr|open):|^    #[0-9]" "$3" | head -25 >&2
+}
+
 fuzz() { # fork|nofork, target, extra libFuzzer arguments
     mode=$1
     t=$2
@@ -104,9 +113,10 @@ fuzz() { # fork|nofork, target, extra libFuzzer arguments
     execs=$((execs + n))
     inputs=$((inputs + n))
     c_h5cl=0
+    c_hang=0
     c_hdf5=0
-    for a in "$art"/*; do
-        [ -f "$a" ] || continue
+    for a in "$art"/crash-* "$art"/leak-* "$art"/oom-* "$art"/timeout-*; do
+        [ -f "$a" ] || continue # slow-unit-* are no failures
         rlog=$a.log
         # up to three tries: some libhdf5 crashes depend on heap layout
         for try in 1 2 3; do
@@ -119,16 +129,17 @@ fuzz() { # fork|nofork, target, extra libFuzzer arguments
             echo "fuzz_replay: $t: $(basename "$a") did not crash again in 3 runs" >&2
         elif [ "$where" = libhdf5 ]; then
             c_hdf5=$((c_hdf5 + 1))
+        elif [ "${a##*/timeout-}" != "$a" ]; then
+            c_hang=$((c_hang + 1))
+            keep "$t" "$a" "$rlog" "hang in h5cl"
         else
             c_h5cl=$((c_h5cl + 1))
-            mkdir -p "$KEEP"
-            cp "$a" "$rlog" "$KEEP/"
-            echo "fuzz_replay: $t: crash in h5cl, input kept as $KEEP/$(basename "$a"):" >&2
-            grep -E "ERROR|SUMMARY|fuzz_(expr|open):|^    #[0-9]" "$rlog" | head -25 >&2
+            keep "$t" "$a" "$rlog" "crash in h5cl"
         fi
     done
-    echo "fuzz_replay: $t: $n executions in ${SECONDS_EACH}s, $c_h5cl crashes in h5cl, $c_hdf5 contained inside libhdf5"
+    echo "fuzz_replay: $t: $n executions in ${SECONDS_EACH}s, $c_h5cl crashes and $c_hang hangs in h5cl, $c_hdf5 contained inside libhdf5"
     h5cl_crashes=$((h5cl_crashes + c_h5cl))
+    h5cl_hangs=$((h5cl_hangs + c_hang))
     hdf5_crashes=$((hdf5_crashes + c_hdf5))
 }
 
@@ -141,7 +152,8 @@ fi
 
 echo "FIGURE fuzz_execs $execs"
 echo "FIGURE h5cl_crashes $h5cl_crashes"
+echo "FIGURE h5cl_hangs $h5cl_hangs"
 echo "FIGURE libhdf5_crashes_contained $hdf5_crashes"
 echo "FIGURE inputs_tried $inputs"
 echo "FIGURE fuzz_unreproduced $unrepro"
-[ "$fail" = 0 ] && [ "$h5cl_crashes" = 0 ]
+[ "$fail" = 0 ] && [ "$h5cl_crashes" = 0 ] && [ "$h5cl_hangs" = 0 ]
