@@ -149,6 +149,8 @@ gpu-bundle:
 test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory test-reliability
+	@$(MAKE) --no-print-directory asan-test
+	@$(MAKE) --no-print-directory memcheck-host
 
 check: all $(B)/h5cl-tests $(B)/header-check.o
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache $(B)/h5cl-tests
@@ -239,6 +241,48 @@ scale-check: all
 	@if command -v $(MPICC) >/dev/null 2>&1; then \
 	    $(MAKE) --no-print-directory MPI=1 $(B)/h5cl-mpi; fi
 	H5CL_CACHE_DIR=$(CURDIR)/$(B)/test-cache PYTHON=$(PYTHON) sh tools/scale-check.sh $(B)
+# ---- fuzzing and sanitizers (README: "Fuzzing and sanitizers") ----
+# The library rebuilt by clang with ASan+UBSan in a build directory of its
+# own (make re-invoked with B, CC and CFLAGS), for the libFuzzer targets
+# in tests/fuzz and for the Check suite (asan-test).
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_TARGETS := fuzz_expr fuzz_open
+.PHONY: fuzz fuzz-replay asan-test memcheck-host
+
+fuzz:
+	@$(MAKE) --no-print-directory B=$(B)/fuzz CC=clang \
+	    CFLAGS="-O1 -g $(SAN_FLAGS) -fsanitize=fuzzer-no-link" \
+	    $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
+
+.PRECIOUS: $(B)/obj/fuzz_%.o
+$(B)/obj/fuzz_%.o: tests/fuzz/fuzz_%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/fuzz_%: $(B)/obj/fuzz_%.o $(B)/libh5cl.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_LIBS)
+
+# The targets with a plain main instead of libFuzzer (memcheck-host).
+$(B)/replay_%: $(B)/obj/%.o $(B)/obj/fuzz_main.o $(B)/libh5cl.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# Seed corpora in regression mode, then a bounded fuzz of each target
+# (FUZZ_SECONDS each, default 40); the script builds the targets.
+fuzz-replay:
+	sh tests/reliability/fuzz_replay.sh $(B)
+
+# The Check suite under ASan+UBSan against the OpenCL runtime (PoCL on CI);
+# ASAN_SUITES=all for every suite (tests/asan-test.sh says which run by
+# default and why).
+asan-test:
+	@$(MAKE) --no-print-directory B=$(B)/asan CC=clang CFLAGS="-O1 -g $(SAN_FLAGS)" \
+	    LDFLAGS="$(SAN_FLAGS)" $(B)/asan/h5cl-tests
+	sh tests/asan-test.sh $(B)/asan/h5cl-tests
+
+# valgrind memcheck over the parts that need no OpenCL device (CI-sized;
+# `make memcheck` is the whole suite).
+memcheck-host: $(B)/h5cl-tests $(B)/replay_fuzz_expr $(B)/replay_fuzz_open
+	sh tests/memcheck-host.sh $(B)
 
 -include $(wildcard $(B)/obj/*.d)
 

@@ -266,9 +266,9 @@ static void put_load(sbuf *b, size_t i, const h5cl_cf_info *cf, int fp64)
     put(b, ";\n}\n\n");
 }
 
-/* The whole program text for expression e over the inputs. */
-static char *kernel_source(const h5cl_expr *e, const h5cl_inputs *in,
-                           h5cl_dtype out, int fp64, int contiguous)
+/* The whole program text for expression e over the inputs (eval.h). */
+char *h5cl_eval_source(const h5cl_expr *e, const h5cl_inputs *in,
+                       h5cl_dtype out, int fp64, int contiguous)
 {
     char *body = h5cl_expr_to_opencl(e);
     if (!body)
@@ -402,8 +402,8 @@ int h5cl_eval_create(h5cl_ctx *ctx, const char *expr, const h5cl_inputs *in,
     st = check_fp64(ctx, in, ev->out);
     char *src = NULL;
     if (st == H5CL_OK) {
-        src = kernel_source(ev->expr, in, ev->out, ctx->dev.info.has_fp64,
-                            ev->contiguous);
+        src = h5cl_eval_source(ev->expr, in, ev->out, ctx->dev.info.has_fp64,
+                               ev->contiguous);
         if (!src)
             st = h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     }

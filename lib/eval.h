@@ -8,6 +8,7 @@
 #ifndef H5CL_EVAL_H
 #define H5CL_EVAL_H
 
+#include "expr.h"
 #include "pipeline.h"
 
 /* The datasets and names one run reads, checked to have one shape, and
@@ -31,6 +32,14 @@ int h5cl_inputs_collect(h5cl_ctx *ctx, h5cl_dataset *ds,
                         const h5cl_run_options *opts, h5cl_inputs *in_ret);
 
 typedef struct h5cl_eval h5cl_eval;
+
+/* The OpenCL C program h5cl_eval_create builds for e over the inputs
+ * (only in->n, dtypes and cf are read), writing out values, computing in
+ * double when fp64, one contiguous segment per work-item when contiguous.
+ * Host code only, so that tests/fuzz/fuzz_expr.c can check the text
+ * without a device.  A malloc'd string; NULL when out of memory. */
+char *h5cl_eval_source(const h5cl_expr *e, const h5cl_inputs *in,
+                       h5cl_dtype out, int fp64, int contiguous);
 
 /* Parses expr (NULL: the first input's name) over the inputs and builds
  * its kernel, which writes out_dtype values (-1: the expression's default

@@ -138,8 +138,11 @@ static void extreme_one(const tu_array *a, uint64_t e, uint64_t pos, void *user)
     double v = tu_get_f(a, e);
     if (isnan(v))
         return;
-    int64_t i = tu_get_i(a, e);
-    uint64_t u = tu_get_u(a, e);
+    /* integer extremes of integer data only: converting a float outside
+     * the integers' range is undefined (UBSan in make asan-test) */
+    const int integral = !tu_dtype_is_float(a->dtype);
+    int64_t i = integral ? tu_get_i(a, e) : 0;
+    uint64_t u = integral ? tu_get_u(a, e) : 0;
     if (x->n == 0 || v < x->min)
         x->min = v;
     if (x->n == 0 || v > x->max)

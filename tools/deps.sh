@@ -12,6 +12,9 @@ PKGS="$PKGS gdb"
 # h5cl.dask (issue 9): the threaded scheduler and dask.distributed
 PY_MODULES="$PY_MODULES dask distributed"
 
+# make fuzz / asan-test: clang with libFuzzer and the sanitizer runtimes
+PKGS="$PKGS clang libclang-rt-14-dev"
+
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
