@@ -11,6 +11,7 @@
 # SIZE and MAP_SIZE shrink the data for that.  PLAN=rerun is the short
 # second visit (a few minutes of GPU time): the Check suites and Python
 # tests named in RERUN_SUITES / RERUN_PYTEST (RERUN_SUITES=all: the whole C
+# RERUN_BENCH=none stops the rerun after the tests and the context probe.
 # suite), no CLI checks, the context-memory probe, then the read-path and
 # tile/slot sweeps and the covariance case instead of the full case list.
 #
@@ -150,6 +151,11 @@ if [ "$PLAN" = rerun ]; then
     # first, while there is time: does an OpenCL context itself keep memory?
     timeout 60 python3 bench/gpu/context_rss.py "$BUNDLE/lib/libh5cl.so" 100 "$DEVICE" 2>&1 |
         tee -a "$OUT/run.log"
+    # RERUN_BENCH=none: correctness and the probe only (a short lease)
+    if [ "${RERUN_BENCH:-all}" = none ]; then
+        log "status $status (whole run $(since "$t_start"), no benchmarks)"
+        exit $status
+    fi
     bench stats-8M 100 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 5 \
         --trace "$OUT/trace-stats-8M.json"
     BENCH_ENV=H5CL_DIRECT=0
