@@ -11,9 +11,9 @@
 # SIZE and MAP_SIZE shrink the data for that.  PLAN=rerun is the short
 # second visit (a few minutes of GPU time): the Check suites and Python
 # tests named in RERUN_SUITES / RERUN_PYTEST (RERUN_SUITES=all: the whole C
-# RERUN_BENCH=none stops the rerun after the tests and the context probe.
 # suite), no CLI checks, the context-memory probe, then the read-path and
 # tile/slot sweeps and the covariance case instead of the full case list.
+# RERUN_BENCH=none stops the rerun after the tests and the context probe.
 #
 # Order: the data files are generated in the background (CPU, local disk)
 # while the tests run on the GPU; then the timed cases run alone.  Every
