@@ -121,10 +121,7 @@ static herr_t refuse_elink(const char *parent_file, const char *parent_group,
 hid_t h5cl_guard_lapl(void)
 {
     hid_t p = H5Pcreate(H5P_DATASET_ACCESS);
-    /* relative external-file names resolve against the file's own folder
-     * (HDF5 1.10 would otherwise use the working directory) */
-    if (p >= 0 && (H5Pset_elink_cb(p, refuse_elink, NULL) < 0 ||
-                   H5Pset_efile_prefix(p, "${ORIGIN}") < 0)) {
+    if (p >= 0 && H5Pset_elink_cb(p, refuse_elink, NULL) < 0) {
         H5Pclose(p);
         return -1;
     }

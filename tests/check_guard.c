@@ -418,6 +418,25 @@ START_TEST(test_unwritten)
 }
 END_TEST
 
+/* The dataset already open through HDF5 in this process (an h5py handle,
+ * a benchmark's raw reader): h5cl's own access settings must not make
+ * HDF5 refuse the second open. */
+START_TEST(test_open_beside_hdf5)
+{
+    const char *f = tu_path("beside.h5");
+    hid_t fid = create_file(f);
+    put(fid, "/v", H5T_NATIVE_INT32, 64, H5P_DEFAULT, 1);
+    H5Fclose(fid);
+    fid = H5Fopen(f, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(fid, "/v", H5P_DEFAULT);
+    ck_assert(d >= 0);
+    h5cl_dataset *ds = tu_open(tu_ctx, f, "/v");
+    ck_assert_ptr_nonnull(ds);
+    H5Dclose(d);
+    H5Fclose(fid);
+}
+END_TEST
+
 START_TEST(test_complete_is_quiet)
 {
     const char *f = tu_path("full.h5");
@@ -450,6 +469,7 @@ Suite *guard_suite(void)
     tcase_add_loop_test(tc, test_missing_chunks, 0, 4);
     tcase_add_loop_test(tc, test_unwritten, 0, 4);
     tcase_add_test(tc, test_complete_is_quiet);
+    tcase_add_test(tc, test_open_beside_hdf5);
     suite_add_tcase(s, tc);
     return s;
 }
