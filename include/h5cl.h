@@ -1006,7 +1006,8 @@ typedef struct h5cl_isolation {
     uint64_t cpu_seconds;  /* the child's CPU time limit; 0: none (long
                               reads of huge files are legitimate)        */
     double wall_seconds;   /* per request (an open, one tile), plus 1 s
-                              per 16 MiB the request reads; 0: 60 s      */
+                              per 16 MiB the request reads; 0: 60 s, or
+                              $H5CL_READER_TIMEOUT seconds when set      */
 } h5cl_isolation;
 
 /* Fills opts with the defaults above, isolation off. */

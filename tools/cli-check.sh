@@ -1393,6 +1393,15 @@ code, err = run_env(["hist", F, "/f64", "-q", "--reader-timeout", "1"],
 if code != EXIT["ERR_TIMEOUT"] or "H5CL_ERR_TIMEOUT" not in err or time.time() - t0 > 20:
     fail("reader hang", "exit %d after %.1f s: %s"
          % (code, time.time() - t0, err.strip()))
+# the same limit from the environment (H5CL_READER_TIMEOUT)
+checks += 1
+t0 = time.time()
+code, err = run_env(["stats", F, "/f64", "-q"],
+                    {"H5CL_READER_TEST": "hang@read", "H5CL_READER_TIMEOUT": "1"})
+if code != EXIT["ERR_TIMEOUT"] or "more than 1 s" not in err or \
+        time.time() - t0 > 20:
+    fail("H5CL_READER_TIMEOUT", "exit %d after %.1f s: %s"
+         % (code, time.time() - t0, err.strip()))
 checks += 1
 code, err = run_env(["info", F], {"H5CL_READER": "/nonexistent"})
 if code != EXIT["ERR_FILE_NOT_FOUND"] or "H5CL_READER" not in err:

@@ -256,7 +256,10 @@ class Suite:
             print(line, flush=True)
 
     def env(self, mode):
-        e = dict(os.environ, H5CL_ISOLATE=mode)
+        # an isolated run must end by the reader's own wall-clock limit,
+        # well inside this script's TIMEOUT_S
+        e = dict(os.environ, H5CL_ISOLATE=mode,
+                 H5CL_READER_TIMEOUT=str(TIMEOUT_S // 3))
         e.setdefault("H5CL_CACHE_DIR", os.path.abspath("build/test-cache"))
         e["H5CL_LIBRARY"] = self.lib
         e["PYTHONPATH"] = os.path.abspath("python-bindings")

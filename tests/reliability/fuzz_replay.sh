@@ -61,6 +61,9 @@ classify() {
         # sanitizer runtime, libFuzzer, libc and the dynamic loader
         if (line ~ /(__asan|__lsan|__ubsan|__sanitizer|__interceptor|fuzzer::|compiler-rt|sanitizer_common|libc\.so|ld-linux|libstdc\+\+|libgcc_s)/) next
         if (line ~ / in (malloc|calloc|realloc|free|memcpy|memmove|memset|memcmp|strlen|strnlen|strdup|abort|raise|__assert_fail|__pthread_kill_implementation|__GI_[a-z_]*) /) next
+        # glibc symbolised from its sources (no "libc.so" on the line):
+        # __memcpy_avx_unaligned_erms string/../sysdeps/x86_64/...
+        if (line ~ / in __(mem|str|wmem)[a-z0-9_]* / || line ~ / (string|sysdeps)\//) next
         print (line ~ /libhdf5/ ? "libhdf5" : "h5cl")
         found = 1
         exit
