@@ -26,11 +26,29 @@ if [ "$SUITES" = all ]; then
     "$T"
     exit $?
 fi
+# One suite; run again once only when LeakSanitizer's own tracer died
+# ("LeakSanitizer has encountered a fatal error": seen once in CI in the
+# cf suite, not reproducible), which is a fault of the tool, not a
+# finding; any report of a leak or an error counts at once.
+one() { # suite [case]
+    log=$(mktemp) || return 1
+    env CK_RUN_SUITE="$1" ${2:+CK_RUN_CASE="$2"} "$T" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    if [ $rc -ne 0 ] && grep -q 'LeakSanitizer has encountered a fatal error' "$log" &&
+        ! grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer: detected\)\|runtime error:' "$log"; then
+        echo "asan-test: $1: LeakSanitizer's tracer died; running it again"
+        env CK_RUN_SUITE="$1" ${2:+CK_RUN_CASE="$2"} "$T"
+        rc=$?
+    fi
+    rm -f "$log"
+    return $rc
+}
 failed=""
 for s in $SUITES; do
     case $s in
-    *:*) CK_RUN_SUITE=${s%%:*} CK_RUN_CASE=${s#*:} "$T" || failed="$failed $s" ;;
-    *) CK_RUN_SUITE=$s "$T" || failed="$failed $s" ;;
+    *:*) one "${s%%:*}" "${s#*:}" || failed="$failed $s" ;;
+    *) one "$s" || failed="$failed $s" ;;
     esac
 done
 if [ -n "$failed" ]; then
