@@ -26,7 +26,8 @@ uint64_t h5cl_sel_index(const h5cl_box *sel, const h5cl_box *tile, int d0,
     return g;
 }
 
-uint64_t h5cl_axis_max_positions(const h5cl_plan *plan, int axis)
+void h5cl_axis_max_view(const h5cl_plan *plan, int axis, uint64_t *O,
+                        uint64_t *A, uint64_t *I)
 {
     h5cl_box full;
     full.rank = plan->sel.rank;
@@ -34,7 +35,12 @@ uint64_t h5cl_axis_max_positions(const h5cl_plan *plan, int axis)
         full.count[d] = plan->tile_dims[d] < plan->sel.count[d]
                             ? plan->tile_dims[d]
                             : plan->sel.count[d];
+    h5cl_axis_view(&full, axis, O, A, I);
+}
+
+uint64_t h5cl_axis_max_positions(const h5cl_plan *plan, int axis)
+{
     uint64_t O, A, I;
-    h5cl_axis_view(&full, axis, &O, &A, &I);
+    h5cl_axis_max_view(plan, axis, &O, &A, &I);
     return O * I;
 }

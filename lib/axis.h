@@ -15,6 +15,10 @@ void h5cl_axis_view(const h5cl_box *b, int axis, uint64_t *O, uint64_t *A,
 uint64_t h5cl_sel_index(const h5cl_box *sel, const h5cl_box *tile, int d0,
                         int d1, uint64_t local);
 
+/* The view of the plan's largest tile (a full one, clipped to the
+ * selection): what per-tile buffers are sized for. */
+void h5cl_axis_max_view(const h5cl_plan *plan, int axis, uint64_t *O,
+                        uint64_t *A, uint64_t *I);
 /* The largest O*I of the plan's tiles: that of a full tile. */
 uint64_t h5cl_axis_max_positions(const h5cl_plan *plan, int axis);
 

@@ -89,14 +89,8 @@ static uint64_t axis_split(uint64_t O, uint64_t A, uint64_t I, size_t elem)
 /* The most splits a tile of the plan can have. */
 static uint64_t axis_max_splits(const h5cl_plan *plan, int axis, size_t elem)
 {
-    h5cl_box full;
-    full.rank = plan->sel.rank;
-    for (int d = 0; d < full.rank; d++)
-        full.count[d] = plan->tile_dims[d] < plan->sel.count[d]
-                            ? plan->tile_dims[d]
-                            : plan->sel.count[d];
     uint64_t O, A, I;
-    h5cl_axis_view(&full, axis, &O, &A, &I);
+    h5cl_axis_max_view(plan, axis, &O, &A, &I);
     const uint64_t sa = axis_split(O, A, I, elem);
     return A ? (A + sa - 1) / sa : 1;
 }
