@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 
-from corpus import exit_codes  # the CLI's stable exit statuses
+from corpus import exit_codes, report as summary  # exit statuses; the summary
 
 ERRORS = {-4: "CL_MEM_OBJECT_ALLOCATION_FAILURE", -5: "CL_OUT_OF_RESOURCES",
           -6: "CL_OUT_OF_HOST_MEMORY", -36: "CL_INVALID_COMMAND_QUEUE",
@@ -370,15 +370,9 @@ def main():
         driver_loop(build, layer, data, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for f in failures:
-        print("cl_faults: FAIL %s" % f)
     print("cl_faults: %d cases in %.0f s" % (figures["cl_fault_cases"],
                                              time.time() - t0))
-    for k, v in figures.items():
-        print("FIGURE %s %d" % (k, v))
-    bad = failures or any(figures[k] for k in (
-        "leaked_objects", "files_changed", "h5cl_crashes", "h5cl_hangs"))
-    return 1 if bad else 0
+    return summary("cl_faults", failures, figures)
 
 
 if __name__ == "__main__":

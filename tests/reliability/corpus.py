@@ -666,6 +666,18 @@ def print_figures(fig):
         print("FIGURE %s %d" % (k, v))
 
 
+# What must stay 0 in every check (the aggregator's rule, tests/reliability/run.sh).
+MUST_BE_ZERO = ("h5cl_crashes", "h5cl_hangs", "leaked_objects", "files_changed")
+
+
+def report(name, failures, fig):
+    """Prints a script's failures and figures; its exit status."""
+    for f in failures:
+        print("%s: FAIL %s" % (name, f))
+    print_figures(fig)
+    return 1 if failures or any(fig.get(k) for k in MUST_BE_ZERO) else 0
+
+
 def main():
     global EXIT
     if len(sys.argv) != 2:

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 
+from corpus import report  # failures, figures and the exit status
+
 ROWS, COLS = 4096, 16384  # float32: 256 MiB in, 256 MiB out
 figures = {"faults_injected": 0, "files_changed": 0, "h5cl_crashes": 0,
            "h5cl_hangs": 0, "leaked_objects": 0, "kills": 0,
@@ -95,7 +97,7 @@ def main():
         clean = time.time() - t0
         if p.returncode != 0 or not complete(target):
             fail("clean", "exit %d: %s" % (p.returncode, p.stderr[-300:]))
-            return report()
+            return report("kill", failures, figures)
         print("kill: a clean map takes %.2f s (measured now, under whatever "
               "load the machine has)" % clean)
         fractions = (0.05, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9)
@@ -157,17 +159,7 @@ def main():
                 fail(case, "temporary files left: %s" % temps(target))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return report()
-
-
-def report():
-    for f in failures:
-        print("kill: FAIL %s" % f)
-    for k, v in figures.items():
-        print("FIGURE %s %d" % (k, v))
-    bad = failures or any(figures[k] for k in (
-        "files_changed", "h5cl_crashes", "h5cl_hangs"))
-    return 1 if bad else 0
+    return report("kill", failures, figures)
 
 
 if __name__ == "__main__":

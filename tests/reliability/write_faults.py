@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 
-from corpus import exit_codes  # the CLI's stable exit statuses
+from corpus import exit_codes, report  # the CLI's exit statuses; the summary
 EXIT = {}  # filled in main()
 
 FUNCS = ["write", "pwrite", "copy_file_range", "fallocate", "fsync",
@@ -302,13 +302,7 @@ def main():
         file_size_limit(h5cl, data, want, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for f in failures:
-        print("write_faults: FAIL %s" % f)
-    for k, v in figures.items():
-        print("FIGURE %s %d" % (k, v))
-    bad = failures or any(figures[k] for k in (
-        "files_changed", "h5cl_crashes", "h5cl_hangs"))
-    return 1 if bad else 0
+    return report("write_faults", failures, figures)
 
 
 if __name__ == "__main__":
