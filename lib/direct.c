@@ -471,13 +471,17 @@ int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
     return st;
 }
 
-/* The file's length now, for a clear error before mapping past its end
- * (a mapping does not check; its reads would fault). */
+/* The file's length now (*bytes_ret), for a clear error before mapping
+ * past its end (a mapping does not check; its reads would fault). */
 static int check_length(const h5cl_direct *dr, const h5cl_box *box,
-                        const run *r, char *err, size_t errlen)
+                        const run *r, uint64_t *bytes_ret, char *err,
+                        size_t errlen)
 {
     struct stat st;
-    if (fstat(dr->fd, &st) == 0 && (uint64_t)st.st_size >= r->off + r->len)
+    if (fstat(dr->fd, &st) != 0)
+        return 1; /* the tile is read, and pread says what is wrong */
+    *bytes_ret = (uint64_t)st.st_size;
+    if (*bytes_ret >= r->off + r->len)
         return H5CL_OK;
     const h5cl_dataset_info *in = &dr->ds->info;
     char where[256];
@@ -491,10 +495,12 @@ static int check_length(const h5cl_direct *dr, const h5cl_box *box,
 }
 
 int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
-                    h5cl_mapping **map_ret, char *err, size_t errlen)
+                    h5cl_mapping **map_ret, const void **data_ret, char *err,
+                    size_t errlen)
 {
     *map_ret = NULL;
-    if (dr->chunks)
+    *data_ret = NULL;
+    if (dr->chunks || !dr->ds->view)
         return 1;
     runs rs = {0};
     int st = dr->chunked ? chunk_runs(dr, box, &rs)
@@ -503,12 +509,14 @@ int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
         (rs.n != 1 || rs.total < dr->map_min ||
          rs.r[0].off % h5cl_dtype_size(dr->ds->info.dtype) != 0))
         st = 1;
+    uint64_t file_bytes = 0;
     if (st == H5CL_OK)
-        st = check_length(dr, box, &rs.r[0], err, errlen);
+        st = check_length(dr, box, &rs.r[0], &file_bytes, err, errlen);
     /* mmap failing (address space, limits) is no error of the data: the
      * tile is read instead */
     if (st == H5CL_OK &&
-        h5cl_mapping_create(dr->fd, rs.r[0].off, rs.r[0].len, map_ret) != 0)
+        h5cl_view_get(dr->ds->view, dr->fd, file_bytes, rs.r[0].off,
+                      rs.r[0].len, map_ret, data_ret) != 0)
         st = 1;
     free(rs.r);
     return st == H5CL_ERR_NO_MEMORY ? 1 : st;

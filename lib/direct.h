@@ -33,11 +33,14 @@ int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
 
 /* Zero-copy for devices that read host memory in place: when the tile is
  * one run of the file (at least 1 MiB; any size with H5CL_MMAP=1, never
- * with H5CL_MMAP=0) and its offset suits the element type, maps it
- * instead of reading it (mapping.h).  H5CL_OK and *map_ret; 1 when the
- * tile is to be read instead (nothing mapped); H5CL_ERR_IO when the file
- * is already shorter than the tile needs. */
+ * with H5CL_MMAP=0) and its offset suits the element type, the kernels
+ * read it where the dataset's view of the file maps it (mapping.h).
+ * H5CL_OK, a reference in *map_ret (give it back with h5cl_view_put) and
+ * the tile's address in *data_ret; 1 when the tile is to be read instead
+ * (nothing mapped); H5CL_ERR_IO when the file is already shorter than the
+ * tile needs. */
 int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
-                    h5cl_mapping **map_ret, char *err, size_t errlen);
+                    h5cl_mapping **map_ret, const void **data_ret, char *err,
+                    size_t errlen);
 
 #endif

@@ -70,12 +70,14 @@ uint64_t h5cl_reader_bytes_mapped(const h5cl_reader *rd)
 }
 
 int h5cl_reader_map(h5cl_reader *rd, const h5cl_box *box,
-                    h5cl_mapping **map_ret, char *err, size_t errlen)
+                    h5cl_mapping **map_ret, const void **data_ret, char *err,
+                    size_t errlen)
 {
     *map_ret = NULL;
+    *data_ret = NULL;
     if (!rd->direct)
         return 1;
-    int st = h5cl_direct_map(rd->direct, box, map_ret, err, errlen);
+    int st = h5cl_direct_map(rd->direct, box, map_ret, data_ret, err, errlen);
     if (st == H5CL_OK) {
         const uint64_t bytes =
             h5cl_box_elems(box) * h5cl_dtype_size(rd->ds->info.dtype);
