@@ -426,6 +426,8 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
             h5cl_dataset_close(ds);
             return st;
         }
+        /* tiles the child locates in the file are mapped here */
+        ds->view = h5cl_view_create(ds->info.nbytes);
         *ds_ret = ds;
         return h5cl_ok(ctx);
     }

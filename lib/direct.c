@@ -471,17 +471,19 @@ int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
     return st;
 }
 
-/* The file's length now (*bytes_ret), for a clear error before mapping
+/* The file's length and identity now, for a clear error before mapping
  * past its end (a mapping does not check; its reads would fault). */
 static int check_length(const h5cl_direct *dr, const h5cl_box *box,
-                        const run *r, uint64_t *bytes_ret, char *err,
+                        const run *r, h5cl_file_run *loc, char *err,
                         size_t errlen)
 {
     struct stat st;
     if (fstat(dr->fd, &st) != 0)
         return 1; /* the tile is read, and pread says what is wrong */
-    *bytes_ret = (uint64_t)st.st_size;
-    if (*bytes_ret >= r->off + r->len)
+    loc->file_bytes = (uint64_t)st.st_size;
+    loc->dev = (uint64_t)st.st_dev;
+    loc->ino = (uint64_t)st.st_ino;
+    if (loc->file_bytes >= r->off + r->len)
         return H5CL_OK;
     const h5cl_dataset_info *in = &dr->ds->info;
     char where[256];
@@ -494,13 +496,11 @@ static int check_length(const h5cl_direct *dr, const h5cl_box *box,
     return H5CL_ERR_IO;
 }
 
-int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
-                    h5cl_mapping **map_ret, const void **data_ret, char *err,
-                    size_t errlen)
+int h5cl_direct_locate(h5cl_direct *dr, const h5cl_box *box,
+                       h5cl_file_run *loc, char *err, size_t errlen)
 {
-    *map_ret = NULL;
-    *data_ret = NULL;
-    if (dr->chunks || !dr->ds->view)
+    memset(loc, 0, sizeof *loc);
+    if (dr->chunks)
         return 1;
     runs rs = {0};
     int st = dr->chunked ? chunk_runs(dr, box, &rs)
@@ -509,15 +509,31 @@ int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
         (rs.n != 1 || rs.total < dr->map_min ||
          rs.r[0].off % h5cl_dtype_size(dr->ds->info.dtype) != 0))
         st = 1;
-    uint64_t file_bytes = 0;
     if (st == H5CL_OK)
-        st = check_length(dr, box, &rs.r[0], &file_bytes, err, errlen);
+        st = check_length(dr, box, &rs.r[0], loc, err, errlen);
+    if (st == H5CL_OK) {
+        loc->off = rs.r[0].off;
+        loc->len = rs.r[0].len;
+    }
+    free(rs.r);
+    return st == H5CL_ERR_NO_MEMORY ? 1 : st;
+}
+
+int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
+                    h5cl_mapping **map_ret, const void **data_ret, char *err,
+                    size_t errlen)
+{
+    *map_ret = NULL;
+    *data_ret = NULL;
+    if (!dr->ds->view)
+        return 1;
+    h5cl_file_run loc;
+    int st = h5cl_direct_locate(dr, box, &loc, err, errlen);
     /* mmap failing (address space, limits) is no error of the data: the
      * tile is read instead */
     if (st == H5CL_OK &&
-        h5cl_view_get(dr->ds->view, dr->fd, file_bytes, rs.r[0].off,
-                      rs.r[0].len, map_ret, data_ret) != 0)
+        h5cl_view_get(dr->ds->view, dr->fd, loc.file_bytes, loc.off, loc.len,
+                      map_ret, data_ret) != 0)
         st = 1;
-    free(rs.r);
-    return st == H5CL_ERR_NO_MEMORY ? 1 : st;
+    return st;
 }

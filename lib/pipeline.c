@@ -848,13 +848,14 @@ static int pipe_prepare(pipe *p)
     if (p->out_bytes == 0)
         p->out_bytes = 4096;
     int st = slots_create(p);
-    int direct = 0;
+    int direct = 0, map = 0;
     for (size_t i = 0; i < sm->ninputs && st == H5CL_OK; i++) {
         st = h5cl_reader_open(ctx, sm->inputs[i], &p->rd[i]);
         direct |= st == H5CL_OK && h5cl_reader_can_direct(p->rd[i]);
+        map |= st == H5CL_OK && h5cl_reader_can_map(p->rd[i]);
     }
     /* which tiles qualify (and H5CL_MMAP) is direct.c's to say */
-    p->map_files = direct && p->zero_copy;
+    p->map_files = map && p->zero_copy;
     if (st == H5CL_OK && direct &&
         h5cl_pool_create(h5cl_pool_default_threads(), &p->pool) != 0)
         st = h5cl_fail(ctx, H5CL_ERR_THREAD,
