@@ -12,8 +12,9 @@
 
 #include "mapping.h"
 
-/* Live mappings at once: a run holds one per input and slot, so this is
- * many concurrent runs' worth; past it, tiles are read instead. */
+/* Live mappings at once: one per open dataset whose file is mapped (its
+ * view), and briefly one more while tiles finish on a view mapped anew;
+ * past it, tiles are read instead. */
 #define GUARD_SLOTS 256
 
 typedef struct guard {
