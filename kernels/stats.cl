@@ -678,8 +678,10 @@ static void ax8_exact(ax8 *v, __global const T *base, const ulong I,
     }
 }
 
-/* Steps per block of the fast path below. */
-#define AXB 256
+/* Steps per block of the fast path below: the rescans at the end read
+ * up to 16 blocks' worth of single values, so blocks are short (256
+ * spent 20% of the kernel there). */
+#define AXB 64
 
 /* Into lane l's extremum (*cur at step *at; *at < 0: none yet), the first
  * step of [b, e) whose value is m, where m is known to occur there; ties
