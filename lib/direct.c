@@ -370,11 +370,18 @@ static int chunk_runs(const h5cl_direct *dr, const h5cl_box *box, runs *out)
         const uint64_t lo = c * dr->chunk_rows > r0 ? c * dr->chunk_rows : r0;
         const uint64_t hi = (c + 1) * dr->chunk_rows < r1
                                 ? (c + 1) * dr->chunk_rows : r1;
-        out->r[out->n++] = (run){(uint64_t)addr +
-                                     (lo - c * dr->chunk_rows) * dr->row_bytes,
-                                 (lo - r0) * dr->row_bytes,
-                                 (hi - lo) * dr->row_bytes};
-        out->total += (hi - lo) * dr->row_bytes;
+        const run cur = {(uint64_t)addr + (lo - c * dr->chunk_rows) *
+                                              dr->row_bytes,
+                         (lo - r0) * dr->row_bytes, (hi - lo) * dr->row_bytes};
+        /* chunks written in order usually lie back to back: one run, so a
+         * tile of several chunks can still be mapped (and read in fewer
+         * pieces) */
+        run *prev = out->n ? &out->r[out->n - 1] : NULL;
+        if (prev && prev->off + prev->len == cur.off)
+            prev->len += cur.len;
+        else
+            out->r[out->n++] = cur;
+        out->total += cur.len;
     }
     h5cl_h5_unlock();
     return st;
