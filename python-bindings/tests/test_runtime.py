@@ -169,16 +169,17 @@ def test_direct_reads_reported(tmp_path, monkeypatch):
 
 def test_mapped_reads_reported(tmp_path, monkeypatch):
     """On a device that reads host memory in place, tiles that are one run
-    of the file are mapped, not read (H5CL_MMAP=1: at any size), when read
-    in-process; =0 reads them; isolated reads (the child's) are never
-    mapped; the figures do not change."""
+    of the file are mapped, not read (H5CL_MMAP=1: at any size), in-process
+    and isolated (the child locates them, this process maps them); =0 reads
+    them; the figures do not change."""
     p = tmp_path / "mapped.h5"
     with h5py.File(p, "w") as f:
         f.create_dataset("x", data=np.arange(2_000_000, dtype=np.float32))
     monkeypatch.setenv("H5CL_MMAP", "1")
     with h5cl.open(p, isolate=True) as f:
         u = f["x"].stats(tile_bytes=1 << 20)
-        assert u.run.bytes_mapped == 0
+        assert u.run.bytes_mapped == (8_000_000 if u.run.zero_copy else 0)
+        assert u.run.bytes_direct == 8_000_000
     with h5cl.open(p, isolate=False) as f:
         s = f["x"].stats(tile_bytes=1 << 20)
         assert s.run.bytes_mapped == (8_000_000 if s.run.zero_copy else 0)

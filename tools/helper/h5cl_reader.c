@@ -29,6 +29,18 @@
 #include "isolate.h"
 #include "isolate_proto.h"
 
+/* gcc says __SANITIZE_ADDRESS__, clang (make asan-test) __has_feature */
+#if defined(__SANITIZE_ADDRESS__)
+#define H5CL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define H5CL_ASAN 1
+#endif
+#endif
+#ifndef H5CL_ASAN
+#define H5CL_ASAN 0
+#endif
+
 /* ---- where a fatal signal struck ----
  * The handler runs in a process that has just crashed, so it only uses
  * async-signal-safe calls: it finds the mapping holding the faulting
@@ -205,7 +217,7 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != (pid_t)parent)
         return 1;
     close_range((unsigned)fd + 1, ~0U, 0);
-#if defined(__SANITIZE_ADDRESS__)
+#if H5CL_ASAN
     /* AddressSanitizer reserves terabytes of shadow address space: a
      * sanitizer build runs without the address-space limit */
     memory = 0;
