@@ -300,11 +300,12 @@ static void buf_unmap_file(buf *b)
 }
 
 /* Lets go of b: its buffer goes back to the context's cache after a run
- * that succeeded (every buffer is whole and idle then), else is freed. */
+ * that succeeded (every buffer is whole and idle then), else is freed.
+ * The output buffer of a run that writes nothing is empty. */
 static void buf_release(pipe *p, buf *b, int keep)
 {
     buf_unmap_file(b);
-    if (keep)
+    if (keep && b->sb.hbuf)
         h5cl_slot_give(p->ctx, &b->sb);
     else
         h5cl_slot_free(p->ctx, &b->sb);
