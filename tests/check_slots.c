@@ -6,8 +6,9 @@
  * through the internal h5cl_slot_counts().
  *
  * Each test runs over the kinds of slot buffer (loop index):
- *   0 zero-copy pages where the device reads host memory (PoCL), with
- *     H5CL_MMAP=0 so tiles are read into the slots rather than mapped;
+ *   0 zero-copy pages, which the device reads in place (H5CL_ZERO_COPY=1:
+ *     PoCL's own choice), with H5CL_MMAP=0 so tiles are read into the
+ *     slots rather than mapped from the file;
  *   1 pinned host slots and device buffers, the path NVIDIA takes
  *     (H5CL_PATTERN=interleaved H5CL_ZERO_COPY=0 on PoCL);
  *   2 and 3 the same two with the input read by the isolated reader
@@ -33,6 +34,7 @@ static const char *const mode_names[] = {"zero-copy", "pinned",
 static void use_mode(int m)
 {
     if (m % 2 == 0) {
+        tu_setenv("H5CL_ZERO_COPY", "1");
         tu_setenv("H5CL_MMAP", "0");
     } else {
         tu_setenv("H5CL_PATTERN", "interleaved");
