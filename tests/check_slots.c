@@ -26,6 +26,15 @@
 #define TILE (256u * 1024u)
 #define NSLOTS 3u
 
+/* An AddressSanitizer build of h5cl-reader does not start on the CI-class
+ * VM (ASan: "Failed to mmap"; the isolate suite fails the same way), so
+ * such a build tests the in-process modes only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NMODES 2
+#else
+#define NMODES 4
+#endif
+
 static const char *const mode_names[] = {"zero-copy", "pinned",
                                          "isolated zero-copy",
                                          "isolated pinned"};
@@ -236,10 +245,10 @@ Suite *slots_suite(void)
     TCase *tc = tcase_create("reuse");
     tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);
     tcase_set_timeout(tc, TU_TIMEOUT);
-    tcase_add_loop_test(tc, test_reuse, 0, 4);
-    tcase_add_loop_test(tc, test_no_stale_data, 0, 4);
-    tcase_add_loop_test(tc, test_failed_run_keeps_nothing, 0, 4);
-    tcase_add_loop_test(tc, test_new_child_reuses_pages, 0, 2);
+    tcase_add_loop_test(tc, test_reuse, 0, NMODES);
+    tcase_add_loop_test(tc, test_no_stale_data, 0, NMODES);
+    tcase_add_loop_test(tc, test_failed_run_keeps_nothing, 0, NMODES);
+    tcase_add_loop_test(tc, test_new_child_reuses_pages, 0, NMODES - 2);
     suite_add_tcase(s, tc);
     return s;
 }
