@@ -215,6 +215,17 @@ H5CL_API int h5cl_ctx_run_defaults(h5cl_ctx *ctx, uint64_t *tile_bytes_ret,
  * options and source; a corrupt or stale entry is ignored and rebuilt. */
 H5CL_API int h5cl_ctx_build_programs(h5cl_ctx *ctx);
 
+/* A context keeps the host slots and device buffers of its last successful
+ * run (pinned memory on GPUs: costly to make, and some drivers keep what
+ * is given back), and the next run reuses those that are large enough: a
+ * run with smaller tiles reuses bigger buffers, a larger run frees them
+ * and makes its own, a failed run leaves none kept.  So at most what the
+ * last run used stays held between runs; h5cl_ctx_destroy() frees it.
+ * h5cl_ctx_trim() frees it now, for a long-lived process that wants the
+ * memory back between runs; the next run then makes its buffers anew.
+ * Accepts NULL. */
+H5CL_API void h5cl_ctx_trim(h5cl_ctx *ctx);
+
 /* Asks the run in progress on ctx to stop at the next tile boundary; the run
  * then returns H5CL_ERR_CANCELLED.  Async-signal-safe and thread-safe (it
  * only sets a flag).  The flag is cleared when the next run starts. */

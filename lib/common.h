@@ -50,6 +50,8 @@ struct h5cl_ctx {
     uint64_t share_start, share_stop; /* h5cl_ctx_set_share: rows of the
                                          selection's first axis a run takes */
     struct h5cl_iso *iso; /* isolated mode: settings and the reader child */
+    struct h5cl_slot_cache *slot_cache; /* slot buffers kept between runs
+                                         * (slots.h) */
 };
 
 /* Records a failure on ctx and returns status, so callers can write

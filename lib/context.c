@@ -7,6 +7,7 @@
 #include "hdf5io.h"
 #include "isolate.h"
 #include "program.h"
+#include "slots.h"
 
 const char *h5cl_version(void)
 {
@@ -32,7 +33,9 @@ int h5cl_ctx_create(h5cl_ctx **ctx_ret)
     atomic_init(&ctx->cancel, 0);
     atomic_init(&ctx->busy, 0);
     ctx->share_stop = UINT64_MAX;
-    if (h5cl_iso_ctx_init(ctx) != H5CL_OK) {
+    ctx->slot_cache = h5cl_slot_cache_create();
+    if (!ctx->slot_cache || h5cl_iso_ctx_init(ctx) != H5CL_OK) {
+        h5cl_slot_cache_destroy(ctx);
         free(ctx);
         return H5CL_ERR_NO_MEMORY;
     }
@@ -44,6 +47,9 @@ void h5cl_ctx_destroy(h5cl_ctx *ctx)
 {
     if (!ctx)
         return;
+    /* cached slot buffers hold device memory and, for isolated inputs,
+     * pages of the isolation state: they go first */
+    h5cl_slot_cache_destroy(ctx);
     h5cl_program_release_all(ctx);
     h5cl_blas_release(ctx);
     if (ctx->device_open)
@@ -85,4 +91,10 @@ void h5cl_cancel(h5cl_ctx *ctx)
 {
     if (ctx)
         atomic_store(&ctx->cancel, 1);
+}
+
+void h5cl_ctx_trim(h5cl_ctx *ctx)
+{
+    if (ctx)
+        h5cl_slot_trim(ctx);
 }

@@ -24,6 +24,9 @@
  * Other devices get pinned (CL_MEM_ALLOC_HOST_PTR, persistently mapped)
  * host slots and one device buffer per slot; a slot returns to the reader
  * as soon as its upload completes.
+ * The slot buffers are the context's (slots.h): a run takes them from its
+ * cache and gives them back when it succeeds, so runs on one context
+ * reuse them instead of making pinned memory every run.
  *
  * Several inputs of one shape share the plan: a slot holds one buffer per
  * input, the reader fills them all for its tile, and the uploads run back
@@ -38,34 +41,27 @@
  * resources of the op are never shared by two tiles in flight, and merging
  * in tile order keeps results deterministic.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "device.h"
-#include "isolate.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "slots.h"
 #include "writer.h"
 
 enum slot_state { SLOT_FREE, SLOT_READING, SLOT_FILLED, SLOT_BUSY };
 /* The output buffer: free, being computed into, or handed to the writer. */
 enum { OUT_FREE, OUT_COMPUTING, OUT_WRITING };
 
-/* One tile buffer: host memory the reader (or writer) touches and what the
- * kernel sees. */
+/* One tile buffer: a slot buffer (slots.h), taken from the context's
+ * cache for the run, and the tile in flight when it is mapped from the
+ * file instead. */
 typedef struct buf {
-    void *host;   /* where the host reads or writes (mapped pointer)     */
-    void *alloc;  /* zero-copy: our own pages (mmap), alloc_bytes long   */
-    size_t alloc_bytes;
-    cl_mem hbuf;  /* pinned or USE_HOST_PTR buffer                       */
-    cl_mem dbuf;  /* what the kernel uses (hbuf when zero-copy)          */
-    int mapped;   /* hbuf is mapped at `host`                            */
-    int shared;   /* alloc is shared with the isolated reader child      */
+    h5cl_slot_buf sb;
     h5cl_mapping *file_map; /* the tile in flight, in the file's view    */
     const void *file_data;  /* its address there                         */
     size_t file_bytes;
@@ -197,7 +193,7 @@ static void *reader_main(void *arg)
                                                 sizeof msg)
                               : 1;
             if (st == 1)
-                st = h5cl_reader_read(p->rd[i], p->pool, &box, s->in[i].host,
+                st = h5cl_reader_read(p->rd[i], p->pool, &box, s->in[i].sb.host,
                                       msg, sizeof msg);
         }
         double t1 = h5cl_now();
@@ -263,7 +259,7 @@ static void *writer_main(void *arg)
         out_box(p->stream, &in, &box);
         char msg[1024];
         double t0 = h5cl_now();
-        int st = h5cl_writer_write(p->stream->writer, &box, s->out.host, msg,
+        int st = h5cl_writer_write(p->stream->writer, &box, s->out.sb.host, msg,
                                    sizeof msg);
         double t1 = h5cl_now();
 
@@ -291,97 +287,6 @@ static void *writer_main(void *arg)
 
 /* ---- slots ---- */
 
-/* One slot buffer of `bytes`: page-aligned host memory the kernel reads or
- * writes in place (zero-copy), else a pinned host buffer, mapped for the
- * whole run, and a device buffer.  Isolated inputs' host memory is shared
- * with the reader child either way. */
-/* A host slot that could not be made.  Shared slots (isolated inputs) are
- * memfd pages, which the file-size limit (ulimit -f) also caps. */
-static int slot_failed(h5cl_ctx *ctx, size_t bytes, const char *what,
-                       int shared)
-{
-    if (shared && errno == EFBIG)
-        return h5cl_fail(ctx, H5CL_ERR_LIMIT,
-                         "cannot make a %zu-byte host slot shared with the "
-                         "isolated reader (%s): the file-size limit (ulimit "
-                         "-f) covers shared memory too; raise it, choose "
-                         "smaller tiles or read in-process",
-                         bytes, what);
-    return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
-                     "cannot allocate a %zu-byte host slot (%s)", bytes, what);
-}
-
-static int buf_create(pipe *p, buf *b, size_t bytes, cl_mem_flags access,
-                      const char *what)
-{
-    h5cl_ctx *ctx = p->ctx;
-    h5cl_device *dev = &ctx->dev;
-    cl_int err;
-    if (p->zero_copy) {
-        /* pages of our own rather than malloc's: page-aligned for
-         * USE_HOST_PTR, and given back whole when the run ends, where
-         * megabyte blocks from the heap left it fragmented and growing
-         * over many runs */
-        /* isolated inputs: pages the reader child maps too, so it writes
-         * the tile where the kernel reads it (lib/isolate.c) */
-        b->shared = p->isolated && access == CL_MEM_READ_ONLY;
-        b->alloc = b->shared ? h5cl_iso_shm_alloc(ctx, bytes)
-                             : mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (!b->alloc)
-            b->alloc = MAP_FAILED;
-        if (b->alloc == MAP_FAILED) {
-            b->alloc = NULL;
-            return slot_failed(ctx, bytes, what, b->shared);
-        }
-        b->alloc_bytes = bytes;
-        b->hbuf = clCreateBuffer(dev->context, access | CL_MEM_USE_HOST_PTR,
-                                 bytes, b->alloc, &err);
-        if (!b->hbuf)
-            return h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
-        b->dbuf = b->hbuf;
-        b->host = b->alloc;
-        return H5CL_OK;
-    }
-    if (p->isolated && access == CL_MEM_READ_ONLY) {
-        /* isolated inputs: the child writes into shared pages and the
-         * upload reads them, where a pinned slot would cost one more copy
-         * of every tile on the reader thread (measured on an H200, 4 GiB
-         * stats: 7.1 GB/s through that copy, 9.5 GB/s uploading from the
-         * plain shared pages, 23.0 GB/s once wrapped as below, against
-         * 29.2 GB/s in-process) */
-        b->shared = 1;
-        b->alloc = h5cl_iso_shm_alloc(ctx, bytes);
-        if (!b->alloc)
-            return slot_failed(ctx, bytes, what, 1);
-        b->alloc_bytes = bytes;
-        b->host = b->alloc;
-        /* wrapped, so that the driver pins the pages and the upload is a
-         * DMA (NVIDIA's does) */
-        b->hbuf = clCreateBuffer(dev->context,
-                                 CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR,
-                                 bytes, b->alloc, &err);
-        if (!b->hbuf)
-            return h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
-        b->dbuf = clCreateBuffer(dev->context, access, bytes, NULL, &err);
-        return b->dbuf ? H5CL_OK : h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
-    }
-    b->hbuf = clCreateBuffer(dev->context, CL_MEM_ALLOC_HOST_PTR, bytes, NULL,
-                             &err);
-    if (!b->hbuf)
-        return h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
-    b->dbuf = clCreateBuffer(dev->context, access, bytes, NULL, &err);
-    if (!b->dbuf)
-        return h5cl_fail_cl(ctx, err, "clCreateBuffer", what);
-    b->host = clEnqueueMapBuffer(dev->xfer, b->hbuf, CL_TRUE,
-                                 CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, NULL,
-                                 NULL, &err);
-    if (!b->host)
-        return h5cl_fail_cl(ctx, err, "clEnqueueMapBuffer", what);
-    b->mapped = 1;
-    return H5CL_OK;
-}
-
 /* Lets go of the tile mapped into b, once no command uses it. */
 static void buf_unmap_file(buf *b)
 {
@@ -394,28 +299,53 @@ static void buf_unmap_file(buf *b)
     b->file_bytes = 0;
 }
 
-static void buf_destroy(pipe *p, buf *b)
+/* Lets go of b: its buffer goes back to the context's cache after a run
+ * that succeeded (every buffer is whole and idle then), else is freed.
+ * The output buffer of a run that writes nothing is empty. */
+static void buf_release(pipe *p, buf *b, int keep)
 {
     buf_unmap_file(b);
-    if (b->hbuf && b->mapped && b->host) {
-        cl_event ev = NULL;
-        if (clEnqueueUnmapMemObject(p->ctx->dev.xfer, b->hbuf, b->host, 0,
-                                    NULL, &ev) == CL_SUCCESS) {
-            clWaitForEvents(1, &ev);
-            clReleaseEvent(ev);
-        }
-    }
-    if (b->dbuf && b->dbuf != b->hbuf)
-        clReleaseMemObject(b->dbuf);
-    if (b->hbuf)
-        clReleaseMemObject(b->hbuf);
-    if (b->alloc && b->shared)
-        h5cl_iso_shm_free(p->ctx, b->alloc);
-    else if (b->alloc)
-        munmap(b->alloc, b->alloc_bytes);
-    memset(b, 0, sizeof *b);
+    if (keep && b->sb.hbuf)
+        h5cl_slot_give(p->ctx, &b->sb);
+    else
+        h5cl_slot_free(p->ctx, &b->sb);
 }
 
+/* Gives every buffer of the run's slots a cached buffer that fits
+ * (make = 0), or a new one (make = 1) to those still without. */
+static int slots_fill(pipe *p, int make)
+{
+    const h5cl_slot_kind in = {p->zero_copy, p->isolated, CL_MEM_READ_ONLY};
+    const h5cl_slot_kind out = {p->zero_copy, 0, CL_MEM_WRITE_ONLY};
+    for (unsigned k = 0; k < p->nslots; k++) {
+        slot *s = &p->slots[k];
+        for (size_t i = 0; i <= p->stream->ninputs; i++) {
+            const int is_out = i == p->stream->ninputs;
+            if (is_out && !p->stream->writer)
+                break;
+            buf *b = is_out ? &s->out : &s->in[i];
+            const h5cl_slot_kind *kind = is_out ? &out : &in;
+            const size_t bytes = is_out ? p->out_bytes : p->in_bytes[i];
+            if (b->sb.hbuf)
+                continue;
+            if (!make) {
+                h5cl_slot_reuse(p->ctx, kind, bytes, &b->sb);
+                continue;
+            }
+            int st = h5cl_slot_make(p->ctx, kind, bytes,
+                                    is_out ? "allocating an output slot"
+                                           : "allocating an input slot",
+                                    &b->sb);
+            if (st != H5CL_OK)
+                return st;
+        }
+    }
+    return H5CL_OK;
+}
+
+/* The run's slot buffers, by the context cache's rule (slots.h): the
+ * cached ones that fit first; the cached ones left are freed before new
+ * ones are made, so the run never holds more than it uses. */
 static int slots_create(pipe *p)
 {
     h5cl_ctx *ctx = p->ctx;
@@ -434,20 +364,10 @@ static int slots_create(pipe *p)
         s->in = calloc(p->stream->ninputs, sizeof *s->in);
         if (!s->in)
             return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
-        for (size_t i = 0; i < p->stream->ninputs; i++) {
-            int st = buf_create(p, &s->in[i], p->in_bytes[i],
-                                CL_MEM_READ_ONLY, "allocating an input slot");
-            if (st != H5CL_OK)
-                return st;
-        }
-        if (p->stream->writer) {
-            int st = buf_create(p, &s->out, p->out_bytes, CL_MEM_WRITE_ONLY,
-                                "allocating an output slot");
-            if (st != H5CL_OK)
-                return st;
-        }
     }
-    return H5CL_OK;
+    slots_fill(p, 0);
+    h5cl_slot_trim(ctx);
+    return slots_fill(p, 1);
 }
 
 static void release_events(slot *s)
@@ -461,7 +381,7 @@ static void release_events(slot *s)
     }
 }
 
-static void slots_destroy(pipe *p)
+static void slots_destroy(pipe *p, int keep)
 {
     if (!p->slots)
         return;
@@ -469,9 +389,9 @@ static void slots_destroy(pipe *p)
         slot *s = &p->slots[k];
         release_events(s);
         for (size_t i = 0; s->in && i < p->stream->ninputs; i++)
-            buf_destroy(p, &s->in[i]);
+            buf_release(p, &s->in[i], keep);
         free(s->in);
-        buf_destroy(p, &s->out);
+        buf_release(p, &s->out, keep);
     }
     free(p->slots);
     p->slots = NULL;
@@ -544,7 +464,7 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     cl_mem inputs[H5CL_MAX_INPUTS];
     s->file_mapped = 0;
     for (size_t i = 0; i < sm->ninputs; i++) {
-        inputs[i] = s->in[i].dbuf;
+        inputs[i] = s->in[i].sb.dbuf;
         if (s->in[i].file_map) {
             /* READ_ONLY: the pages are mapped PROT_READ */
             size_t bytes = (size_t)(tile.elems *
@@ -566,8 +486,8 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
         size_t bytes =
             (size_t)(tile.elems * h5cl_dtype_size(sm->inputs[i]->info.dtype));
         cl_event ev;
-        err = clEnqueueWriteBuffer(ctx->dev.xfer, s->in[i].dbuf, CL_FALSE, 0,
-                                   bytes, s->in[i].host, 0, NULL, &ev);
+        err = clEnqueueWriteBuffer(ctx->dev.xfer, s->in[i].sb.dbuf, CL_FALSE, 0,
+                                   bytes, s->in[i].sb.host, 0, NULL, &ev);
         if (err != CL_SUCCESS)
             return h5cl_fail_cl(ctx, err, "clEnqueueWriteBuffer",
                                 "uploading a tile");
@@ -581,7 +501,7 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     if (s->up_ev && (st = watch(p, s->up_ev, on_slot_free, s)) != H5CL_OK)
         return st;
     st = op->enqueue(op, ctx, si, &tile, inputs,
-                     sm->writer ? s->out.dbuf : NULL, s->up_ev, &s->k_ev,
+                     sm->writer ? s->out.sb.dbuf : NULL, s->up_ev, &s->k_ev,
                      &s->done_ev);
     if (st != H5CL_OK)
         return st;
@@ -592,10 +512,10 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
         return st;
     cl_event last = s->done_ev;
     if (sm->writer && !p->zero_copy) {
-        err = clEnqueueReadBuffer(ctx->dev.comp, s->out.dbuf, CL_FALSE, 0,
+        err = clEnqueueReadBuffer(ctx->dev.comp, s->out.sb.dbuf, CL_FALSE, 0,
                                   (size_t)(out_elems(sm, &tile.box) *
                                            sm->out_elem_size),
-                                  s->out.host, 1, &s->done_ev, &s->out_ev);
+                                  s->out.sb.host, 1, &s->done_ev, &s->out_ev);
         if (err != CL_SUCCESS)
             return h5cl_fail_cl(ctx, err, "clEnqueueReadBuffer",
                                 "reading an output tile back");
@@ -863,12 +783,17 @@ static int pipe_prepare(pipe *p)
     return st;
 }
 
-static void pipe_release(pipe *p)
+/* keep: the run succeeded, so its slot buffers stay cached for the next
+ * run; after a failure the cache is emptied (slots.h), which also gives a
+ * retry with smaller tiles the device memory back. */
+static void pipe_release(pipe *p, int keep)
 {
     h5cl_pool_destroy(p->pool);
     for (size_t i = 0; p->rd && i < p->stream->ninputs; i++)
         h5cl_reader_close(p->rd[i]);
-    slots_destroy(p);
+    slots_destroy(p, keep);
+    if (!keep)
+        h5cl_slot_trim(p->ctx);
     free(p->rd);
     free(p->in_bytes);
 }
@@ -968,7 +893,7 @@ int h5cl_pipeline_run(h5cl_ctx *ctx, const h5cl_stream *stream,
     }
     if (op_ready)
         op->teardown(op);
-    pipe_release(&p);
+    pipe_release(&p, st == H5CL_OK);
     free(p.times);
     pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.mu);

@@ -11,9 +11,10 @@
 # SIZE and MAP_SIZE shrink the data for that.  PLAN=rerun is the short
 # second visit (a few minutes of GPU time): the Check suites and Python
 # tests named in RERUN_SUITES / RERUN_PYTEST (RERUN_SUITES=all: the whole C
-# suite), no CLI checks, the context-memory probe, then the read-path and
+# suite), no CLI checks, the context-memory and slot-reuse probes
+# (bench/gpu/slot_reuse.py), then a 64 MiB-tile case, the read-path and
 # tile/slot sweeps and the covariance case instead of the full case list.
-# RERUN_BENCH=none stops the rerun after the tests and the context probe.
+# RERUN_BENCH=none stops the rerun after the tests and the probes.
 #
 # Order: the data files are generated in the background (CPU, local disk)
 # while the tests run on the GPU; then the timed cases run alone.  Every
@@ -34,7 +35,7 @@ DATA=${DATA:-/tmp/h5cl-bench}
 DEVICE=${DEVICE:-gpu}
 PLAN=${PLAN:-full}
 RERUN_SUITES=${RERUN_SUITES:-all}  # all, or SUITE and SUITE:TCASE words
-RERUN_PYTEST=${RERUN_PYTEST:-integer or big_endian or memory}
+RERUN_PYTEST=${RERUN_PYTEST:-integer or big_endian or memory or trim}
 BIN=$BUNDLE/bin
 mkdir -p "$OUT" "$DATA"
 OUT=$(cd "$OUT" && pwd)
@@ -94,7 +95,7 @@ t0=$(date +%s)
 if [ "$PLAN" = rerun ]; then
     : > "$OUT/tests.log"
     [ "$RERUN_SUITES" = all ] && RERUN_SUITES=
-    [ -z "$RERUN_SUITES" ] && { H5CL_DEVICE=$DEVICE CK_TIMEOUT_MULTIPLIER=4 timeout 240 \
+    [ -z "$RERUN_SUITES" ] && { H5CL_DEVICE=$DEVICE CK_TIMEOUT_MULTIPLIER=4 timeout 480 \
         "$BIN/h5cl-tests" > "$OUT/tests.log" 2>&1 || status=1; }
     for sc in $RERUN_SUITES; do
         case $sc in *:*) tcase=${sc#*:} ;; *) tcase= ;; esac
@@ -102,7 +103,7 @@ if [ "$PLAN" = rerun ]; then
             CK_TIMEOUT_MULTIPLIER=4 timeout 120 "$BIN/h5cl-tests" >> "$OUT/tests.log" 2>&1 || status=1
     done
 else
-    H5CL_DEVICE=$DEVICE CK_TIMEOUT_MULTIPLIER=4 timeout 240 "$BIN/h5cl-tests" > "$OUT/tests.log" 2>&1 || status=1
+    H5CL_DEVICE=$DEVICE CK_TIMEOUT_MULTIPLIER=4 timeout 480 "$BIN/h5cl-tests" > "$OUT/tests.log" 2>&1 || status=1
 fi
 log "C tests on $DEVICE ($PLAN): $(grep -E '^[0-9]+%: Checks' "$OUT/tests.log" | tr '\n' ' ' || tail -n 3 "$OUT/tests.log") ($(since "$t0"))"
 t0=$(date +%s)
@@ -151,11 +152,21 @@ if [ "$PLAN" = rerun ]; then
     # first, while there is time: does an OpenCL context itself keep memory?
     timeout 60 python3 bench/gpu/context_rss.py "$BUNDLE/lib/libh5cl.so" 100 "$DEVICE" 2>&1 |
         tee -a "$OUT/run.log"
+    # slot buffers kept between runs (lib/slots.c) against made every run
+    # (trimmed): seconds per run and RSS growth, small and 64 MiB tiles
+    timeout 90 python3 bench/gpu/slot_reuse.py "$BUNDLE/lib/libh5cl.so" 200 4 1 "$DEVICE" 2>&1 |
+        tee -a "$OUT/run.log"
+    timeout 120 python3 bench/gpu/slot_reuse.py "$BUNDLE/lib/libh5cl.so" 40 256 64 "$DEVICE" 2>&1 |
+        tee -a "$OUT/run.log"
+    H5CL_ISOLATE=1 timeout 90 python3 bench/gpu/slot_reuse.py "$BUNDLE/lib/libh5cl.so" 200 4 1 "$DEVICE" 2>&1 |
+        sed 's/^slot_reuse:/slot_reuse (isolated):/' | tee -a "$OUT/run.log"
     # RERUN_BENCH=none: correctness and the probe only (a short lease)
     if [ "${RERUN_BENCH:-all}" = none ]; then
         log "status $status (whole run $(since "$t_start"), no benchmarks)"
         exit $status
     fi
+    bench stats-64M 100 --size "$SIZE" --case stats --tile-bytes 64M --slots 3 --reps 5 \
+        --no-roofline --trace "$OUT/trace-stats-64M.json"
     bench stats-8M 100 --size "$SIZE" --case stats --tile-bytes 8M --slots 3 --reps 5 \
         --trace "$OUT/trace-stats-8M.json"
     BENCH_ENV=H5CL_DIRECT=0

@@ -223,6 +223,16 @@ class File:
                 h.close()
             _ffi.ctx_destroy(ctx)
 
+    def trim(self):
+        """Frees the host slots and device buffers kept from the last run
+        (a File keeps them so that the next run need not make them again:
+        pinned memory is slow to make on GPUs).  For a long-lived File
+        that should hold no memory between runs; the next run makes its
+        buffers anew.  Waits for a run in another thread."""
+        ctx = self._check()
+        with self._lock:
+            _ffi.ctx_trim(ctx)
+
     def __enter__(self):
         return self
 

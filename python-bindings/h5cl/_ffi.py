@@ -1277,3 +1277,14 @@ def get_isolation(ctx):
     del d["struct_size"]
     d["enabled"] = bool(d["enabled"])
     return d
+
+
+# The slot buffers a context keeps between runs (h5cl_ctx_trim).
+h5cl_ctx_trim = _proto("h5cl_ctx_trim", None, [CtxPtr], optional=True)
+
+
+def ctx_trim(ctx):
+    """Frees the host slots and device buffers ctx keeps from its last
+    run."""
+    need("h5cl_ctx_trim")
+    h5cl_ctx_trim(ctx)

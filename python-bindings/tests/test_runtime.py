@@ -235,3 +235,25 @@ def test_progress_bar_runs(big):
     pytest.importorskip("tqdm")
     with h5cl.open(big) as f:
         assert f["x"].stats(progress=True, tile_bytes=1 << 20).count == 2_000_000
+
+
+def test_trim_gives_slots_back(tmp_path, monkeypatch):
+    """A File keeps its last run's slot buffers (2 or 3 slots of 16 MiB
+    here, filled by the reader: H5CL_MMAP=0 so tiles are not mapped from
+    the file instead) until trim(); the next run makes them anew and gives
+    the same result."""
+    monkeypatch.setenv("H5CL_MMAP", "0")
+    p = tmp_path / "trim.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("x", data=np.arange(12_000_000, dtype=np.float32),
+                         chunks=(1 << 20,))
+    with h5cl.open(p, isolate=False) as f:
+        first = f["x"].stats(tile_bytes=16 << 20)
+        held = _rss_bytes()
+        f.trim()
+        assert held - _rss_bytes() >= 16 << 20
+        again = f["x"].stats(tile_bytes=16 << 20)
+        assert (first.sum, first.min, first.max, first.argmax) == (
+            again.sum, again.min, again.max, again.argmax)
+    with pytest.raises(ValueError):
+        f.trim()

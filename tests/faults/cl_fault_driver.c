@@ -6,7 +6,7 @@
  * context usable: no half-built program cached, no queue left in error,
  * no run still marked busy.
  *
- *   cl_fault_driver OP FILE [OUT]
+ *   cl_fault_driver OP FILE [OUT [TILE_BYTES]]
  *
  * OP: stats (of /x), fused (stats of x*x + y*y with y = /y), hist (32
  * bins over the data's range: two passes), map (x * 2 + 1 into OUT:/m),
@@ -131,7 +131,7 @@ static int run_map(h5cl_dataset *ds, const h5cl_run_options *o,
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: cl_fault_driver OP FILE [OUT]\n");
+        fprintf(stderr, "usage: cl_fault_driver OP FILE [OUT [TILE_BYTES]]\n");
         return 2;
     }
     const char *op = argv[1], *file = argv[2], *out = argc > 3 ? argv[3] : "";
@@ -145,7 +145,8 @@ int main(int argc, char **argv)
         st = h5cl_dataset_open(ctx, file, "/y", &y);
     h5cl_run_options o;
     h5cl_run_options_init(&o);
-    o.tile_bytes = TILE_BYTES;
+    /* larger tiles leave the out-of-memory fallback room to halve them */
+    o.tile_bytes = argc > 4 ? strtoull(argv[4], NULL, 10) : TILE_BYTES;
     h5cl_binding with = {"y", y};
     if (strcmp(op, "fused") == 0) {
         o.expr = "x * x + y * y";
