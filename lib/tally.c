@@ -542,6 +542,7 @@ int h5cl_tally_minmax(h5cl_dataset *ds, const h5cl_run *run,
     o.axis = -1;
     o.trace_path = NULL;
     o.timeline = 0;
+    o.figures = H5CL_FIG_MINMAX; /* the range is all it needs */
     h5cl_stats *stats;
     int st = h5cl_stats_compute(ds, &o, &stats);
     if (st != H5CL_OK)

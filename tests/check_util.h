@@ -37,6 +37,7 @@ Suite *cov_suite(void);
 Suite *guard_suite(void);
 Suite *scale_suite(void);
 Suite *isolate_suite(void);
+Suite *figures_suite(void);
 
 /* Seconds per test; generous because a cold PoCL build can be slow. */
 #define TU_TIMEOUT 180
