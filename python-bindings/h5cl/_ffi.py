@@ -773,7 +773,7 @@ def stats_read(st):
 
 def state_figures(raw, ddof=0):
     """The C library's own derived figures of one serialised-in-memory state
-    (96 raw struct bytes): used to cross-check the vectorised numpy path."""
+    (its raw struct bytes): used to cross-check the vectorised numpy path."""
     s = StatsState.from_buffer_copy(raw)
     p = ctypes.byref(s)
     return {"sum": h5cl_stats_state_sum(p), "mean": h5cl_stats_state_mean(p),
