@@ -5,8 +5,8 @@
  * h5cl_ctx_set_isolation on: the HDF5 side in the h5cl-reader child), so
  * the two medians side by side give isolation's overhead.
  * The raw warm-up pass computes the reference statistics (bench_ref.c);
- * every h5cl run is checked against them, and one that does not match is
- * an error, never a figure.
+ * every h5cl run is checked against them (the figures it computed:
+ * --figures), and one that does not match is an error, never a figure.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -42,8 +42,11 @@ static int stats_run(const struct case_env *env, struct case_result *cr,
     struct stats_user *u = user;
     h5cl_stats *stats = NULL;
     const h5cl_stats_state *st;
+    /* --figures is this case's alone */
+    h5cl_run_options o = *opts;
+    o.figures = env->cfg->figures;
     double t0 = now_seconds();
-    int status = h5cl_stats_compute(j ? u->isolated : env->ds, opts, &stats),
+    int status = h5cl_stats_compute(j ? u->isolated : env->ds, &o, &stats),
         rc = -1;
 
     *wall_ret = now_seconds() - t0;

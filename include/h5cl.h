@@ -394,6 +394,11 @@ typedef struct h5cl_stats_state {
 #define H5CL_FIG_ALL 0x1fu
 #define H5CL_ARG_NONE UINT64_MAX
 
+/* Figure flags from a comma list of names: count, nan_count, sum, mean,
+ * var, std, min, max, argmin, argmax, arg (both indices), all.  Returns
+ * H5CL_ERR_INVALID_ARGUMENT for an unknown or missing name. */
+H5CL_API int h5cl_figures_parse(const char *names, unsigned *figures_ret);
+
 /* An empty state of the given kind (count 0). */
 H5CL_API void h5cl_stats_state_init(h5cl_stats_state *st, h5cl_kind kind);
 /* into = into (+) from.  `from`'s indices must already be in the same index

@@ -101,6 +101,38 @@ int h5cl_figures_missing_valid(uint32_t missing)
            h5cl_figures_missing(H5CL_FIG_ALL & ~missing) == missing;
 }
 
+int h5cl_figures_parse(const char *names, unsigned *figures_ret)
+{
+    static const struct {
+        const char *name;
+        unsigned flag;
+    } known[] = {{"count", H5CL_FIG_COUNT}, {"nan_count", H5CL_FIG_COUNT},
+                 {"sum", H5CL_FIG_SUM},     {"mean", H5CL_FIG_SUM},
+                 {"var", H5CL_FIG_VAR},     {"std", H5CL_FIG_VAR},
+                 {"min", H5CL_FIG_MINMAX},  {"max", H5CL_FIG_MINMAX},
+                 {"argmin", H5CL_FIG_ARG},  {"argmax", H5CL_FIG_ARG},
+                 {"arg", H5CL_FIG_ARG},     {"all", H5CL_FIG_ALL}};
+    if (!names || !figures_ret)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    unsigned figs = 0;
+    for (const char *p = names; *p;) {
+        const size_t len = strcspn(p, ",");
+        unsigned flag = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0] && !flag; k++)
+            if (strlen(known[k].name) == len &&
+                strncmp(p, known[k].name, len) == 0)
+                flag = known[k].flag;
+        if (!flag)
+            return H5CL_ERR_INVALID_ARGUMENT;
+        figs |= flag;
+        p += len + (p[len] == ',');
+    }
+    if (!figs)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    *figures_ret = figs;
+    return H5CL_OK;
+}
+
 /* A figure one side lacks is lacking in the merge: the intersection, never
  * a figure made of one side's numbers alone. */
 static void drop_missing(h5cl_stats_state *a, uint32_t missing)

@@ -78,36 +78,15 @@ static int fig_held(const h5cl_stats *stats, enum fig f)
     return !st || !(st->missing & fig_flags[f]);
 }
 
-/* --figures: a comma list of figure names (and "arg" for both indices)
- * into H5CL_FIG_* flags; 0 on success. */
+/* --figures: a comma list of figure names into H5CL_FIG_* flags; 0 on
+ * success. */
 static int parse_figures(const char *text, unsigned *figures_ret)
 {
-    static const struct {
-        const char *name;
-        unsigned flag;
-    } names[] = {{"arg", H5CL_FIG_ARG}, {"all", H5CL_FIG_ALL}};
-    unsigned figs = 0;
-    const char *p = text;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        unsigned flag = 0;
-        for (int f = 0; f < FIG_N && !flag; f++)
-            if (strlen(fig_keys[f]) == len && !strncmp(p, fig_keys[f], len))
-                flag = fig_flags[f];
-        for (size_t k = 0; k < ARRAY_LEN(names) && !flag; k++)
-            if (strlen(names[k].name) == len && !strncmp(p, names[k].name, len))
-                flag = names[k].flag;
-        if (!flag)
-            return usage_error("bad --figures '%s': names are count, "
-                               "nan_count, sum, mean, var, std, min, max, "
-                               "argmin, argmax, arg, all",
-                               text);
-        figs |= flag;
-        p += len + (p[len] == ',');
-    }
-    if (!figs)
-        return usage_error("--figures needs at least one name");
-    *figures_ret = figs;
+    if (h5cl_figures_parse(text, figures_ret) != H5CL_OK)
+        return usage_error("bad --figures '%s': a comma list of count, "
+                           "nan_count, sum, mean, var, std, min, max, "
+                           "argmin, argmax, arg, all",
+                           text);
     return 0;
 }
 
