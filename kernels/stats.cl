@@ -325,6 +325,12 @@ typedef ulong4 SUMV;
 #define as_SUMV(v) as_ulong4(v)
 #endif
 
+/* 8- and 16-bit integers with fp64 sum x and x^2 exactly in integer lanes
+ * per block (a lane's 256 values: x sums below 2^25, x^2 below 2^40), then
+ * fold the block into the shifted double sums, exactly: every term is an
+ * integer below 2^53.  No per-element conversion to double. */
+#define NARROW_INT (T_KIND != 0 && T_SIZE <= 2 && HAS_FP64)
+
 static ACC hsum(ACCV lo, ACCV hi)
 {
     ACCV v = lo + hi;
@@ -408,11 +414,16 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 #endif
     const ulong nv = (e - b) / 8;
     __global const T *p = in + b;
+#if NARROW_INT
+    ACC f1 = 0, f2 = 0; /* the blocks' shifted sums */
+    SUMT nsum = 0;      /* exact: a segment is < 2^31 elements of < 2^16 */
+#else
     ACCV s1l = 0, s1h = 0, s2l = 0, s2h = 0;
+#endif
 #if !HAS_FP64
     ACCV c1l = 0, c1h = 0, c2l = 0, c2h = 0;
 #endif
-#if T_KIND != 0
+#if T_KIND != 0 && !NARROW_INT
     SUMV isl = 0, ish = 0;
 #if T_SIZE == 8
     long4 hil = 0, hih = 0; /* carries: the high words of 128-bit lanes */
@@ -422,7 +433,12 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
     MINT bmn = 0, bmx = 0;
     for (ulong v0 = 0; v0 < nv; v0 += BLOCK) {
         const ulong v1 = min(v0 + BLOCK, nv);
+#if NARROW_INT
+        MV b1 = 0;
+        ulong4 b2l = 0, b2h = 0;
+#else
         ACCV t1l = 0, t1h = 0, t2l = 0, t2h = 0;
+#endif
 #if NEED_MINMAX
 #if T_SIZE == 8
         MV mn = vload4(2 * v0, p), mx = mn;
@@ -439,13 +455,25 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 #endif
 #else
             TV x = vload8(v, p);
-#if NEED_MINMAX
+#if NEED_MINMAX || NARROW_INT
             MV m = TO_MV(x);
+#endif
+#if NEED_MINMAX
             mn = min(mn, m);
             mx = max(mx, m);
 #endif
+#if NARROW_INT
+            b1 += m;
+#if NEED_M2
+            const uint8 q = as_uint8(m * m); /* < 2^32, even for ushort */
+            b2l += convert_ulong4(q.lo);
+            b2h += convert_ulong4(q.hi);
+#endif
+#else
             H xl = x.lo, xh = x.hi;
 #endif
+#endif
+#if !NARROW_INT
 #if NEED_M2 || T_KIND == 0
             /* integers without M2 need only their exact sums below */
             ACCV dl = SHIFTED(xl), dh = SHIFTED(xh);
@@ -474,6 +502,7 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
             ish += sh;
 #endif
 #endif
+#endif /* !NARROW_INT */
         }
 #if T_KIND == 0
 #if NEED_M2
@@ -486,7 +515,20 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
             continue;
         }
 #endif
-#if HAS_FP64
+#if NARROW_INT
+        {
+            const int4 h1 = as_int4(b1.lo + b1.hi); /* < 2^28 in a lane */
+            const SUMT S1 = (SUMT)(h1.s0 + h1.s1 + h1.s2 + h1.s3);
+            nsum += S1;
+#if NEED_M2
+            const ulong4 h2 = b2l + b2h;
+            const ACC S2 = (ACC)(h2.s0 + h2.s1 + h2.s2 + h2.s3);
+            const ACC nb = (ACC)((v1 - v0) * 8);
+            f1 += (ACC)S1 - nb * K;
+            f2 += S2 - 2 * K * (ACC)S1 + nb * K * K;
+#endif
+        }
+#elif HAS_FP64
         s1l += t1l;
         s1h += t1h;
 #if NEED_M2
@@ -515,14 +557,18 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 #endif
     }
     a->n += nfast;
-#if HAS_FP64
+#if NARROW_INT
+    a->s1 += f1;
+    a->s2 += f2;
+    isum_add(&a->isum, &a->isum_hi, nsum, SIGN_HI(nsum));
+#elif HAS_FP64
     a->s1 += hsum(s1l, s1h);
     a->s2 += hsum(s2l, s2h);
 #else
     acc_add(&a->s1, &a->c1, hsum(s1l - c1l, s1h - c1h));
     acc_add(&a->s2, &a->c2, hsum(s2l - c2l, s2h - c2h));
 #endif
-#if T_KIND != 0
+#if T_KIND != 0 && !NARROW_INT
     SUMT lanes[8];
     long his[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     vstore4(isl, 0, lanes);
