@@ -5,7 +5,7 @@
  * the rest on the fast path; infinities; what a state says it holds
  * (missing), its getters and sentinels; merges of different sets (the
  * intersection); the byte form's round trip and its rejection of bad
- * masks; per-axis runs (every figure); invalid flags.
+ * masks; per-axis runs (every figure); invalid flags; several contexts.
  */
 #include <math.h>
 #include <stdio.h>
@@ -332,6 +332,46 @@ START_TEST(test_axis_result_flags)
 }
 END_TEST
 
+/* Two contexts share the rows: every lane computes the set, and the merge
+ * holds it and equals one context's run. */
+START_TEST(test_multi_lanes)
+{
+    const uint64_t dims[2] = {3000, 40};
+    tu_array a;
+    tu_rng r;
+    h5cl_run_options o;
+    h5cl_ctx *c2 = NULL;
+    char spec[32];
+    h5cl_stats *m = NULL;
+    tu_rng_seed(&r, 8);
+    tu_array_init(&a, H5CL_INT16, 2, dims);
+    tu_fill_random(&a, &r, 0);
+    h5cl_dataset *ds = write_open(&a);
+    h5cl_dataset_info info;
+    ck_assert_int_eq(h5cl_dataset_get_info(ds, &info), H5CL_OK);
+    ck_assert_int_eq(h5cl_ctx_create(&c2), H5CL_OK);
+    tu_defer((void (*)(void *))h5cl_ctx_destroy, c2);
+    snprintf(spec, sizeof spec, "%u:%u", tu_dev.platform_index,
+             tu_dev.device_index);
+    ck_assert_int_eq(h5cl_ctx_use_device(c2, spec), H5CL_OK);
+    h5cl_ctx *ctxs[2] = {tu_ctx, c2};
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 16 << 10;
+    o.figures = H5CL_FIG_SUM;
+    h5cl_stats *one = tu_compute(ds, &o, "one context");
+    ck_assert_msg(h5cl_multi_stats(ctxs, 2, info.file, info.path, &o, &m) ==
+                      H5CL_OK,
+                  "%s", h5cl_ctx_errmsg(tu_ctx));
+    const h5cl_stats_state *got = h5cl_stats_get(m, 0),
+                           *want = h5cl_stats_get(one, 0);
+    ck_assert_uint_eq(got->missing, want_missing(H5CL_FIG_SUM));
+    ck_assert(got->count == want->count && got->sum.i == want->sum.i &&
+              got->sum_hi == want->sum_hi);
+    ck_assert(got->argmin == H5CL_ARG_NONE);
+    h5cl_stats_free(m);
+}
+END_TEST
+
 Suite *figures_suite(void)
 {
     Suite *s = suite_create("figures");
@@ -341,6 +381,7 @@ Suite *figures_suite(void)
     tcase_add_loop_test(tc, test_sets_dtypes, 0, (int)(NALL + NSUM));
     tcase_add_test(tc, test_infinities);
     tcase_add_test(tc, test_axis_result_flags);
+    tcase_add_test(tc, test_multi_lanes);
     suite_add_tcase(s, tc);
     tc = tcase_create("state");
     tcase_add_test(tc, test_merge_intersection);
