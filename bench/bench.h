@@ -226,6 +226,9 @@ void raw_close(struct raw_reader *rr);
  */
 struct rss_result {
     uint64_t peak_bytes, before_bytes, hwm_before_bytes, device_bytes;
+    /* file-backed pages the run added to the resident set: the data's
+     * page-cache pages read in place through the dataset's mapping */
+    uint64_t mapped_bytes;
 };
 
 /* `h5cl-bench --rss-probe ...`: the child's main. */
@@ -404,7 +407,7 @@ struct cov_detail {
 struct case_result {
     enum bench_case which;
     int ran;
-    struct row rows[3];              /* rows[0]: the ceiling             */
+    struct row rows[4];              /* rows[0]: the ceiling             */
     unsigned nrows;
     /* stats */
     h5cl_stats_state st;
@@ -517,7 +520,7 @@ int ref_check(const h5cl_stats_state *st, const struct ref_stats *ref,
  * raw warm-up with the reference, checked h5cl warm-ups, alternating
  * repetitions, the traced run.
  */
-#define RO_MAX_ROWS 2
+#define RO_MAX_ROWS 3
 
 struct ro_case {
     unsigned nrows;                  /* h5cl rows: cr->rows[1..nrows]     */

@@ -3,7 +3,11 @@
  * against the raw H5Dread ceiling of the same tiles (bench_case_run.c),
  * in-process and isolated (the dataset opened a second time with
  * h5cl_ctx_set_isolation on: the HDF5 side in the h5cl-reader child), so
- * the two medians side by side give isolation's overhead.
+ * the two medians side by side give isolation's overhead.  An open
+ * dataset keeps its file mapped between runs on host-memory devices
+ * (lib/mapping.h), so its later runs find the page tables built; the
+ * third row opens the dataset anew for every run, as a one-shot process
+ * (the CLI) does, and so pays for them every time.
  * The raw warm-up pass computes the reference statistics (bench_ref.c);
  * every h5cl run is checked against them (the figures it computed:
  * --figures), and one that does not match is an error, never a figure.
@@ -46,8 +50,15 @@ static int stats_run(const struct case_env *env, struct case_result *cr,
     h5cl_run_options o = *opts;
     o.figures = env->cfg->figures;
     double t0 = now_seconds();
-    int status = h5cl_stats_compute(j ? u->isolated : env->ds, &o, &stats),
-        rc = -1;
+    h5cl_dataset *fresh = NULL;
+    h5cl_dataset_info info;
+    int status = H5CL_OK, rc = -1;
+    if (j == 2 && (status = h5cl_dataset_get_info(env->ds, &info)) == H5CL_OK)
+        status = h5cl_dataset_open(env->ctx, info.file, info.path, &fresh);
+    if (status == H5CL_OK)
+        status = h5cl_stats_compute(j == 2 ? fresh : j ? u->isolated : env->ds,
+                                    &o, &stats);
+    h5cl_dataset_close(fresh);
 
     *wall_ret = now_seconds() - t0;
     if (status != H5CL_OK)
@@ -104,7 +115,7 @@ static h5cl_dataset *open_isolated(const struct case_env *env,
 
 int case_stats(const struct case_env *env, struct case_result *cr)
 {
-    static const struct ro_case rc = { 2, { 1, 1 }, stats_reference,
+    static const struct ro_case rc = { 3, { 1, 1, 1 }, stats_reference,
                                        stats_run };
     struct stats_user u;
     memset(&u, 0, sizeof u);

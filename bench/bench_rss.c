@@ -17,8 +17,11 @@
  * Peak RSS probe: `h5cl-bench --rss-probe FILE DATASET TILE SLOTS DEVICE`
  * (internal) opens the device, builds (loads) the programs, opens the
  * dataset, and does one run; it prints "ok PEAK_KIB RSS_BEFORE_KIB
- * HWM_BEFORE_KIB RSS_DEVICE_KIB" from /proc/self/status (RSS_DEVICE: just
- * after the device is opened, before programs and dataset).  VmHWM is
+ * HWM_BEFORE_KIB RSS_DEVICE_KIB MAPPED_KIB" from /proc/self/status
+ * (RSS_DEVICE: just after the device is opened, before programs and
+ * dataset; MAPPED: what RssFile grew by in the run, the data's page-cache
+ * pages that the kernels read in place and that stay mapped while the
+ * dataset is open).  VmHWM is
  * used, not ru_maxrss: after exec, ru_maxrss keeps the high-water mark of
  * the forked image, which is the parent's whole resident set.
  */
@@ -28,7 +31,7 @@ int rss_probe_main(int argc, char **argv)
     h5cl_dataset *ds = NULL;
     h5cl_stats *stats = NULL;
     h5cl_run_options opts;
-    uint64_t tile = 0, rss_dev = 0, rss0, hwm0, hwm1;
+    uint64_t tile = 0, rss_dev = 0, rss0, hwm0, hwm1, file0, file1;
     unsigned slots = 0;
     int status;
     const char *call = "";
@@ -57,12 +60,14 @@ int rss_probe_main(int argc, char **argv)
     opts.slots = slots;
     rss0 = proc_status_kib("VmRSS");
     hwm0 = proc_status_kib("VmHWM");
+    file0 = proc_status_kib("RssFile");
     call = "h5cl_stats_compute";
     if ((status = h5cl_stats_compute(ds, &opts, &stats)))
         goto out;
     hwm1 = proc_status_kib("VmHWM");
-    printf("ok %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", hwm1, rss0,
-           hwm0, rss_dev);
+    file1 = proc_status_kib("RssFile");
+    printf("ok %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+           hwm1, rss0, hwm0, rss_dev, file1 > file0 ? file1 - file0 : 0);
 out:
     if (status != H5CL_OK)
         printf("error %s: %s: %s\n", call, h5cl_errname(status),
@@ -85,7 +90,7 @@ int rss_probe_run(const char *file, const char *dataset,
     size_t len = 0;
     ssize_t got;
     pid_t pid;
-    unsigned long long a, b, c, d;
+    unsigned long long a, b, c, d, e;
 
     snprintf(tile_s, sizeof tile_s, "%" PRIu64, tile);
     snprintf(slots_s, sizeof slots_s, "%u", slots);
@@ -116,12 +121,13 @@ int rss_probe_run(const char *file, const char *dataset,
         if (errno != EINTR)
             return fail(err, "waitpid: %s", strerror(errno));
     out[strcspn(out, "\n")] = '\0';
-    if (sscanf(out, "ok %llu %llu %llu %llu", &a, &b, &c, &d) == 4 &&
+    if (sscanf(out, "ok %llu %llu %llu %llu %llu", &a, &b, &c, &d, &e) == 5 &&
         WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
         res->peak_bytes = a * KIB;
         res->before_bytes = b * KIB;
         res->hwm_before_bytes = c * KIB;
         res->device_bytes = d * KIB;
+        res->mapped_bytes = e * KIB;
         return 0;
     }
     if (strncmp(out, "error ", 6) == 0)

@@ -313,7 +313,9 @@ void case_init(struct case_result *cr, enum bench_case c)
         row_init(&cr->rows[1], "h5cl-stats", "h5cl stats", 1);
         row_init(&cr->rows[2], "h5cl-stats-isolated", "h5cl stats, isolated",
                  1);
-        cr->nrows = 3;
+        row_init(&cr->rows[3], "h5cl-stats-fresh-handle",
+                 "h5cl stats, new handle", 1);
+        cr->nrows = 4;
         break;
     case CASE_MAP:
         row_init(&cr->rows[0], "raw-read-write", "raw read+write", 0);

@@ -30,7 +30,8 @@ fi
 "$PYTHON" - "$DIR/suite.jsonl" <<'EOF' || fails=$((fails + 1))
 import collections, json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-want = {"stats": ["raw-h5dread", "h5cl-stats", "h5cl-stats-isolated"],
+want = {"stats": ["raw-h5dread", "h5cl-stats", "h5cl-stats-isolated",
+                  "h5cl-stats-fresh-handle"],
         "map": ["raw-read-write", "h5cl-map"],
         "hist": ["raw-h5dread", "h5cl-hist", "h5cl-hist-data-range"],
         "axis": ["raw-h5dread", "h5cl-stats-axis0", "h5cl-stats-axis1"],

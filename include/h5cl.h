@@ -259,7 +259,11 @@ typedef struct h5cl_dataset_info {
  * H5CL_ERR_MISSING_DATA. */
 H5CL_API int h5cl_dataset_open(h5cl_ctx *ctx, const char *file,
                                const char *path, h5cl_dataset **ds_ret);
-/* Accepts NULL. */
+/* Accepts NULL.  On devices that read host memory in place an open
+ * dataset keeps its file memory-mapped between runs (README, "tiles that
+ * are one run of the file"): its later runs skip building the page
+ * tables, and the pages read count as file pages in the process's
+ * resident set until the dataset is closed. */
 H5CL_API void h5cl_dataset_close(h5cl_dataset *ds);
 H5CL_API int h5cl_dataset_get_info(const h5cl_dataset *ds,
                                    h5cl_dataset_info *info_ret);

@@ -669,10 +669,8 @@ __kernel void stats_axis(__global const T *in, const ulong O, const ulong A,
  * 8g..8g+7 of o, one 8-wide row piece per step, into records
  * (s*O + o)*I + 8g + lane -- the records stats_axis writes.  stats_axis
  * spends a scalar, branching acc_one per element; here every figure is a
- * lane: NaNs masked out of the sums and counted, the extrema and their
- * first index replaced only on improvement (so ties keep the first step),
- * shifted sums in double and exact integer sums (a split's lanes fit 64
- * bits), as acc_one keeps them per element. */
+ * lane, with shifted sums in double and exact integer sums (a split's
+ * lanes fit 64 bits), as acc_one keeps them per element. */
 typedef long4 MASK4;
 #if T_KIND == 0
 typedef H XV; /* the values as compared */
@@ -736,6 +734,88 @@ static void lanes_store(__global ulong *out, const lanes *v, ulong steps)
     }
 }
 
+/* The running figures of eight lanes. */
+typedef struct ax8 {
+    double4 s1l, s1h, s2l, s2h;
+    MASK4 nanl, nanh, imnl, imnh, imxl, imxh;
+    XV mnl, mnh, mxl, mxh;
+#if T_KIND != 0
+    ISV isl, ish;
+#endif
+} ax8;
+
+/* Steps [k0, k1) exactly, one at a time: NaNs masked out of the sums and
+ * counted, the extrema and their first index replaced only on
+ * improvement (so ties keep the first step). */
+static void ax8_exact(ax8 *v, __global const T *base, const ulong I,
+                      const ulong k0, const ulong k1, const double4 Kl,
+                      const double4 Kh)
+{
+    for (ulong k = k0; k < k1; k++) {
+        __global const T *p = base + k * I;
+        const XV xl = TO_XV(vload4(0, p)), xh = TO_XV(vload4(1, p));
+        double4 dl = convert_double4(xl) - Kl, dh = convert_double4(xh) - Kh;
+#if T_KIND == 0
+        const MASK4 nl = isnan(dl), nh = isnan(dh);
+        v->nanl -= nl;
+        v->nanh -= nh;
+        dl = select(dl, (double4)0, nl);
+        dh = select(dh, (double4)0, nh);
+#else
+        v->isl += TO_ISV(xl);
+        v->ish += TO_ISV(xh);
+#endif
+        v->s1l += dl;
+        v->s1h += dh;
+        v->s2l = fma(dl, dl, v->s2l);
+        v->s2h = fma(dh, dh, v->s2h);
+        /* the first valid value, or a better one (NaN compares false):
+         * masks in the data's width pick values, widened to pick indices */
+        const MASK4 kk = (MASK4)(long)k;
+        const HM vl = VALID(xl), vh = VALID(xh);
+        const HM bl = (xl < v->mnl) | (NARROW(v->imnl < 0) & vl);
+        const HM bh = (xh < v->mnh) | (NARROW(v->imnh < 0) & vh);
+        const HM tl = (xl > v->mxl) | (NARROW(v->imxl < 0) & vl);
+        const HM th = (xh > v->mxh) | (NARROW(v->imxh < 0) & vh);
+        v->mnl = select(v->mnl, xl, bl);
+        v->mnh = select(v->mnh, xh, bh);
+        v->mxl = select(v->mxl, xl, tl);
+        v->mxh = select(v->mxh, xh, th);
+        v->imnl = select(v->imnl, kk, WIDEN(bl));
+        v->imnh = select(v->imnh, kk, WIDEN(bh));
+        v->imxl = select(v->imxl, kk, WIDEN(tl));
+        v->imxh = select(v->imxh, kk, WIDEN(th));
+    }
+}
+
+/* Steps per block of the fast path below: the rescans at the end read
+ * up to 16 blocks' worth of single values, so blocks are short (256
+ * spent 20% of the kernel there). */
+#define AXB 64
+
+/* Into lane l's extremum (*cur at step *at; *at < 0: none yet), the first
+ * step of [b, e) whose value is m, where m is known to occur there; ties
+ * go to the smaller step. */
+static void ax8_settle(__global const T *col, const ulong I, const ulong b,
+                       const ulong e, const MS m, MS *cur, long *at,
+                       const int is_max)
+{
+    for (ulong k = b; k < e; k++)
+        if ((MS)col[k * I] == m) {
+            if (*at < 0 || (is_max ? m > *cur : m < *cur) ||
+                (m == *cur && (long)k < *at)) {
+                *cur = m;
+                *at = (long)k;
+            }
+            return;
+        }
+}
+
+/* Block by block, the lanes' sums and extrema take no selects: each
+ * block's extrema are compared once with the best block's, and the first
+ * step holding a lane's best is found at the end by rescanning its best
+ * block (as acc_segment does for whole tiles).  A block whose sums turn
+ * NaN (NaN data, or +inf with -inf) is redone exactly by ax8_exact. */
 __kernel void stats_axis8(__global const T *in, const ulong O, const ulong A,
                           const ulong I, const ulong sa, __global ulong *out)
 {
@@ -758,68 +838,109 @@ __kernel void stats_axis8(__global const T *in, const ulong O, const ulong A,
             }
     }
     const double4 Kl = vload4(0, v.K), Kh = vload4(1, v.K);
-    double4 s1l = 0, s1h = 0, s2l = 0, s2h = 0;
-    MASK4 nanl = 0, nanh = 0;
-#if T_KIND != 0
-    ISV isl = 0, ish = 0;
-#endif
+    ax8 a;
+    a.s1l = a.s1h = a.s2l = a.s2h = 0;
+    a.nanl = a.nanh = 0;
     /* the first valid value is taken whatever these hold */
-    XV mnl = 0, mnh = 0, mxl = 0, mxh = 0;
-    MASK4 imnl = -1, imnh = -1, imxl = -1, imxh = -1;
-    for (ulong k = k0; k < k1; k++) {
-        __global const T *p = base + k * I;
-        const H rl = vload4(0, p), rh = vload4(1, p);
-        const XV xl = TO_XV(rl), xh = TO_XV(rh);
-        double4 dl = convert_double4(xl) - Kl, dh = convert_double4(xh) - Kh;
-#if T_KIND == 0
-        const MASK4 nl = isnan(dl), nh = isnan(dh);
-        nanl -= nl;
-        nanh -= nh;
-        dl = select(dl, (double4)0, nl);
-        dh = select(dh, (double4)0, nh);
-#else
-        isl += TO_ISV(xl);
-        ish += TO_ISV(xh);
-#endif
-        s1l += dl;
-        s1h += dh;
-        s2l = fma(dl, dl, s2l);
-        s2h = fma(dh, dh, s2h);
-        /* the first valid value, or a better one (NaN compares false):
-         * masks in the data's width pick values, widened to pick indices */
-        const MASK4 kk = (MASK4)(long)k;
-        const HM vl = VALID(xl), vh = VALID(xh);
-        const HM bl = (xl < mnl) | (NARROW(imnl < 0) & vl);
-        const HM bh = (xh < mnh) | (NARROW(imnh < 0) & vh);
-        const HM tl = (xl > mxl) | (NARROW(imxl < 0) & vl);
-        const HM th = (xh > mxh) | (NARROW(imxh < 0) & vh);
-        mnl = select(mnl, xl, bl);
-        mnh = select(mnh, xh, bh);
-        mxl = select(mxl, xl, tl);
-        mxh = select(mxh, xh, th);
-        imnl = select(imnl, kk, WIDEN(bl));
-        imnh = select(imnh, kk, WIDEN(bh));
-        imxl = select(imxl, kk, WIDEN(tl));
-        imxh = select(imxh, kk, WIDEN(th));
-    }
-    vstore4(s1l, 0, v.s1);
-    vstore4(s1h, 1, v.s1);
-    vstore4(s2l, 0, v.s2);
-    vstore4(s2h, 1, v.s2);
-    vstore4(nanl, 0, v.nan);
-    vstore4(nanh, 1, v.nan);
-    vstore4(imnl, 0, v.imn);
-    vstore4(imnh, 1, v.imn);
-    vstore4(imxl, 0, v.imx);
-    vstore4(imxh, 1, v.imx);
-    vstore4(mnl, 0, v.mn);
-    vstore4(mnh, 1, v.mn);
-    vstore4(mxl, 0, v.mx);
-    vstore4(mxh, 1, v.mx);
+    a.mnl = a.mnh = a.mxl = a.mxh = 0;
+    a.imnl = a.imnh = a.imxl = a.imxh = -1;
 #if T_KIND != 0
-    vstore4(isl, 0, v.isum);
-    vstore4(ish, 1, v.isum);
+    a.isl = a.ish = 0;
 #endif
+    /* the fast path's best block extrema and the blocks' first steps */
+    XV fmnl = 0, fmnh = 0, fmxl = 0, fmxh = 0;
+    MASK4 fmnl_at = -1, fmnh_at = -1, fmxl_at = -1, fmxh_at = -1;
+    for (ulong kb = k0; kb < k1; kb += AXB) {
+        const ulong ke = min(k1, kb + AXB);
+        double4 t1l = 0, t1h = 0, t2l = 0, t2h = 0;
+#if T_KIND != 0
+        ISV tsl = 0, tsh = 0;
+#endif
+        XV bl = TO_XV(vload4(0, base + kb * I)), bh = TO_XV(vload4(1, base + kb * I));
+        XV cl = bl, ch = bh;
+        for (ulong k = kb; k < ke; k++) {
+            __global const T *p = base + k * I;
+            const XV xl = TO_XV(vload4(0, p)), xh = TO_XV(vload4(1, p));
+            const double4 dl = convert_double4(xl) - Kl;
+            const double4 dh = convert_double4(xh) - Kh;
+            t1l += dl;
+            t1h += dh;
+            t2l = fma(dl, dl, t2l);
+            t2h = fma(dh, dh, t2h);
+            bl = min(bl, xl);
+            bh = min(bh, xh);
+            cl = max(cl, xl);
+            ch = max(ch, xh);
+#if T_KIND != 0
+            tsl += TO_ISV(xl);
+            tsh += TO_ISV(xh);
+#endif
+        }
+#if T_KIND == 0
+        if (any(isnan(t1l)) || any(isnan(t1h))) {
+            ax8_exact(&a, base, I, kb, ke, Kl, Kh);
+            continue;
+        }
+#else
+        a.isl += tsl;
+        a.ish += tsh;
+#endif
+        a.s1l += t1l;
+        a.s1h += t1h;
+        a.s2l += t2l;
+        a.s2h += t2h;
+        const MASK4 kk = (MASK4)(long)kb;
+        const HM nl = (bl < fmnl) | NARROW(fmnl_at < 0);
+        const HM nh = (bh < fmnh) | NARROW(fmnh_at < 0);
+        const HM xl = (cl > fmxl) | NARROW(fmxl_at < 0);
+        const HM xh = (ch > fmxh) | NARROW(fmxh_at < 0);
+        fmnl = select(fmnl, bl, nl);
+        fmnh = select(fmnh, bh, nh);
+        fmxl = select(fmxl, cl, xl);
+        fmxh = select(fmxh, ch, xh);
+        fmnl_at = select(fmnl_at, kk, WIDEN(nl));
+        fmnh_at = select(fmnh_at, kk, WIDEN(nh));
+        fmxl_at = select(fmxl_at, kk, WIDEN(xl));
+        fmxh_at = select(fmxh_at, kk, WIDEN(xh));
+    }
+    vstore4(a.s1l, 0, v.s1);
+    vstore4(a.s1h, 1, v.s1);
+    vstore4(a.s2l, 0, v.s2);
+    vstore4(a.s2h, 1, v.s2);
+    vstore4(a.nanl, 0, v.nan);
+    vstore4(a.nanh, 1, v.nan);
+    vstore4(a.imnl, 0, v.imn);
+    vstore4(a.imnh, 1, v.imn);
+    vstore4(a.imxl, 0, v.imx);
+    vstore4(a.imxh, 1, v.imx);
+    vstore4(a.mnl, 0, v.mn);
+    vstore4(a.mnh, 1, v.mn);
+    vstore4(a.mxl, 0, v.mx);
+    vstore4(a.mxh, 1, v.mx);
+#if T_KIND != 0
+    vstore4(a.isl, 0, v.isum);
+    vstore4(a.ish, 1, v.isum);
+#endif
+    MS fmn[8], fmx[8];
+    long fmn_at[8], fmx_at[8];
+    vstore4(fmnl, 0, fmn);
+    vstore4(fmnh, 1, fmn);
+    vstore4(fmxl, 0, fmx);
+    vstore4(fmxh, 1, fmx);
+    vstore4(fmnl_at, 0, fmn_at);
+    vstore4(fmnh_at, 1, fmn_at);
+    vstore4(fmxl_at, 0, fmx_at);
+    vstore4(fmxh_at, 1, fmx_at);
+    for (int l = 0; l < 8; l++) {
+        if (fmn_at[l] >= 0)
+            ax8_settle(base + l, I, (ulong)fmn_at[l],
+                       min(k1, (ulong)fmn_at[l] + AXB), fmn[l], &v.mn[l],
+                       &v.imn[l], 0);
+        if (fmx_at[l] >= 0)
+            ax8_settle(base + l, I, (ulong)fmx_at[l],
+                       min(k1, (ulong)fmx_at[l] + AXB), fmx[l], &v.mx[l],
+                       &v.imx[l], 1);
+    }
     lanes_store(out + ((sp * O + o) * I + g * 8) * REC_WORDS, &v, k1 - k0);
 }
 #endif

@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "hdf5io.h"
 #include "isolate.h"
+#include "mapping.h"
 
 static const char *const dtype_names[H5CL_DTYPE_COUNT] = {
     "int8",  "uint8", "int16",  "uint16",  "int32",
@@ -353,6 +354,7 @@ void h5cl_dataset_close(h5cl_dataset *ds)
     h5cl_h5_unlock();
     if (ds->ctx)
         ds->ctx->open_datasets--;
+    h5cl_view_destroy(ds->view);
     free(ds->warnings);
     free(ds);
 }
@@ -424,6 +426,8 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
             h5cl_dataset_close(ds);
             return st;
         }
+        /* tiles the child locates in the file are mapped here */
+        ds->view = h5cl_view_create(ds->info.nbytes);
         *ds_ret = ds;
         return h5cl_ok(ctx);
     }
@@ -484,6 +488,8 @@ int h5cl_dataset_open(h5cl_ctx *ctx, const char *file, const char *path,
     if (st == H5CL_OK)
         st = describe(ds, file, path);
     h5cl_h5_unlock();
+    if (st == H5CL_OK)
+        ds->view = h5cl_view_create(ds->info.nbytes);
     if (st != H5CL_OK) {
         h5cl_dataset_close(ds);
         return st;

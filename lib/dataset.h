@@ -22,6 +22,8 @@ struct h5cl_dataset {
     int unwritten;      /* no storage, no fill value: tiles are zeros    */
     int zero_gaps;      /* missing chunks, no fill value: zero each tile
                          * before reading it                            */
+    struct h5cl_view *view; /* the file mapped for zero-copy tiles, kept
+                             * between runs (mapping.h); NULL: none     */
 };
 
 /* A box of the dataset: absolute start and count per dimension. */

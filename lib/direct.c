@@ -370,11 +370,18 @@ static int chunk_runs(const h5cl_direct *dr, const h5cl_box *box, runs *out)
         const uint64_t lo = c * dr->chunk_rows > r0 ? c * dr->chunk_rows : r0;
         const uint64_t hi = (c + 1) * dr->chunk_rows < r1
                                 ? (c + 1) * dr->chunk_rows : r1;
-        out->r[out->n++] = (run){(uint64_t)addr +
-                                     (lo - c * dr->chunk_rows) * dr->row_bytes,
-                                 (lo - r0) * dr->row_bytes,
-                                 (hi - lo) * dr->row_bytes};
-        out->total += (hi - lo) * dr->row_bytes;
+        const run cur = {(uint64_t)addr + (lo - c * dr->chunk_rows) *
+                                              dr->row_bytes,
+                         (lo - r0) * dr->row_bytes, (hi - lo) * dr->row_bytes};
+        /* chunks written in order usually lie back to back: one run, so a
+         * tile of several chunks can still be mapped (and read in fewer
+         * pieces) */
+        run *prev = out->n ? &out->r[out->n - 1] : NULL;
+        if (prev && prev->off + prev->len == cur.off)
+            prev->len += cur.len;
+        else
+            out->r[out->n++] = cur;
+        out->total += cur.len;
     }
     h5cl_h5_unlock();
     return st;
@@ -471,13 +478,19 @@ int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
     return st;
 }
 
-/* The file's length now, for a clear error before mapping past its end
- * (a mapping does not check; its reads would fault). */
+/* The file's length and identity now, for a clear error before mapping
+ * past its end (a mapping does not check; its reads would fault). */
 static int check_length(const h5cl_direct *dr, const h5cl_box *box,
-                        const run *r, char *err, size_t errlen)
+                        const run *r, h5cl_file_run *loc, char *err,
+                        size_t errlen)
 {
     struct stat st;
-    if (fstat(dr->fd, &st) == 0 && (uint64_t)st.st_size >= r->off + r->len)
+    if (fstat(dr->fd, &st) != 0)
+        return 1; /* the tile is read, and pread says what is wrong */
+    loc->file_bytes = (uint64_t)st.st_size;
+    loc->dev = (uint64_t)st.st_dev;
+    loc->ino = (uint64_t)st.st_ino;
+    if (loc->file_bytes >= r->off + r->len)
         return H5CL_OK;
     const h5cl_dataset_info *in = &dr->ds->info;
     char where[256];
@@ -490,10 +503,10 @@ static int check_length(const h5cl_direct *dr, const h5cl_box *box,
     return H5CL_ERR_IO;
 }
 
-int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
-                    h5cl_mapping **map_ret, char *err, size_t errlen)
+int h5cl_direct_locate(h5cl_direct *dr, const h5cl_box *box,
+                       h5cl_file_run *loc, char *err, size_t errlen)
 {
-    *map_ret = NULL;
+    memset(loc, 0, sizeof *loc);
     if (dr->chunks)
         return 1;
     runs rs = {0};
@@ -504,12 +517,30 @@ int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
          rs.r[0].off % h5cl_dtype_size(dr->ds->info.dtype) != 0))
         st = 1;
     if (st == H5CL_OK)
-        st = check_length(dr, box, &rs.r[0], err, errlen);
+        st = check_length(dr, box, &rs.r[0], loc, err, errlen);
+    if (st == H5CL_OK) {
+        loc->off = rs.r[0].off;
+        loc->len = rs.r[0].len;
+    }
+    free(rs.r);
+    return st == H5CL_ERR_NO_MEMORY ? 1 : st;
+}
+
+int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
+                    h5cl_mapping **map_ret, const void **data_ret, char *err,
+                    size_t errlen)
+{
+    *map_ret = NULL;
+    *data_ret = NULL;
+    if (!dr->ds->view)
+        return 1;
+    h5cl_file_run loc;
+    int st = h5cl_direct_locate(dr, box, &loc, err, errlen);
     /* mmap failing (address space, limits) is no error of the data: the
      * tile is read instead */
     if (st == H5CL_OK &&
-        h5cl_mapping_create(dr->fd, rs.r[0].off, rs.r[0].len, map_ret) != 0)
+        h5cl_view_get(dr->ds->view, dr->fd, loc.file_bytes, loc.off, loc.len,
+                      map_ret, data_ret) != 0)
         st = 1;
-    free(rs.r);
-    return st == H5CL_ERR_NO_MEMORY ? 1 : st;
+    return st;
 }

@@ -31,13 +31,30 @@ void h5cl_direct_close(h5cl_direct *dr);
 int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
                      void *dst, char *err, size_t errlen);
 
+/* Where a tile lies in the file when it is one run of it. */
+typedef struct h5cl_file_run {
+    uint64_t off, len;      /* the tile's bytes                        */
+    uint64_t file_bytes;    /* the file's size when it was located      */
+    uint64_t dev, ino;      /* the file's identity (st_dev, st_ino)     */
+} h5cl_file_run;
+
+/* The tile as one run of the file, for h5cl_direct_map or a process
+ * that maps the file itself (isolated reads): H5CL_OK and *loc; 1 when
+ * the tile is to be read instead; H5CL_ERR_IO when the file is already
+ * shorter than the tile needs. */
+int h5cl_direct_locate(h5cl_direct *dr, const h5cl_box *box,
+                       h5cl_file_run *loc, char *err, size_t errlen);
+
 /* Zero-copy for devices that read host memory in place: when the tile is
  * one run of the file (at least 1 MiB; any size with H5CL_MMAP=1, never
- * with H5CL_MMAP=0) and its offset suits the element type, maps it
- * instead of reading it (mapping.h).  H5CL_OK and *map_ret; 1 when the
- * tile is to be read instead (nothing mapped); H5CL_ERR_IO when the file
- * is already shorter than the tile needs. */
+ * with H5CL_MMAP=0) and its offset suits the element type, the kernels
+ * read it where the dataset's view of the file maps it (mapping.h).
+ * H5CL_OK, a reference in *map_ret (give it back with h5cl_view_put) and
+ * the tile's address in *data_ret; 1 when the tile is to be read instead
+ * (nothing mapped); H5CL_ERR_IO when the file is already shorter than the
+ * tile needs. */
 int h5cl_direct_map(h5cl_direct *dr, const h5cl_box *box,
-                    h5cl_mapping **map_ret, char *err, size_t errlen);
+                    h5cl_mapping **map_ret, const void **data_ret, char *err,
+                    size_t errlen);
 
 #endif

@@ -140,6 +140,7 @@ struct h5cl_iso_reader {
     uint32_t handle;
     unsigned gen;
     unsigned threads;    /* the child reads with                          */
+    int can_map;         /* the child can locate tiles in the file        */
     uint64_t bytes_direct;
 };
 
@@ -895,6 +896,7 @@ int h5cl_iso_reader_open(h5cl_ctx *ctx, const h5cl_dataset *ds,
         rd->ds = ds;
         rd->handle = rep->handle;
         rd->threads = rep->threads;
+        rd->can_map = rep->can_map != 0;
         rd->gen = ctx->iso->gen;
         *rd_ret = rd;
         rd = NULL;
@@ -983,6 +985,40 @@ static region *region_for(const struct h5cl_iso *iso, const void *dst,
     return NULL;
 }
 
+/* Under iso->mu: H5CL_OK while the child that opened the reader runs. */
+static int reader_live(const h5cl_iso_reader *rd, char *err, size_t errlen)
+{
+    const struct h5cl_iso *iso = rd->ctx->iso;
+    if (iso->ch && iso->ch->gen == rd->gen)
+        return H5CL_OK;
+    /* never restarted from here: the run that opened the reader ends with
+     * the child that served it */
+    snprintf(err, errlen,
+             "the isolated reader of %s in %s stopped earlier in this run",
+             rd->ds->info.path, rd->ds->info.file);
+    return H5CL_ERR_CRASHED;
+}
+
+int h5cl_iso_reader_locate(h5cl_iso_reader *rd, const h5cl_box *box,
+                           h5cl_file_run *run, char *err, size_t errlen)
+{
+    memset(run, 0, sizeof *run);
+    h5cl_iso_req rq;
+    h5cl_iso_rep rep;
+    pthread_mutex_lock(&rd->ctx->iso->mu);
+    int st = reader_live(rd, err, errlen);
+    if (st == H5CL_OK) {
+        req_init(&rq, ISO_LOCATE, rd->ds->info.file, rd->ds->info.path);
+        rq.handle = rd->handle;
+        rq.box = *box;
+        st = transact(rd->ctx, &rq, -1, &rep, NULL, NULL, err, errlen);
+        if (st == H5CL_OK)
+            *run = rep.run;
+    }
+    pthread_mutex_unlock(&rd->ctx->iso->mu);
+    return st;
+}
+
 int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
                          size_t nbytes, char *err, size_t errlen)
 {
@@ -990,15 +1026,7 @@ int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
     struct h5cl_iso *iso = ctx->iso;
     const h5cl_dataset *ds = rd->ds;
     pthread_mutex_lock(&iso->mu);
-    int st = H5CL_OK;
-    if (!iso->ch || iso->ch->gen != rd->gen) {
-        /* never restarted from here: the run that opened the reader ends
-         * with the child that served it */
-        snprintf(err, errlen,
-                 "the isolated reader of %s in %s stopped earlier in this run",
-                 ds->info.path, ds->info.file);
-        st = H5CL_ERR_CRASHED;
-    }
+    int st = reader_live(rd, err, errlen);
     region *r = st == H5CL_OK ? region_for(iso, dst, nbytes) : NULL;
     if (st == H5CL_OK && !r) {
         snprintf(err, errlen, "a %zu-byte tile of %s in %s was to be read "
@@ -1029,6 +1057,11 @@ int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
     }
     pthread_mutex_unlock(&iso->mu);
     return st;
+}
+
+int h5cl_iso_reader_can_map(const h5cl_iso_reader *rd)
+{
+    return rd->can_map;
 }
 
 uint64_t h5cl_iso_reader_bytes_direct(const h5cl_iso_reader *rd)

@@ -13,6 +13,7 @@
 
 #include "cf.h"
 #include "dataset.h"
+#include "direct.h"
 
 /* ---- the context's settings and child ---- */
 
@@ -51,6 +52,13 @@ int h5cl_iso_reader_open(h5cl_ctx *ctx, const h5cl_dataset *ds,
  * H5CL_ERR_CRASHED, H5CL_ERR_TIMEOUT and H5CL_ERR_LIMIT. */
 int h5cl_iso_reader_read(h5cl_iso_reader *rd, const h5cl_box *box, void *dst,
                          size_t nbytes, char *err, size_t errlen);
+/* Where the tile lies in the file when it is one run of it, so that the
+ * parent maps it itself (h5cl_direct_locate in the child): H5CL_OK with
+ * run->len 0 when it is to be read instead.  Errors as above. */
+int h5cl_iso_reader_locate(h5cl_iso_reader *rd, const h5cl_box *box,
+                           h5cl_file_run *run, char *err, size_t errlen);
+/* Whether the child may locate tiles at all (its direct path qualified). */
+int h5cl_iso_reader_can_map(const h5cl_iso_reader *rd);
 uint64_t h5cl_iso_reader_bytes_direct(const h5cl_iso_reader *rd);
 /* Threads the child reads this dataset's tiles with. */
 unsigned h5cl_iso_reader_threads(const h5cl_iso_reader *rd);

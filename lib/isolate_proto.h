@@ -9,8 +9,9 @@
 
 #include "cf.h"
 #include "dataset.h"
+#include "direct.h"
 
-#define H5CL_ISO_VERSION 2u
+#define H5CL_ISO_VERSION 3u
 
 enum h5cl_iso_op {
     ISO_HELLO = 1,   /* -> version                                          */
@@ -24,6 +25,9 @@ enum h5cl_iso_op {
     ISO_READ,        /* reader handle, box, region, offset, nbytes          */
     ISO_MAP,         /* region id, nbytes, with the memfd as SCM_RIGHTS     */
     ISO_UNMAP,       /* region id                                           */
+    ISO_LOCATE,      /* reader handle, box -> run: where the tile lies in
+                      * the file, for the parent to map (run.len 0: read
+                      * it instead)                                         */
     ISO_OP_COUNT
 };
 
@@ -54,7 +58,8 @@ typedef struct h5cl_iso_rep {
     int32_t scalar;
     uint32_t version;
     uint32_t threads;    /* RD_OPEN: threads the child reads with           */
-    uint32_t pad;
+    uint32_t can_map;    /* RD_OPEN: tiles may be located for mapping       */
+    h5cl_file_run run;   /* LOCATE                                          */
     h5cl_dataset_info info;
     h5cl_cf_info cf;
     char msg[2048];      /* the child's detailed message; LIST: a path      */

@@ -43,7 +43,8 @@ static const char *const op_names[ISO_OP_COUNT] = {
     [ISO_OPEN] = "open", [ISO_CLOSE] = "close",
     [ISO_LIST] = "list", [ISO_CF] = "cf",
     [ISO_RD_OPEN] = "reader-open", [ISO_RD_CLOSE] = "reader-close",
-    [ISO_READ] = "read", [ISO_MAP] = "map", [ISO_UNMAP] = "unmap"};
+    [ISO_READ] = "read", [ISO_MAP] = "map", [ISO_UNMAP] = "unmap",
+    [ISO_LOCATE] = "locate"};
 
 static int reply(server *sv)
 {
@@ -213,6 +214,23 @@ static void do_read(server *sv, const h5cl_iso_req *rq)
     sv->rep.bytes_direct = h5cl_reader_bytes_direct(rd) - before;
 }
 
+/* The parent maps the file itself where a tile is one run of it: the
+ * child only says where (HDF5's addresses, checked by direct.c). */
+static void do_locate(server *sv, const h5cl_iso_req *rq)
+{
+    h5cl_reader *rd = valid(rq->handle) ? sv->rd[rq->handle - 1] : NULL;
+    if (!rd) {
+        fail(sv, H5CL_ERR_INVALID_ARGUMENT,
+             "the isolated reader has no such reader open (%s)", rq->path);
+        return;
+    }
+    const int st = h5cl_reader_locate(rd, &rq->box, &sv->rep.run, sv->rep.msg,
+                                      sizeof sv->rep.msg);
+    if (st == 1)
+        memset(&sv->rep.run, 0, sizeof sv->rep.run);
+    sv->rep.status = st == 1 ? H5CL_OK : st;
+}
+
 static void do_reader_open(server *sv, const h5cl_iso_req *rq)
 {
     h5cl_dataset *ds = valid(rq->handle) ? sv->ds[rq->handle - 1] : NULL;
@@ -235,6 +253,7 @@ static void do_reader_open(server *sv, const h5cl_iso_req *rq)
     sv->rep.threads = sv->pool && h5cl_reader_can_direct(rd)
                           ? h5cl_pool_threads(sv->pool)
                           : 1;
+    sv->rep.can_map = (uint32_t)h5cl_reader_can_direct(rd);
 }
 
 static void serve_one(server *sv, const h5cl_iso_req *rq, int fd)
@@ -275,6 +294,9 @@ static void serve_one(server *sv, const h5cl_iso_req *rq, int fd)
         break;
     case ISO_READ:
         do_read(sv, rq);
+        break;
+    case ISO_LOCATE:
+        do_locate(sv, rq);
         break;
     case ISO_MAP:
         do_map(sv, rq, fd);

@@ -66,7 +66,9 @@ typedef struct buf {
     cl_mem dbuf;  /* what the kernel uses (hbuf when zero-copy)          */
     int mapped;   /* hbuf is mapped at `host`                            */
     int shared;   /* alloc is shared with the isolated reader child      */
-    h5cl_mapping *file_map; /* the tile in flight, mapped from the file  */
+    h5cl_mapping *file_map; /* the tile in flight, in the file's view    */
+    const void *file_data;  /* its address there                         */
+    size_t file_bytes;
     cl_mem file_mem;        /* ... and wrapped for the kernel            */
 } buf;
 
@@ -190,7 +192,8 @@ static void *reader_main(void *arg)
         int st = H5CL_OK;
         for (size_t i = 0; i < p->stream->ninputs && st == H5CL_OK; i++) {
             st = p->map_files ? h5cl_reader_map(p->rd[i], &box,
-                                                &s->in[i].file_map, msg,
+                                                &s->in[i].file_map,
+                                                &s->in[i].file_data, msg,
                                                 sizeof msg)
                               : 1;
             if (st == 1)
@@ -384,9 +387,11 @@ static void buf_unmap_file(buf *b)
 {
     if (b->file_mem)
         clReleaseMemObject(b->file_mem);
-    h5cl_mapping_destroy(b->file_map);
+    h5cl_view_put(b->file_map, b->file_data, b->file_bytes);
     b->file_mem = NULL;
     b->file_map = NULL;
+    b->file_data = NULL;
+    b->file_bytes = 0;
 }
 
 static void buf_destroy(pipe *p, buf *b)
@@ -544,9 +549,10 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
             /* READ_ONLY: the pages are mapped PROT_READ */
             size_t bytes = (size_t)(tile.elems *
                                     h5cl_dtype_size(sm->inputs[i]->info.dtype));
+            s->in[i].file_bytes = bytes;
             s->in[i].file_mem = clCreateBuffer(
                 ctx->dev.context, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR, bytes,
-                (void *)h5cl_mapping_data(s->in[i].file_map), &err);
+                (void *)s->in[i].file_data, &err);
             if (!s->in[i].file_mem)
                 return h5cl_fail_cl(ctx, err, "clCreateBuffer",
                                     "wrapping a tile mapped from the file");
@@ -842,13 +848,14 @@ static int pipe_prepare(pipe *p)
     if (p->out_bytes == 0)
         p->out_bytes = 4096;
     int st = slots_create(p);
-    int direct = 0;
+    int direct = 0, map = 0;
     for (size_t i = 0; i < sm->ninputs && st == H5CL_OK; i++) {
         st = h5cl_reader_open(ctx, sm->inputs[i], &p->rd[i]);
         direct |= st == H5CL_OK && h5cl_reader_can_direct(p->rd[i]);
+        map |= st == H5CL_OK && h5cl_reader_can_map(p->rd[i]);
     }
     /* which tiles qualify (and H5CL_MMAP) is direct.c's to say */
-    p->map_files = direct && p->zero_copy;
+    p->map_files = map && p->zero_copy;
     if (st == H5CL_OK && direct &&
         h5cl_pool_create(h5cl_pool_default_threads(), &p->pool) != 0)
         st = h5cl_fail(ctx, H5CL_ERR_THREAD,

@@ -1,6 +1,9 @@
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "direct.h"
 #include "hdf5io.h"
@@ -14,6 +17,9 @@ struct h5cl_reader {
     uint64_t bytes_direct;
     uint64_t bytes_mapped;
     h5cl_iso_reader *remote; /* isolated: the child reads every tile  */
+    int map_fd;          /* isolated: our descriptor of the child's file,
+                          * opened on the first mapped tile; -1 not yet,
+                          * -2 not to be had                               */
 };
 
 int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
@@ -23,6 +29,7 @@ int h5cl_reader_open(h5cl_ctx *ctx, h5cl_dataset *ds, h5cl_reader **rd_ret)
     if (!rd)
         return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY, "out of memory");
     rd->ds = ds;
+    rd->map_fd = -1;
     if (ds->remote) {
         int st = h5cl_iso_reader_open(ctx, ds, &rd->remote);
         if (st != H5CL_OK) {
@@ -53,8 +60,16 @@ int h5cl_reader_can_direct(const h5cl_reader *rd)
 
 uint64_t h5cl_reader_bytes_direct(const h5cl_reader *rd)
 {
-    return rd->remote ? h5cl_iso_reader_bytes_direct(rd->remote)
+    /* isolated: what the child read directly and what this process
+     * mapped; in-process bytes_direct counts both */
+    return rd->remote ? h5cl_iso_reader_bytes_direct(rd->remote) +
+                            rd->bytes_mapped
                       : rd->bytes_direct;
+}
+
+int h5cl_reader_can_map(const h5cl_reader *rd)
+{
+    return rd->ds->view && (rd->direct || (rd->remote && h5cl_iso_reader_can_map(rd->remote)));
 }
 
 unsigned h5cl_reader_threads(const h5cl_reader *rd, const h5cl_pool *pool)
@@ -69,13 +84,63 @@ uint64_t h5cl_reader_bytes_mapped(const h5cl_reader *rd)
     return rd->bytes_mapped;
 }
 
+int h5cl_reader_locate(h5cl_reader *rd, const h5cl_box *box,
+                       h5cl_file_run *loc, char *err, size_t errlen)
+{
+    if (!rd->direct || rd->ds->unwritten) {
+        memset(loc, 0, sizeof *loc);
+        return 1;
+    }
+    return h5cl_direct_locate(rd->direct, box, loc, err, errlen);
+}
+
+/* Our own descriptor of the isolated child's file, or -1: the name may
+ * lead elsewhere now (replaced, or relative to another directory), and
+ * only the same file (device and inode) may be mapped in its place. */
+static int open_same_file(const char *file, const h5cl_file_run *loc)
+{
+    const int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (uint64_t)st.st_dev == loc->dev && (uint64_t)st.st_ino == loc->ino)
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* An isolated dataset's tile, mapped here where the child located it. */
+static int map_remote(h5cl_reader *rd, const h5cl_box *box,
+                      h5cl_mapping **map_ret, const void **data_ret,
+                      char *err, size_t errlen)
+{
+    h5cl_file_run loc;
+    const int st = h5cl_iso_reader_locate(rd->remote, box, &loc, err, errlen);
+    if (st != H5CL_OK || loc.len == 0)
+        return st == H5CL_OK ? 1 : st;
+    if (rd->map_fd == -1 && (rd->map_fd = open_same_file(rd->ds->info.file,
+                                                         &loc)) < 0)
+        rd->map_fd = -2;
+    struct stat fst;
+    if (rd->map_fd < 0 || fstat(rd->map_fd, &fst) != 0)
+        return 1;
+    return h5cl_view_get(rd->ds->view, rd->map_fd, (uint64_t)fst.st_size,
+                         loc.off, loc.len, map_ret, data_ret) == 0
+               ? H5CL_OK
+               : 1;
+}
+
 int h5cl_reader_map(h5cl_reader *rd, const h5cl_box *box,
-                    h5cl_mapping **map_ret, char *err, size_t errlen)
+                    h5cl_mapping **map_ret, const void **data_ret, char *err,
+                    size_t errlen)
 {
     *map_ret = NULL;
-    if (!rd->direct)
+    *data_ret = NULL;
+    if (!h5cl_reader_can_map(rd))
         return 1;
-    int st = h5cl_direct_map(rd->direct, box, map_ret, err, errlen);
+    int st = rd->remote ? map_remote(rd, box, map_ret, data_ret, err, errlen)
+                        : h5cl_direct_map(rd->direct, box, map_ret, data_ret,
+                                          err, errlen);
     if (st == H5CL_OK) {
         const uint64_t bytes =
             h5cl_box_elems(box) * h5cl_dtype_size(rd->ds->info.dtype);
@@ -149,6 +214,8 @@ void h5cl_reader_close(h5cl_reader *rd)
         return;
     h5cl_iso_reader_close(rd->remote);
     h5cl_direct_close(rd->direct);
+    if (rd->map_fd >= 0)
+        close(rd->map_fd);
     if (rd->fspace != H5S_ALL) {
         h5cl_h5_lock();
         H5Sclose(rd->fspace);

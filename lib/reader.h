@@ -5,6 +5,7 @@
 #define H5CL_READER_H
 
 #include "dataset.h"
+#include "direct.h"
 #include "mapping.h"
 #include "pool.h"
 
@@ -19,10 +20,21 @@ int h5cl_reader_can_direct(const h5cl_reader *rd);
  * context state). */
 int h5cl_reader_read(h5cl_reader *rd, h5cl_pool *pool, const h5cl_box *box,
                      void *dst, char *err, size_t errlen);
-/* Zero-copy: maps the tile when the direct path allows it (direct.h).
- * H5CL_OK and *map_ret; 1: read it instead; else an error with err set. */
+/* Whether some tiles may be mapped (h5cl_reader_map), in-process or by
+ * the parent of an isolated reader. */
+int h5cl_reader_can_map(const h5cl_reader *rd);
+/* Where the tile lies in the file (h5cl_direct_locate); in-process only. */
+int h5cl_reader_locate(h5cl_reader *rd, const h5cl_box *box,
+                       h5cl_file_run *loc, char *err, size_t errlen);
+/* Zero-copy: the tile's address in the dataset's view of the file when
+ * the direct path allows it (direct.h).  For an isolated dataset the
+ * child says where the tile lies and this process maps its own
+ * descriptor of the file, once it is sure that is the child's file.  H5CL_OK, *map_ret (a reference,
+ * for h5cl_view_put) and *data_ret; 1: read it instead; else an error
+ * with err set. */
 int h5cl_reader_map(h5cl_reader *rd, const h5cl_box *box,
-                    h5cl_mapping **map_ret, char *err, size_t errlen);
+                    h5cl_mapping **map_ret, const void **data_ret, char *err,
+                    size_t errlen);
 /* Of the bytes read directly, those mapped instead of read. */
 uint64_t h5cl_reader_bytes_mapped(const h5cl_reader *rd);
 /* Bytes read so far without H5Dread. */

@@ -297,6 +297,21 @@ START_TEST(test_axis_few_columns)
     /* distinct values: the extrema planted twice each, first one wins */
     ds = make(&a, dts[_i], 2, dims, &w, 9810 + (uint64_t)_i, 0.01);
     check_axis(ds, &a, NULL, NULL, 0, 0, 0, "rows x 16 planted");
+    /* ties in blocks free of NaN (the CPU kernel's fast path keeps block
+     * extrema and finds the first step at the end), one block with a NaN
+     * (redone step by step) and infinities in clean blocks */
+    tu_rng_seed(&r, 9820 + (uint64_t)_i);
+    for (i = 0; i < a.n; i++)
+        tu_set_d(&a, i, (double)tu_rng_range(&r, -3, 3));
+    if (dts[_i] != H5CL_INT16) {
+        tu_set_d(&a, 3000 * 16 + 5, NAN);
+        tu_set_d(&a, 7000 * 16 + 2, INFINITY);
+        tu_set_d(&a, 9000 * 16 + 9, -INFINITY);
+    }
+    tu_write(tu_path("few2.h5"), "/x", &a, &w);
+    ds = tu_open(tu_ctx, tu_path("few2.h5"), "/x");
+    check_axis(ds, &a, NULL, NULL, 0, 0, 0, "rows x 16, clean blocks");
+    check_axis(ds, &a, NULL, NULL, 0, 200000, 2, "rows x 16, clean blocks");
 }
 END_TEST
 

@@ -12,7 +12,10 @@
  * run summary says which path was taken.  Tiles mapped from the file
  * (lib/mapping.c) give the same results, and a file truncated under a
  * mapping is H5CL_ERR_IO, never SIGBUS; SIGBUS elsewhere still reaches
- * the handler that was there before.
+ * the handler that was there before.  A dataset's view of its file is
+ * mapped once for all its runs, mapped again when the file grew or a read
+ * faulted, and drops each tile's pages when the data are too large to
+ * keep.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -620,9 +623,9 @@ START_TEST(test_mapping_truncated)
     for (size_t i = 0; i < 8000; i++)
         ck_assert_uint_eq(q[i], (unsigned char)(i * 7 + 3));
     ck_assert_int_eq(h5cl_mapping_faulted(whole), 0);
-    h5cl_mapping_destroy(m);
-    h5cl_mapping_destroy(whole);
-    h5cl_mapping_destroy(NULL);
+    h5cl_mapping_release(m);
+    h5cl_mapping_release(whole);
+    h5cl_mapping_release(NULL);
     close(fd);
 }
 END_TEST
@@ -660,7 +663,7 @@ START_TEST(test_mapping_chains_sigbus)
         (void)theirs[8192];
     ck_assert_int_eq(foreign_hits, 1);
     ck_assert_int_eq(h5cl_mapping_faulted(m), 0);
-    h5cl_mapping_destroy(m);
+    h5cl_mapping_release(m);
     ck_assert_int_eq(sigaction(SIGBUS, NULL, &cur), 0);
     ck_assert_msg((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_foreign_sigbus,
                   "the previous SIGBUS handler was not put back");
@@ -670,9 +673,41 @@ START_TEST(test_mapping_chains_sigbus)
 }
 END_TEST
 
+/* The tu_array a (float32, rank 2) into name as chunks of `rows` full
+ * rows, written last chunk first: HDF5 allocates them in that order, so
+ * consecutive chunks are not consecutive in the file. */
+static void write_chunks_reversed(const char *name, const tu_array *a,
+                                  hsize_t rows)
+{
+    const hsize_t dims[2] = {a->dims[0], a->dims[1]}, chunk[2] = {rows, a->dims[1]};
+    hid_t f = H5Fcreate(tu_path(name), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    ck_assert_int_ge(H5Pset_chunk(dcpl, 2, chunk), 0);
+    hid_t space = H5Screate_simple(2, dims, NULL);
+    hid_t d = H5Dcreate2(f, "/d", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
+                         H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    for (hsize_t c = dims[0] / rows; c-- > 0;) {
+        const hsize_t start[2] = {c * rows, 0}, count[2] = {rows, dims[1]};
+        hid_t mem = H5Screate_simple(2, count, NULL);
+        ck_assert_int_ge(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL,
+                                             count, NULL), 0);
+        ck_assert_int_ge(H5Dwrite(d, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT,
+                                  (const float *)a->data + c * rows * dims[1]),
+                         0);
+        H5Sclose(mem);
+    }
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+}
+
 /* Contiguous and full-row chunked data, mapped (H5CL_MMAP=1: every tile
  * that is one run, however small) and read: the same statistics, and the
- * summary says which. */
+ * summary says which.  Chunks that lie back to back in the file make one
+ * run, so tiles across them are mapped too; chunks written in reverse
+ * order do not, and a tile across two of them is read. */
 START_TEST(test_mapped_run)
 {
     const uint64_t d[2] = {4000, 100};
@@ -685,20 +720,20 @@ START_TEST(test_mapped_run)
     w.chunk[0] = 1000;
     w.chunk[1] = 100;
     write_case("mk.h5", H5CL_FLOAT32, 2, d, &w, &a);
+    write_chunks_reversed("mr.h5", &a, 1000);
     h5cl_run_options_init(&o);
     o.tile_bytes = 64 << 10;
-    const char *files[] = {"mc.h5", "mk.h5"};
-    for (size_t f = 0; f < 2; f++) {
+    const char *files[] = {"mc.h5", "mk.h5", "mr.h5"};
+    for (size_t f = 0; f < 3; f++) {
         h5cl_dataset *ds = tu_open(tu_ctx, tu_path(files[f]), "/d");
         tu_setenv("H5CL_DIRECT", "all");
         tu_setenv("H5CL_MMAP", "1");
         const h5cl_run_summary *s = h5cl_stats_summary(tu_compute(ds, &o, "mapped"));
-        /* contiguous: every tile is one run; chunked: tiles across two
-         * chunks are two runs, read instead */
         if (!s->zero_copy)
             ck_assert_uint_eq(s->bytes_mapped, 0);
-        else if (f == 0)
-            ck_assert_uint_eq(s->bytes_mapped, a.n * 4);
+        else if (f < 2)
+            ck_assert_msg(s->bytes_mapped == a.n * 4, "%s: %llu bytes mapped",
+                          files[f], (unsigned long long)s->bytes_mapped);
         else
             ck_assert_msg(s->bytes_mapped > 0 && s->bytes_mapped < a.n * 4,
                           "%llu bytes mapped", (unsigned long long)s->bytes_mapped);
@@ -753,6 +788,140 @@ START_TEST(test_mapped_truncated_in_flight)
 }
 END_TEST
 
+/* RssFile of this process, in KiB: the file pages it has mapped. */
+static long rss_file_kib(void)
+{
+    char line[256];
+    long v = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "RssFile:", 8) == 0)
+            v = strtol(line + 8, NULL, 10);
+    fclose(f);
+    ck_assert_int_ge(v, 0);
+    return v;
+}
+
+/* A view maps the file once and hands the same mapping to every tile;
+ * it maps again when the file grew past it or a read of it faulted; a
+ * view that does not keep pages drops a tile's pages when it is put
+ * back, one that keeps them leaves them mapped. */
+START_TEST(test_view)
+{
+    const size_t n = 8 << 20;
+    int fd = pattern_file("v.bin", n);
+    h5cl_view *keep = h5cl_view_create(n);
+    ck_assert_ptr_nonnull(keep);
+    h5cl_mapping *m1, *m2, *m3;
+    const void *d1, *d2, *d3;
+    ck_assert_int_eq(h5cl_view_get(keep, fd, n, 4100, 1000, &m1, &d1), 0);
+    ck_assert_int_eq(h5cl_view_get(keep, fd, n, 1 << 20, 4 << 20, &m2, &d2), 0);
+    ck_assert_ptr_eq(m1, m2);
+    ck_assert_uint_eq(((const unsigned char *)d1)[0], (unsigned char)(4100 * 7 + 3));
+    /* past the file's end: read instead */
+    ck_assert_int_ne(h5cl_view_get(keep, fd, n, n - 10, 20, &m3, &d3), 0);
+    ck_assert_ptr_null(m3);
+
+    /* pages kept: the 4 MiB read stay mapped after the put */
+    volatile const unsigned char *p = d2;
+    unsigned long sum = 0;
+    for (size_t i = 0; i < (4 << 20); i += 4096)
+        sum += p[i];
+    const long before = rss_file_kib();
+    h5cl_view_put(m2, d2, 4 << 20);
+    ck_assert_int_ge(rss_file_kib(), before - 64);
+
+    /* the file grows: a tile past the old end gets a new mapping, while
+     * the old one lives on for the tile that holds it */
+    ck_assert_int_eq(ftruncate(fd, 2 * n), 0);
+    ck_assert_int_eq(h5cl_view_get(keep, fd, 2 * n, n, 4096, &m3, &d3), 0);
+    ck_assert_ptr_ne(m3, m1);
+    ck_assert_uint_eq(((const unsigned char *)d3)[0], 0);
+    ck_assert_uint_eq(((const unsigned char *)d1)[1], (unsigned char)(4101 * 7 + 3));
+    h5cl_view_put(m1, d1, 1000);
+
+    /* the file shrinks under a reader: the mapping faults, and the next
+     * tile (after the file is whole again) gets a fresh one */
+    ck_assert_int_eq(ftruncate(fd, 4096), 0);
+    const unsigned char *q = d3;
+    ck_assert_uint_eq(((volatile const unsigned char *)q)[0], 0);
+    ck_assert_int_eq(h5cl_mapping_faulted(m3), 1);
+    ck_assert_int_eq(ftruncate(fd, 2 * n), 0);
+    h5cl_mapping *m4;
+    const void *d4;
+    ck_assert_int_eq(h5cl_view_get(keep, fd, 2 * n, 0, 8192, &m4, &d4), 0);
+    ck_assert_ptr_ne(m4, m3);
+    ck_assert_int_eq(h5cl_mapping_faulted(m4), 0);
+    ck_assert_uint_eq(((const unsigned char *)d4)[5], (unsigned char)(5 * 7 + 3));
+    h5cl_view_put(m3, d3, 4096);
+    h5cl_view_put(m4, d4, 8192);
+    h5cl_view_destroy(keep);
+
+    /* data too large to keep (more than half of the memory): a tile's
+     * pages leave the resident set when it is put back */
+    h5cl_view *drop = h5cl_view_create(UINT64_MAX);
+    ck_assert_ptr_nonnull(drop);
+    ck_assert_int_eq(h5cl_view_get(drop, fd, 2 * n, 0, 4 << 20, &m1, &d1), 0);
+    p = d1;
+    for (size_t i = 0; i < (4 << 20); i += 4096)
+        sum += p[i];
+    const long touched = rss_file_kib();
+    h5cl_view_put(m1, d1, 4 << 20);
+    ck_assert_msg(rss_file_kib() <= touched - 3 * 1024,
+                  "RssFile %ld KiB after the put, %ld before", rss_file_kib(),
+                  touched);
+    h5cl_view_destroy(drop);
+    h5cl_view_destroy(NULL);
+    close(fd);
+    (void)sum;
+}
+END_TEST
+
+/* An open dataset keeps its view between runs: a run that failed because
+ * the file shrank under it leaves a faulted mapping, and once the file is
+ * whole again the next run on the same handle maps it afresh and is
+ * right. */
+START_TEST(test_mapped_runs_recover)
+{
+    const uint64_t d[1] = {1 << 20};
+    tu_array a;
+    tu_write_opts w;
+    h5cl_run_options o;
+    h5cl_stats *st = NULL;
+    const char *f = tu_path("mr.h5");
+    tu_write_opts_init(&w);
+    write_case("mr.h5", H5CL_FLOAT32, 1, d, &w, &a);
+    int fd = open(f, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    const off_t size = lseek(fd, 0, SEEK_END);
+    unsigned char *copy = tu_alloc((size_t)size);
+    ck_assert_int_eq(pread(fd, copy, (size_t)size, 0), size);
+    h5cl_dataset *ds = tu_open(tu_ctx, f, "/d");
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 256 << 10;
+    tu_setenv("H5CL_MMAP", "1");
+    const h5cl_run_summary *s = h5cl_stats_summary(tu_compute(ds, &o, "first"));
+    if (s->zero_copy)
+        ck_assert_uint_eq(s->bytes_mapped, a.n * 4);
+    tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "second");
+
+    o.progress = truncate_at_first_tile;
+    o.progress_user = (void *)f;
+    int rc = h5cl_stats_compute(ds, &o, &st);
+    ck_assert_msg(rc == H5CL_ERR_IO, "status %s: %s", h5cl_errname(rc),
+                  h5cl_ctx_errmsg(tu_ctx));
+    ck_assert_int_eq(pwrite(fd, copy, (size_t)size, 0), size);
+    o.progress = NULL;
+    s = h5cl_stats_summary(tu_compute(ds, &o, "after the file is whole"));
+    if (s->zero_copy)
+        ck_assert_uint_eq(s->bytes_mapped, a.n * 4);
+    tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "whole again");
+    tu_setenv("H5CL_MMAP", NULL);
+    close(fd);
+}
+END_TEST
+
 Suite *direct_suite(void)
 {
     Suite *s = suite_create("direct");
@@ -771,6 +940,8 @@ Suite *direct_suite(void)
     tcase_add_test(tc, test_mapped_truncated_in_flight);
     tcase_add_test(tc, test_mapping_truncated);
     tcase_add_test(tc, test_mapping_chains_sigbus);
+    tcase_add_test(tc, test_view);
+    tcase_add_test(tc, test_mapped_runs_recover);
     suite_add_tcase(s, tc);
     tc = tcase_create("decode");
     tcase_add_checked_fixture(tc, tu_ctx_setup, tu_ctx_teardown);

@@ -2,7 +2,8 @@
  * Isolated mode (lib/isolate.c, the h5cl-reader helper): results
  * bit-identical to in-process runs for stats, per-axis stats, histograms,
  * maps and covariance over every read path (direct pread, decoded chunks,
- * H5Dread, byte-swapped, partly unallocated with a fill value); a child
+ * H5Dread, byte-swapped, partly unallocated with a fill value), and for
+ * tiles the child locates and this process maps; a child
  * that crashes, exits, hangs or spins, at open or mid-run, gives
  * H5CL_ERR_CRASHED / TIMEOUT / LIMIT naming the file, the dataset and the
  * signal, and the context stays usable (the next call starts a fresh
@@ -246,6 +247,73 @@ START_TEST(test_identical)
     h5cl_run_options o;
     h5cl_run_options_init(&o);
     tu_compute_check(iso, &o, &a, &sel, tu_tolerance(&tu_dev), c->what);
+}
+END_TEST
+
+/* Float32 rows x 40, contiguous, seeded: what the mapped tests read. */
+static void write_rows(const char *file, uint64_t rows, uint64_t seed,
+                       tu_array *a)
+{
+    const uint64_t dims[2] = {rows, 40};
+    tu_rng r;
+    tu_rng_seed(&r, seed);
+    tu_array_init(a, H5CL_FLOAT32, 2, dims);
+    tu_fill_random(a, &r, 0.01);
+    tu_write_opts o;
+    tu_write_opts_init(&o);
+    tu_write(file, "/g/d", a, &o);
+}
+
+static int truncate_at_first_tile(uint64_t done, uint64_t total,
+                                  uint64_t bytes, void *user)
+{
+    if (done == 1)
+        ck_assert_int_eq(truncate(user, 4096), 0);
+    return 0;
+}
+
+/* Isolated tiles that are one run of the file are mapped by this process
+ * where the child locates them: the same results as in-process, the
+ * summary counts them mapped; a file replaced under the name after the
+ * open is never mapped (the child still reads the file it opened, and so
+ * does the run); a file truncated under a mapped run is H5CL_ERR_IO. */
+START_TEST(test_mapped)
+{
+    const char *file = tu_path("mapped.h5");
+    tu_array a, b;
+    write_rows(file, 20000, 11, &a);
+    h5cl_dataset *in = open_as(file, "/g/d", 0);
+    h5cl_dataset *iso = open_as(file, "/g/d", 1);
+    h5cl_run_options o;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 256 << 10;
+    tu_setenv("H5CL_MMAP", "1");
+    const h5cl_run_summary *s = h5cl_stats_summary(tu_compute(iso, &o, "iso"));
+    if (s->zero_copy)
+        ck_assert_uint_eq(s->bytes_mapped, a.n * 4);
+    ck_assert_uint_eq(s->bytes_direct, a.n * 4);
+    check_same_stats(in, iso, -1, "mapped");
+    tu_compute_check(iso, &o, &a, NULL, tu_tolerance(&tu_dev), "mapped");
+
+    const char *other = tu_path("other.h5");
+    write_rows(other, 20000, 12, &b);
+    ck_assert_int_eq(rename(other, file), 0);
+    s = h5cl_stats_summary(tu_compute(iso, &o, "replaced"));
+    ck_assert_uint_eq(s->bytes_mapped, 0);
+    tu_compute_check(iso, &o, &a, NULL, tu_tolerance(&tu_dev),
+                     "the file opened, not its replacement");
+
+    h5cl_dataset *fresh = open_as(file, "/g/d", 1);
+    h5cl_stats *st = NULL;
+    o.progress = truncate_at_first_tile;
+    o.progress_user = (void *)file;
+    const int rc = h5cl_stats_compute(fresh, &o, &st);
+    tu_setenv("H5CL_MMAP", NULL);
+    ck_assert_msg(rc == H5CL_ERR_IO, "status %s: %s", h5cl_errname(rc),
+                  h5cl_ctx_errmsg(tu_ctx));
+    ck_assert_ptr_null(st);
+    ck_assert_msg(strstr(h5cl_ctx_errmsg(tu_ctx), "truncated"), "message: %s",
+                  h5cl_ctx_errmsg(tu_ctx));
 }
 END_TEST
 
@@ -585,6 +653,7 @@ Suite *isolate_suite(void)
     tcase_set_timeout(tc, TU_TIMEOUT);
     tcase_add_loop_test(tc, test_identical, 0, (int)NELEMS(layouts));
     tcase_add_test(tc, test_cf);
+    tcase_add_test(tc, test_mapped);
     tcase_add_test(tc, test_listing);
     suite_add_tcase(s, tc);
 

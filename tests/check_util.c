@@ -781,7 +781,11 @@ static void tu_visit(const tu_array *a, const tu_sel *s, int axis,
 static void tu_add(long double *s, long double *c, long double x)
 {
     long double t = *s + x;
-    if (fabsl(*s) >= fabsl(x))
+    /* an infinite sum has no rounding error to keep (inf - inf would
+     * make the compensation, and so the sum, NaN) */
+    if (!isfinite(t))
+        *c = 0;
+    else if (fabsl(*s) >= fabsl(x))
         *c += (*s - t) + x;
     else
         *c += (x - t) + *s;
