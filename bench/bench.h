@@ -323,6 +323,10 @@ struct bench_cfg {
     struct sweep_spec sweep;   /* --sweep                                */
     int no_roofline;           /* --no-roofline                          */
     int suite;                 /* --suite                                */
+    /* --figures: what the stats case computes (H5CL_FIG_*, 0: all) and
+     * the names given, for the header and the rows */
+    unsigned figures;
+    const char *figures_text;
 };
 
 enum row_status { ROW_OK = 0, ROW_ERROR };

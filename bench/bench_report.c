@@ -196,6 +196,10 @@ static void json_common(FILE *f, const struct bench_cfg *cfg,
     fprintf(f, ",\"requested_tile_bytes\":%" PRIu64 ",\"slots\":%u"
                ",\"reps\":%u",
             cfg->tile_bytes, cfg->slots, cfg->reps);
+    if (cr->which == CASE_STATS) {
+        fputs(",\"figures\":", f);
+        json_str(f, cfg->figures_text ? cfg->figures_text : "all");
+    }
     if (row->status == ROW_OK) {
         fprintf(f, ",\"tile_bytes\":%" PRIu64 ",\"tiles\":%" PRIu64,
                 row->tile_bytes, row->tiles);
@@ -824,6 +828,8 @@ void print_header(const struct bench_cfg *cfg, const struct results *res)
         }
         printf(", %u filters\n", rr->nfilters);
     }
+    printf("figures  : %s (stats case)\n",
+           cfg->figures_text ? cfg->figures_text : "all");
 }
 
 void print_table(const struct bench_cfg *cfg, const struct results *res)

@@ -385,6 +385,8 @@ static void usage(FILE *f)
 "                     outputs (default %s)\n"
 "  --size SIZE        generated dataset size (default 4G; 256M in a suite)\n"
 "  --dtype T          generated type: float32 (default), float64 or int16\n"
+"  --figures LIST     the stats case computes only these (h5cl stats\n"
+"                     --figures names: sum, var, min, arg, ...; all)\n"
 "                     (int16: the field in hundredths, no NaNs)\n"
 "  --layout L         generated layout: chunked (default), contiguous, or\n"
 "                     gzip (chunked, shuffle + deflate level %d)\n"
@@ -503,7 +505,7 @@ static int is_known_option(const char *name)
         "--chunk-bytes", "--rank", "--tile-bytes", "--slots", "--reps",
         "--device", "--json", "--keep", "--generate", "--verbose", "--trace",
         "--case", "--hist-range", "--sweep", "--no-roofline", "--dtype",
-        "--layout", "--suite", "--cols" };
+        "--layout", "--suite", "--cols", "--figures" };
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return 1;
@@ -630,6 +632,13 @@ int main(int argc, char **argv)
                 return usage_error("bad --dtype '%s' (float32, float64 or "
                                    "int16)", val);
             cfg.dtype_given = bench_only = 1;
+        } else if (strcmp(name, "--figures") == 0) {
+            if (h5cl_figures_parse(val, &cfg.figures) != H5CL_OK)
+                return usage_error("bad --figures '%s' (a comma list of "
+                                   "count, sum, mean, var, std, min, max, "
+                                   "arg, all)", val);
+            cfg.figures_text = val;
+            bench_only = 1;
         } else if (strcmp(name, "--layout") == 0) {
             if (parse_layout(val, &cfg.layout))
                 return usage_error("bad --layout '%s' (contiguous, chunked "

@@ -324,6 +324,9 @@ typedef struct h5cl_run_options {
      * every op.  0: the data as stored. */
     int mask_fill;
     int cf;
+    /* Statistics runs: which figures to compute, H5CL_FIG_* flags (see
+     * "Selected figures" below); 0: all.  Other ops ignore it. */
+    unsigned figures;
 } h5cl_run_options;
 
 /* Most datasets one run reads (the one the op is called on plus `with`). */
@@ -378,9 +381,38 @@ typedef struct h5cl_stats_state {
     h5cl_scalar max;
     uint64_t argmin;
     uint64_t argmax;
+    uint32_t missing;    /* H5CL_FIG_* figures NOT held; 0: all held      */
 } h5cl_stats_state;
 
 #define H5CL_STATS_STATE_BYTES 96
+
+/* Selected figures.  A statistics run computes only the figures asked for
+ * in h5cl_run_options.figures (0: all), so a sum costs only a sum; the
+ * state says what it holds in `missing` (the flags NOT held, so 0 means
+ * all and every zero-initialised state holds everything).
+ *   H5CL_FIG_COUNT   count, nan_count: always computed
+ *   H5CL_FIG_SUM     sum, mean
+ *   H5CL_FIG_VAR     m2 (var, std); implies SUM
+ *   H5CL_FIG_MINMAX  min, max, and argmin/argmax with them (the index
+ *                    costs the kernels next to nothing)
+ *   H5CL_FIG_ARG     argmin, argmax; implies MINMAX
+ * Derived figures of a state that does not hold them are NaN; argmin and
+ * argmax not held are H5CL_ARG_NONE.  Merging states of different figure
+ * sets keeps the intersection.  The serialised form stores `missing` in
+ * byte 5 (0 in older buffers, which held everything).  Per-axis runs
+ * (axis >= 0) compute every figure whatever was asked, and say so. */
+#define H5CL_FIG_COUNT 0x01u
+#define H5CL_FIG_SUM 0x02u
+#define H5CL_FIG_VAR 0x04u
+#define H5CL_FIG_MINMAX 0x08u
+#define H5CL_FIG_ARG 0x10u
+#define H5CL_FIG_ALL 0x1fu
+#define H5CL_ARG_NONE UINT64_MAX
+
+/* Figure flags from a comma list of names: count, nan_count, sum, mean,
+ * var, std, min, max, argmin, argmax, arg (both indices), all.  Returns
+ * H5CL_ERR_INVALID_ARGUMENT for an unknown or missing name. */
+H5CL_API int h5cl_figures_parse(const char *names, unsigned *figures_ret);
 
 /* An empty state of the given kind (count 0). */
 H5CL_API void h5cl_stats_state_init(h5cl_stats_state *st, h5cl_kind kind);
@@ -461,7 +493,8 @@ typedef struct h5cl_tile_timing {
 } h5cl_tile_timing;
 
 /* Streams the dataset (or the selection in opts) through the device and
- * computes all statistics in one pass.  opts may be NULL for defaults.
+ * computes all statistics (or those in opts->figures: "Selected figures"
+ * above) in one pass.  opts may be NULL for defaults.
  * With opts->axis >= 0 the axis is reduced and the result holds one state
  * per position of the remaining axes, in C order. */
 H5CL_API int h5cl_stats_compute(h5cl_dataset *ds,

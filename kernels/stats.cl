@@ -9,6 +9,12 @@
  *   CONTIGUOUS 1 on CPU devices: each work-item owns one contiguous segment
  *              read with vector loads; 0 on GPUs: work-items interleave so
  *              that neighbouring work-items read neighbouring elements.
+ * and, for runs of selected figures (lib/ops_stats.c; all 1 when unset):
+ *   NEED_M2     sums of squares (var, std); without them the sums are not
+ *               shifted, so a sum is a load, a convert and an add
+ *   NEED_MINMAX min, max and the index of their first occurrence (which
+ *               costs one block's rescan per work-item: no variant)
+ * The count, the NaN count and the sum are computed in every variant.
  *
  * Every work-group writes one partial record of REC_WORDS 64-bit words
  * (layout shared with lib/ops_stats.c):
@@ -29,6 +35,14 @@ typedef double ACC;
 typedef float ACC;
 #define ACC_BITS(x) ((ulong)as_uint(x))
 #endif
+
+#ifndef NEED_M2
+#define NEED_M2 1
+#endif
+#ifndef NEED_MINMAX
+#define NEED_MINMAX 1
+#endif
+#define ALL_FIGURES (NEED_M2 && NEED_MINMAX)
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -151,7 +165,7 @@ static void acc_one(acc *a, T x, ulong idx)
         a->nan++;
         return;
     }
-    MINT m = (MINT)x;
+#if NEED_M2
     /* the shift is the first finite value: close to the data, so the
      * shifted sums do not cancel; infinities before it give inf or NaN
      * whatever the shift */
@@ -159,13 +173,20 @@ static void acc_one(acc *a, T x, ulong idx)
         a->K = (ACC)x;
         a->kset = 1;
     }
+#endif
     a->n++;
+#if NEED_M2 || T_KIND == 0
     ACC d = (ACC)x - a->K;
     acc_add(&a->s1, &a->c1, d);
+#endif
+#if NEED_M2
     acc_add(&a->s2, &a->c2, d * d);
+#endif
 #if T_KIND != 0
     isum_add(&a->isum, &a->isum_hi, (SUMT)x, SIGN_HI(x));
 #endif
+#if NEED_MINMAX
+    MINT m = (MINT)x;
     if (a->imn == NONE || m < a->mn) {
         a->mn = m;
         a->imn = idx;
@@ -174,6 +195,7 @@ static void acc_one(acc *a, T x, ulong idx)
         a->mx = m;
         a->imx = idx;
     }
+#endif
 }
 
 static part acc_finish(const acc *a)
@@ -193,12 +215,19 @@ static part acc_finish(const acc *a)
         ACC n = (ACC)a->n;
         ACC s1 = a->s1 - a->c1;
         p.mean = a->K + s1 / n;
+#if NEED_M2
         /* rounding can leave a tiny negative; NaN (from inf) must stay */
         p.m2 = (a->s2 - a->c2) - s1 * s1 / n;
         if (p.m2 < 0)
             p.m2 = 0;
         p.fsum = n * a->K;
         p.fsumc = s1;
+#else
+        /* unshifted: the sum itself, compensated across partials */
+        p.m2 = 0;
+        p.fsum = s1;
+        p.fsumc = 0;
+#endif
     } else {
         p.mean = p.m2 = p.fsum = p.fsumc = 0;
     }
@@ -296,12 +325,19 @@ typedef ulong4 SUMV;
 #define as_SUMV(v) as_ulong4(v)
 #endif
 
+/* 8- and 16-bit integers with fp64 sum x and x^2 exactly in integer lanes
+ * per block (a lane's 256 values: x sums below 2^25, x^2 below 2^40), then
+ * fold the block into the shifted double sums, exactly: every term is an
+ * integer below 2^53.  No per-element conversion to double. */
+#define NARROW_INT (T_KIND != 0 && T_SIZE <= 2 && HAS_FP64)
+
 static ACC hsum(ACCV lo, ACCV hi)
 {
     ACCV v = lo + hi;
     return (v.s0 + v.s1) + (v.s2 + v.s3);
 }
 
+#if NEED_MINMAX
 static MINT hmin(MV v)
 {
     MS l[MVW];
@@ -321,6 +357,7 @@ static MINT hmax(MV v)
         m = max(m, l[i]);
     return (MINT)m;
 }
+#endif
 
 #if !HAS_FP64
 static void kahan4(ACCV *s, ACCV *c, ACCV y)
@@ -331,6 +368,7 @@ static void kahan4(ACCV *s, ACCV *c, ACCV y)
 }
 #endif
 
+#if NEED_MINMAX
 /* Puts the first index in [b, e) holding value m into a's minimum (or
  * maximum) if it beats it; ties go to the smaller index. */
 static void settle(acc *a, __global const T *in, ulong b, ulong e, MINT m,
@@ -348,6 +386,7 @@ static void settle(acc *a, __global const T *in, ulong b, ulong e, MINT m,
             return;
         }
 }
+#endif
 
 /* Elements [b, e) of one work-item.  The fast path keeps only shifted sums
  * and extrema per 8 lanes, block by block, and remembers which block held
@@ -356,6 +395,7 @@ static void settle(acc *a, __global const T *in, ulong b, ulong e, MINT m,
  * -inf) is redone element by element, which handles NaNs exactly. */
 static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 {
+#if NEED_M2
     if (!a->kset) {
         ulong i = b;
 #if T_KIND == 0
@@ -368,13 +408,22 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
         }
     }
     const ACC K = a->K;
+#define SHIFTED(v) (TO_ACCV(v) - K)
+#else
+#define SHIFTED(v) TO_ACCV(v)
+#endif
     const ulong nv = (e - b) / 8;
     __global const T *p = in + b;
+#if NARROW_INT
+    ACC f1 = 0, f2 = 0; /* the blocks' shifted sums */
+    SUMT nsum = 0;      /* exact: a segment is < 2^31 elements of < 2^16 */
+#else
     ACCV s1l = 0, s1h = 0, s2l = 0, s2h = 0;
+#endif
 #if !HAS_FP64
     ACCV c1l = 0, c1h = 0, c2l = 0, c2h = 0;
 #endif
-#if T_KIND != 0
+#if T_KIND != 0 && !NARROW_INT
     SUMV isl = 0, ish = 0;
 #if T_SIZE == 8
     long4 hil = 0, hih = 0; /* carries: the high words of 128-bit lanes */
@@ -384,29 +433,57 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
     MINT bmn = 0, bmx = 0;
     for (ulong v0 = 0; v0 < nv; v0 += BLOCK) {
         const ulong v1 = min(v0 + BLOCK, nv);
+#if NARROW_INT
+        MV b1 = 0;
+        ulong4 b2l = 0, b2h = 0;
+#else
         ACCV t1l = 0, t1h = 0, t2l = 0, t2h = 0;
+#endif
+#if NEED_MINMAX
 #if T_SIZE == 8
         MV mn = vload4(2 * v0, p), mx = mn;
 #else
         MV mn = TO_MV(vload8(v0, p)), mx = mn;
 #endif
+#endif
         for (ulong v = v0; v < v1; v++) {
 #if T_SIZE == 8
             H xl = vload4(2 * v, p), xh = vload4(2 * v + 1, p);
+#if NEED_MINMAX
             mn = min(mn, min(xl, xh));
             mx = max(mx, max(xl, xh));
+#endif
 #else
             TV x = vload8(v, p);
+#if NEED_MINMAX || NARROW_INT
             MV m = TO_MV(x);
+#endif
+#if NEED_MINMAX
             mn = min(mn, m);
             mx = max(mx, m);
+#endif
+#if NARROW_INT
+            b1 += m;
+#if NEED_M2
+            const uint8 q = as_uint8(m * m); /* < 2^32, even for ushort */
+            b2l += convert_ulong4(q.lo);
+            b2h += convert_ulong4(q.hi);
+#endif
+#else
             H xl = x.lo, xh = x.hi;
 #endif
-            ACCV dl = TO_ACCV(xl) - K, dh = TO_ACCV(xh) - K;
+#endif
+#if !NARROW_INT
+#if NEED_M2 || T_KIND == 0
+            /* integers without M2 need only their exact sums below */
+            ACCV dl = SHIFTED(xl), dh = SHIFTED(xh);
             t1l += dl;
             t1h += dh;
+#endif
+#if NEED_M2
             t2l += dl * dl;
             t2h += dh * dh;
+#endif
 #if T_KIND != 0
             SUMV sl = TO_SUMV(xl), sh = TO_SUMV(xh);
 #if T_SIZE == 8
@@ -425,26 +502,49 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
             ish += sh;
 #endif
 #endif
+#endif /* !NARROW_INT */
         }
 #if T_KIND == 0
+#if NEED_M2
         if (any(isnan((t1l + t1h) + (t2l + t2h)))) {
+#else
+        if (any(isnan(t1l + t1h))) {
+#endif
             for (ulong i = b + v0 * 8; i < b + v1 * 8; i++)
                 acc_one(a, in[i], i);
             continue;
         }
 #endif
-#if HAS_FP64
+#if NARROW_INT
+        {
+            const int4 h1 = as_int4(b1.lo + b1.hi); /* < 2^28 in a lane */
+            const SUMT S1 = (SUMT)(h1.s0 + h1.s1 + h1.s2 + h1.s3);
+            nsum += S1;
+#if NEED_M2
+            const ulong4 h2 = b2l + b2h;
+            const ACC S2 = (ACC)(h2.s0 + h2.s1 + h2.s2 + h2.s3);
+            const ACC nb = (ACC)((v1 - v0) * 8);
+            f1 += (ACC)S1 - nb * K;
+            f2 += S2 - 2 * K * (ACC)S1 + nb * K * K;
+#endif
+        }
+#elif HAS_FP64
         s1l += t1l;
         s1h += t1h;
+#if NEED_M2
         s2l += t2l;
         s2h += t2h;
+#endif
 #else
         kahan4(&s1l, &c1l, t1l);
         kahan4(&s1h, &c1h, t1h);
+#if NEED_M2
         kahan4(&s2l, &c2l, t2l);
         kahan4(&s2h, &c2h, t2h);
 #endif
+#endif
         nfast += (v1 - v0) * 8;
+#if NEED_MINMAX
         MINT lo = hmin(mn), hi = hmax(mx);
         if (bmn_at == NONE || lo < bmn) {
             bmn = lo;
@@ -454,16 +554,21 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
             bmx = hi;
             bmx_at = v0;
         }
+#endif
     }
     a->n += nfast;
-#if HAS_FP64
+#if NARROW_INT
+    a->s1 += f1;
+    a->s2 += f2;
+    isum_add(&a->isum, &a->isum_hi, nsum, SIGN_HI(nsum));
+#elif HAS_FP64
     a->s1 += hsum(s1l, s1h);
     a->s2 += hsum(s2l, s2h);
 #else
     acc_add(&a->s1, &a->c1, hsum(s1l - c1l, s1h - c1h));
     acc_add(&a->s2, &a->c2, hsum(s2l - c2l, s2h - c2h));
 #endif
-#if T_KIND != 0
+#if T_KIND != 0 && !NARROW_INT
     SUMT lanes[8];
     long his[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     vstore4(isl, 0, lanes);
@@ -478,10 +583,13 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
     for (int l = 0; l < 8; l++)
         isum_add(&a->isum, &a->isum_hi, lanes[l], his[l]);
 #endif
+#if NEED_MINMAX
     if (bmn_at != NONE)
         settle(a, in, b + bmn_at * 8, b + min(bmn_at + BLOCK, nv) * 8, bmn, 0);
     if (bmx_at != NONE)
         settle(a, in, b + bmx_at * 8, b + min(bmx_at + BLOCK, nv) * 8, bmx, 1);
+#endif
+#undef SHIFTED
     for (ulong i = b + nv * 8; i < e; i++)
         acc_one(a, in[i], i);
 }
@@ -533,6 +641,7 @@ __kernel void stats_flat(__global const T *in, const ulong n, const ulong seg,
  * lines one work-item touches in cache for its neighbours: PoCL runs a
  * work-item to completion before the next, so without them each of 16
  * columns read the whole tile from memory. */
+#if ALL_FIGURES /* per-axis runs compute every figure (lib/ops_stats.c) */
 __kernel void stats_axis(__global const T *in, const ulong O, const ulong A,
                          const ulong I, const ulong sa, __global ulong *out)
 {
@@ -550,8 +659,9 @@ __kernel void stats_axis(__global const T *in, const ulong O, const ulong A,
     part p = acc_finish(&a);
     part_store(out + gid * REC_WORDS, &p);
 }
+#endif
 
-#if CONTIGUOUS && HAS_FP64 && (T_KIND == 0 || T_SIZE <= 4)
+#if ALL_FIGURES && CONTIGUOUS && HAS_FP64 && (T_KIND == 0 || T_SIZE <= 4)
 /* Per-axis statistics on CPU devices when the positions after the axis
  * come in groups of eight (I % 8 == 0, e.g. rows x 16 reduced along the
  * rows), for floating data and integers up to 32 bits: work-item

@@ -53,6 +53,11 @@ static int hist_options(h5cl_ctx *ctx, const h5cl_hist_options *in,
                          "the histogram range [%g, %g] is empty; lo must be "
                          "below hi",
                          o->lo, o->hi);
+    if (!o->range_set && o->range_state &&
+        (o->range_state->missing & H5CL_FIG_MINMAX))
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "range_state holds no min and max (a run of "
+                         "selected figures without H5CL_FIG_MINMAX)");
     return H5CL_OK;
 }
 

@@ -3,6 +3,7 @@
  * non-blocking read brings them back, and merge() folds them into the run's
  * states in tile order.  Also h5cl_stats_compute(), the public entry. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,7 @@ typedef struct stats_op {
     cl_mem *scratch;        /* per slot: the expression's values      */
     h5cl_masked *masked;    /* per slot, when the expression decodes   */
     int axis;               /* -1: whole selection */
+    uint32_t missing;       /* H5CL_FIG_* figures the run does not compute */
     int zero_copy;          /* records land in host memory directly */
     cl_kernel kernel;
     cl_kernel kernel8;      /* per-axis, 8 positions per work-item, or NULL */
@@ -134,7 +136,14 @@ static int op_setup(h5cl_op *op, h5cl_ctx *ctx, const h5cl_plan *plan,
     stats_op *so = op->impl;
     h5cl_device *dev = &ctx->dev;
     cl_program prog;
-    int st = h5cl_program_get(ctx, "stats", so->dtype, &prog);
+    /* the full program has no defines, so it is the one that
+     * h5cl_ctx_build_programs builds ahead */
+    char defines[64] = "";
+    if (so->missing)
+        snprintf(defines, sizeof defines, "-DNEED_M2=%d -DNEED_MINMAX=%d",
+                 !(so->missing & H5CL_FIG_VAR),
+                 !(so->missing & H5CL_FIG_MINMAX));
+    int st = h5cl_program_get_variant(ctx, "stats", so->dtype, defines, &prog);
     if (st != H5CL_OK)
         return st;
     cl_int err;
@@ -362,9 +371,10 @@ static double as_float(cl_ulong bits)
     return f;
 }
 
-/* Decodes one device record (see kernels/stats.cl) into a state. */
+/* Decodes one device record (see kernels/stats.cl) of a run that lacks
+ * the figures `missing` into a state. */
 static void decode(const cl_ulong *w, h5cl_kind kind, int fp64,
-                   h5cl_stats_state *st)
+                   uint32_t missing, h5cl_stats_state *st)
 {
 #define ACCF(x) (fp64 ? h5cl_bits_double(x) : as_float(x))
     h5cl_stats_state_init(st, kind);
@@ -385,6 +395,13 @@ static void decode(const cl_ulong *w, h5cl_kind kind, int fp64,
     st->mean = ACCF(w[7]);
     st->m2 = ACCF(w[8]);
 #undef ACCF
+    /* integer kernels without M2 keep only the exact sum: the running
+     * mean that merges carry comes from it (st holds every figure yet) */
+    if ((missing & H5CL_FIG_VAR) && kind != H5CL_KIND_FLOAT && st->count)
+        st->mean = h5cl_stats_state_mean(st);
+    st->missing = missing;
+    if (missing & H5CL_FIG_ARG)
+        st->argmin = st->argmax = H5CL_ARG_NONE;
 }
 
 static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
@@ -401,10 +418,10 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
         h5cl_stats_state acc;
         h5cl_stats_state_init(&acc, so->kind);
         for (size_t r = 0; r < so->nrecs[slot]; r++) {
-            decode(recs + r * REC_WORDS, so->kind, fp64, &part);
+            decode(recs + r * REC_WORDS, so->kind, fp64, so->missing, &part);
             h5cl_stats_state_merge(&acc, &part);
         }
-        if (acc.count) {
+        if (acc.count && !(acc.missing & H5CL_FIG_ARG)) {
             acc.argmin = h5cl_sel_index(sel, &tile->box, 0, sel->rank, acc.argmin);
             acc.argmax = h5cl_sel_index(sel, &tile->box, 0, sel->rank, acc.argmax);
         }
@@ -429,7 +446,7 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
                 const uint64_t gi =
                     h5cl_sel_index(sel, &tile->box, ax + 1, sel->rank, i);
                 decode(recs + ((sp * O + o) * I + i) * REC_WORDS, so->kind,
-                       fp64, &part);
+                       fp64, so->missing, &part);
                 if (part.count) {
                     part.argmin += axis_off;
                     part.argmax += axis_off;
@@ -444,7 +461,7 @@ static int op_merge(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
 /* ---- public entry points ---- */
 
 static int stats_alloc(const h5cl_box *sel, int axis, h5cl_kind kind,
-                       h5cl_stats **out_ret)
+                       uint32_t missing, h5cl_stats **out_ret)
 {
     h5cl_stats *s = calloc(1, sizeof *s);
     if (!s)
@@ -462,8 +479,10 @@ static int stats_alloc(const h5cl_box *sel, int axis, h5cl_kind kind,
         free(s);
         return H5CL_ERR_NO_MEMORY;
     }
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         h5cl_stats_state_init(&s->states[i], kind);
+        s->states[i].missing = missing;
+    }
     *out_ret = s;
     return H5CL_OK;
 }
@@ -481,10 +500,14 @@ static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
     h5cl_ctx *ctx = run->ctx;
     const h5cl_dtype dtype =
         ac->eval ? h5cl_eval_acc_dtype(ctx) : run->in.ds[0]->info.dtype;
+    /* per-axis runs compute every figure: their kernels are cheap
+     * beside their scattered reads */
+    const uint32_t missing =
+        run->opts.axis < 0 ? h5cl_figures_missing(run->opts.figures) : 0;
     h5cl_stats_free(ac->out);
     ac->out = NULL;
-    if (stats_alloc(&run->sel, run->opts.axis, kind_of(dtype), &ac->out) !=
-        H5CL_OK)
+    if (stats_alloc(&run->sel, run->opts.axis, kind_of(dtype), missing,
+                    &ac->out) != H5CL_OK)
         return h5cl_fail(ctx, H5CL_ERR_NO_MEMORY,
                          "out of memory for the result states");
     h5cl_stats *out = ac->out;
@@ -495,6 +518,7 @@ static int attempt(h5cl_run *run, const h5cl_plan *plan, void *user)
     so.kind = kind_of(dtype);
     so.eval = ac->eval;
     so.axis = run->opts.axis;
+    so.missing = missing;
     so.out = out;
     h5cl_op op = {&so, op_setup, op_enqueue, op_merge, op_teardown};
     out->summary.tile_bytes = plan->max_tile_elems * plan->elem_size;
@@ -521,7 +545,8 @@ static void share_shift(const h5cl_run *run, h5cl_stats *out)
             step *= run->sel.count[d];
     const uint64_t off = run->share_row * step;
     for (size_t i = 0; off && i < out->n; i++)
-        if (out->states[i].count) {
+        if (out->states[i].count &&
+            !(out->states[i].missing & H5CL_FIG_ARG)) {
             out->states[i].argmin += off;
             out->states[i].argmax += off;
         }
@@ -535,6 +560,11 @@ static int stats_compute(h5cl_dataset *ds, const h5cl_run_options *opts,
     int st = h5cl_run_prepare(ctx, ds, opts, 1, &run);
     if (st != H5CL_OK)
         return st;
+    if (run.opts.figures & ~H5CL_FIG_ALL)
+        return h5cl_fail(ctx, H5CL_ERR_INVALID_ARGUMENT,
+                         "figures 0x%x has bits that are no H5CL_FIG_* flag "
+                         "(0x%x is every figure)",
+                         run.opts.figures, H5CL_FIG_ALL);
     attempt_ctx ac = {NULL, NULL};
     /* an expression, or decoding alone (the expression is then the
      * input's name) */
@@ -693,7 +723,8 @@ int h5cl_stats_deserialize(const unsigned char *buf, size_t nbytes,
     if (product != n || (rank == 0 && n != 1))
         return H5CL_ERR_BAD_STATE;
     h5cl_stats *s = NULL;
-    if (stats_alloc(&shape, rank ? rank : -1, H5CL_KIND_FLOAT, &s) != H5CL_OK)
+    if (stats_alloc(&shape, rank ? rank : -1, H5CL_KIND_FLOAT, 0, &s) !=
+        H5CL_OK)
         return H5CL_ERR_NO_MEMORY;
     const unsigned char *p = buf + head;
     for (size_t i = 0; i < s->n; i++, p += H5CL_STATS_STATE_BYTES)

@@ -265,12 +265,22 @@ int h5cl_program_build(h5cl_ctx *ctx, const char *label, const char *text,
 int h5cl_program_get(h5cl_ctx *ctx, const char *name, h5cl_dtype dt,
                      cl_program *prog_ret)
 {
+    return h5cl_program_get_variant(ctx, name, dt, NULL, prog_ret);
+}
+
+int h5cl_program_get_variant(h5cl_ctx *ctx, const char *name, h5cl_dtype dt,
+                             const char *defines, cl_program *prog_ret)
+{
     const h5cl_kernel_source *src = find_source(name);
     if (!src)
         return h5cl_fail(ctx, H5CL_ERR_BUILD,
                          "kernel source %s.cl missing from the build", name);
-    char opts[256], label[64];
+    char opts[384], label[64];
     build_options(ctx, dt, opts, sizeof opts);
+    /* the defines are part of the options, and so of the cache key */
+    if (defines && *defines)
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts), " %s",
+                 defines);
     snprintf(label, sizeof label, "kernels/%s.cl", name);
     return h5cl_program_build(ctx, label, src->text, src->length, opts,
                               prog_ret);

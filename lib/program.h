@@ -20,6 +20,11 @@ extern const h5cl_kernel_source h5cl_kernel_sources[];
  * the disk cache when possible.  Owned by ctx. */
 int h5cl_program_get(h5cl_ctx *ctx, const char *name, h5cl_dtype dtype,
                      cl_program *prog_ret);
+/* The same with more -D options (up to 120 characters) selecting a
+ * variant of the source: cached separately, keyed by them. */
+int h5cl_program_get_variant(h5cl_ctx *ctx, const char *name,
+                             h5cl_dtype dtype, const char *defines,
+                             cl_program *prog_ret);
 /* Any program source (generated ones: expressions), cached in memory and
  * on disk like the embedded ones.  label names it in build errors. */
 int h5cl_program_build(h5cl_ctx *ctx, const char *label, const char *text,

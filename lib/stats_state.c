@@ -81,11 +81,73 @@ void h5cl_stats_state_set_sum128(h5cl_stats_state *st, uint64_t lo,
     put128(st, (i128)((unsigned __int128)(uint64_t)hi << 64 | lo));
 }
 
+uint32_t h5cl_figures_missing(unsigned figures)
+{
+    if (figures == 0)
+        return 0;
+    unsigned held = figures | H5CL_FIG_COUNT;
+    if (held & H5CL_FIG_VAR)
+        held |= H5CL_FIG_SUM;
+    /* the index of an extremum costs the kernels next to nothing: it
+     * comes with it */
+    if (held & (H5CL_FIG_ARG | H5CL_FIG_MINMAX))
+        held |= H5CL_FIG_MINMAX | H5CL_FIG_ARG;
+    return H5CL_FIG_ALL & ~held;
+}
+
+int h5cl_figures_missing_valid(uint32_t missing)
+{
+    return (missing & ~(uint32_t)(H5CL_FIG_ALL & ~H5CL_FIG_COUNT)) == 0 &&
+           h5cl_figures_missing(H5CL_FIG_ALL & ~missing) == missing;
+}
+
+int h5cl_figures_parse(const char *names, unsigned *figures_ret)
+{
+    static const struct {
+        const char *name;
+        unsigned flag;
+    } known[] = {{"count", H5CL_FIG_COUNT}, {"nan_count", H5CL_FIG_COUNT},
+                 {"sum", H5CL_FIG_SUM},     {"mean", H5CL_FIG_SUM},
+                 {"var", H5CL_FIG_VAR},     {"std", H5CL_FIG_VAR},
+                 {"min", H5CL_FIG_MINMAX},  {"max", H5CL_FIG_MINMAX},
+                 {"argmin", H5CL_FIG_ARG},  {"argmax", H5CL_FIG_ARG},
+                 {"arg", H5CL_FIG_ARG},     {"all", H5CL_FIG_ALL}};
+    if (!names || !figures_ret)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    unsigned figs = 0;
+    for (const char *p = names; *p;) {
+        const size_t len = strcspn(p, ",");
+        unsigned flag = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0] && !flag; k++)
+            if (strlen(known[k].name) == len &&
+                strncmp(p, known[k].name, len) == 0)
+                flag = known[k].flag;
+        if (!flag)
+            return H5CL_ERR_INVALID_ARGUMENT;
+        figs |= flag;
+        p += len + (p[len] == ',');
+    }
+    if (!figs)
+        return H5CL_ERR_INVALID_ARGUMENT;
+    *figures_ret = figs;
+    return H5CL_OK;
+}
+
+/* A figure one side lacks is lacking in the merge: the intersection, never
+ * a figure made of one side's numbers alone. */
+static void drop_missing(h5cl_stats_state *a, uint32_t missing)
+{
+    a->missing |= missing;
+    if (a->missing & H5CL_FIG_ARG)
+        a->argmin = a->argmax = H5CL_ARG_NONE;
+}
+
 int h5cl_stats_state_merge(h5cl_stats_state *a, const h5cl_stats_state *b)
 {
     if (!a || !b || a->kind != b->kind)
         return H5CL_ERR_INVALID_ARGUMENT;
     a->nan_count += b->nan_count;
+    drop_missing(a, b->missing);
     if (b->count == 0)
         return H5CL_OK;
     if (take_min(a, b)) {
@@ -118,11 +180,13 @@ int h5cl_stats_state_merge(h5cl_stats_state *a, const h5cl_stats_state *b)
         a->m2 += b->m2 + delta * delta * (na * nb / n);
     }
     a->count += b->count;
+    drop_missing(a, 0); /* take_min may have copied b's argmin */
     return H5CL_OK;
 }
 
 /* ---- serialised form: 8-byte header then eleven 64-bit words, LE; the
- * last word is sum_hi ---- */
+ * last word is sum_hi.  Header byte 5, reserved 0 before figures could be
+ * selected, holds `missing`: older buffers held every figure ---- */
 
 static const unsigned char state_magic[4] = {'H', '5', 'S', 'T'};
 #define STATE_VERSION 1
@@ -136,7 +200,7 @@ void h5cl_stats_state_serialize(const h5cl_stats_state *st, unsigned char *b)
 {
     memcpy(b, state_magic, 4);
     b[4] = STATE_VERSION;
-    b[5] = 0;
+    b[5] = (unsigned char)st->missing;
     b[6] = (unsigned char)st->kind;
     b[7] = (unsigned char)(st->overflow != 0);
     const uint64_t w[11] = {st->count,
@@ -159,10 +223,12 @@ int h5cl_stats_state_deserialize(const unsigned char *b, size_t n,
 {
     if (!b || !st || n < H5CL_STATS_STATE_BYTES ||
         memcmp(b, state_magic, 4) != 0 || b[4] != STATE_VERSION ||
-        b[5] != 0 || b[6] > H5CL_KIND_UNSIGNED || b[7] > 1)
+        !h5cl_figures_missing_valid(b[5]) || b[6] > H5CL_KIND_UNSIGNED ||
+        b[7] > 1)
         return H5CL_ERR_BAD_STATE;
     h5cl_stats_state s;
     memset(&s, 0, sizeof s);
+    s.missing = b[5];
     s.kind = b[6];
     s.overflow = b[7];
     s.count = h5cl_get64(b + 8);
@@ -189,7 +255,7 @@ int h5cl_stats_state_deserialize(const unsigned char *b, size_t n,
 
 double h5cl_stats_state_sum(const h5cl_stats_state *st)
 {
-    if (!st)
+    if (!st || (st->missing & H5CL_FIG_SUM))
         return NAN;
     if (st->kind == H5CL_KIND_FLOAT)
         return st->sum.f + st->sum_comp;
@@ -198,7 +264,7 @@ double h5cl_stats_state_sum(const h5cl_stats_state *st)
 
 double h5cl_stats_state_mean(const h5cl_stats_state *st)
 {
-    if (!st || st->count == 0)
+    if (!st || st->count == 0 || (st->missing & H5CL_FIG_SUM))
         return NAN;
     if (st->kind == H5CL_KIND_FLOAT) {
         /* the compensated sum is the more accurate where it is finite; an
@@ -216,7 +282,7 @@ double h5cl_stats_state_mean(const h5cl_stats_state *st)
 
 double h5cl_stats_state_var(const h5cl_stats_state *st, unsigned ddof)
 {
-    if (!st || st->count <= ddof)
+    if (!st || st->count <= ddof || (st->missing & H5CL_FIG_VAR))
         return NAN;
     return st->m2 / (double)(st->count - ddof);
 }
@@ -228,7 +294,7 @@ double h5cl_stats_state_std(const h5cl_stats_state *st, unsigned ddof)
 
 double h5cl_stats_state_min(const h5cl_stats_state *st)
 {
-    if (!st || st->count == 0)
+    if (!st || st->count == 0 || (st->missing & H5CL_FIG_MINMAX))
         return NAN;
     return st->kind == H5CL_KIND_SIGNED     ? (double)st->min.i
            : st->kind == H5CL_KIND_UNSIGNED ? (double)st->min.u
@@ -237,7 +303,7 @@ double h5cl_stats_state_min(const h5cl_stats_state *st)
 
 double h5cl_stats_state_max(const h5cl_stats_state *st)
 {
-    if (!st || st->count == 0)
+    if (!st || st->count == 0 || (st->missing & H5CL_FIG_MINMAX))
         return NAN;
     return st->kind == H5CL_KIND_SIGNED     ? (double)st->max.i
            : st->kind == H5CL_KIND_UNSIGNED ? (double)st->max.u

@@ -9,6 +9,13 @@
 void h5cl_stats_state_set_sum128(h5cl_stats_state *st, uint64_t lo,
                                  int64_t hi);
 
+/* The H5CL_FIG_* flags a run asked for `figures` (0: all) does not hold,
+ * after the implications (VAR needs SUM, ARG needs MINMAX, and MINMAX
+ * brings ARG). */
+uint32_t h5cl_figures_missing(unsigned figures);
+/* Whether a `missing` mask is one h5cl_figures_missing() can give. */
+int h5cl_figures_missing_valid(uint32_t missing);
+
 /* The double whose bits are u (device records, serialised states). */
 double h5cl_bits_double(uint64_t u);
 

@@ -542,6 +542,10 @@ int h5cl_tally_minmax(h5cl_dataset *ds, const h5cl_run *run,
     o.axis = -1;
     o.trace_path = NULL;
     o.timeline = 0;
+    /* every figure, although the range needs min and max only: the
+     * min/max variant of the kernel would be one more program per dtype
+     * to build (a few seconds each on PoCL without a warm cache) */
+    o.figures = 0;
     h5cl_stats *stats;
     int st = h5cl_stats_compute(ds, &o, &stats);
     if (st != H5CL_OK)

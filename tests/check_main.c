@@ -37,6 +37,7 @@ int main(void)
     srunner_add_suite(sr, scale_suite());
     srunner_add_suite(sr, isolate_suite());
     srunner_add_suite(sr, slots_suite());
+    srunner_add_suite(sr, figures_suite());
 
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

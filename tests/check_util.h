@@ -38,6 +38,7 @@ Suite *guard_suite(void);
 Suite *scale_suite(void);
 Suite *isolate_suite(void);
 Suite *slots_suite(void);
+Suite *figures_suite(void);
 
 /* Seconds per test; generous because a cold PoCL build can be slow. */
 #define TU_TIMEOUT 180

@@ -1478,6 +1478,40 @@ while any(os.path.exists("/proc/%d" % k) for k in kids) and \
 if not kids or any(os.path.exists("/proc/%d" % k) for k in kids):
     fail("reader dies with its parent", "children %r" % kids)
 
+# ---------------------------------------------------------------- --figures
+# Only the figures asked for are computed and printed; the rest are left
+# out of the JSON (null keeps meaning "undefined"); -a computes them all.
+# float32 and float64 only: the C suite has built their variants already.
+FIGS = ("count", "nan_count", "sum", "mean", "var", "std", "min", "max",
+        "argmin", "argmax")
+for path, figs, keys in (
+        ("/f32", "sum", ("count", "nan_count", "sum", "mean")),
+        ("/f32", "min", ("count", "nan_count", "min", "max", "argmin",
+                         "argmax")),
+        ("/f64", "var,arg", FIGS)):
+    checks += 1
+    what = "stats %s --figures %s" % (path, figs)
+    j, _ = run_json(what, ["stats", F, path, "--figures", figs])
+    if j is None:
+        continue
+    if sorted(k for k in FIGS if k in j) != sorted(keys):
+        fail(what, "figures %r, want %r" % ([k for k in FIGS if k in j],
+                                            keys))
+    want = ref_stats(data[path], 0)
+    bad = [b for b in compare(what, dict(want, **j), want,
+                              data[path].dtype.kind == "f")]
+    if bad:
+        fail(what, "; ".join(bad))
+checks += 1
+j, _ = run_json("stats --figures sum -a 0",
+                ["stats", F, "/f32", "--figures", "sum", "-a", "0"])
+if j is not None and not all(k in j for k in FIGS):
+    fail("stats --figures sum -a 0", "keys %r" % sorted(j))
+checks += 1
+code, out, err = run(["stats", F, "/f32", "--figures", "sum,bogus"])
+if code != 2 or "bad --figures" not in err:
+    fail("stats --figures bogus", "exit %d, stderr %r" % (code, err))
+
 print("cli-check: %d checks, %d failed" % (checks, len(failures)))
 sys.exit(1 if failures else 0)
 PYEOF

@@ -1,7 +1,7 @@
 /*
  * h5cl stats: count, nan_count, sum, mean, var, std, min, max, argmin and
- * argmax of a dataset, a selection, one axis, or an expression over
- * several datasets, in one streamed pass.
+ * argmax (or those --figures names) of a dataset, a selection, one axis,
+ * or an expression over several datasets, in one streamed pass.
  * h5cl dot: the sum of x*y, as statistics of that expression.
  */
 #include <inttypes.h>
@@ -16,6 +16,7 @@ typedef struct stats_args {
     long long axis;
     int have_axis;
     unsigned ddof;
+    unsigned figures; /* H5CL_FIG_* of --figures; 0: all */
 } stats_args;
 
 /* What the outputs need besides the result itself. */
@@ -63,6 +64,31 @@ enum fig {
 static const char *const fig_keys[FIG_N] = {
     "count", "nan_count", "sum", "mean", "var", "std", "min", "max",
     "argmin", "argmax"};
+
+/* The H5CL_FIG_* flag a figure needs. */
+static const unsigned fig_flags[FIG_N] = {
+    H5CL_FIG_COUNT,  H5CL_FIG_COUNT,  H5CL_FIG_SUM, H5CL_FIG_SUM,
+    H5CL_FIG_VAR,    H5CL_FIG_VAR,    H5CL_FIG_MINMAX, H5CL_FIG_MINMAX,
+    H5CL_FIG_ARG,    H5CL_FIG_ARG};
+
+/* Whether the result holds figure f (its states all hold the same). */
+static int fig_held(const h5cl_stats *stats, enum fig f)
+{
+    const h5cl_stats_state *st = h5cl_stats_get(stats, 0);
+    return !st || !(st->missing & fig_flags[f]);
+}
+
+/* --figures: a comma list of figure names into H5CL_FIG_* flags; 0 on
+ * success. */
+static int parse_figures(const char *text, unsigned *figures_ret)
+{
+    if (h5cl_figures_parse(text, figures_ret) != H5CL_OK)
+        return usage_error("bad --figures '%s': a comma list of count, "
+                           "nan_count, sum, mean, var, std, min, max, "
+                           "argmin, argmax, arg, all",
+                           text);
+    return 0;
+}
 
 /* Writes one figure of st as a JSON value (null where undefined). */
 static void jw_figure(jw *w, const h5cl_stats_state *st, enum fig f,
@@ -241,6 +267,8 @@ static void print_stats_human(const stats_view *v)
 
         printf("\n");
         for (f = 0; f < FIG_N && st; f++) {
+            if (!fig_held(v->stats, (enum fig)f))
+                continue; /* not computed (--figures) */
             printf("%-11s %s", fig_keys[f],
                    fmt_figure(buf, sizeof buf, v, st, (enum fig)f, 0));
             if ((f == FIG_VAR || f == FIG_STD) && v->o->ddof)
@@ -280,6 +308,10 @@ static void print_stats_json(const stats_view *v)
     jw_key(&w, "ddof");
     jw_u64(&w, v->o->ddof);
     for (f = 0; f < FIG_N; f++) {
+        /* figures not computed (--figures) are left out, not null: null
+         * already means undefined (no values) */
+        if (!fig_held(v->stats, (enum fig)f))
+            continue;
         jw_key(&w, fig_keys[f]);
         if (v->axis < 0) {
             const h5cl_stats_state *st = h5cl_stats_get(v->stats, 0);
@@ -358,6 +390,7 @@ static int stats_run(run_state *rs, const stats_args *o, stats_view *v,
         (code = run_resolve_axis(rs, o->axis, &v->axis)) != EXIT_OK)
         return code;
     rs->ro.axis = v->axis;
+    rs->ro.figures = o->figures;
     if ((code = run_start(rs)) != EXIT_OK)
         return code;
     st = run_finish(rs, run_stats(rs, stats_ret));
@@ -416,11 +449,12 @@ static int stats_exec(const stats_args *o, int dot)
 /* Options of stats (dot takes the shared ones only); -1 after --help. */
 static int parse_stats_args(int argc, char **argv, stats_args *o, int dot)
 {
-    enum { OPT_DDOF = OPT_CMD };
+    enum { OPT_DDOF = OPT_CMD, OPT_FIGURES };
     static const struct option longopts[] = {
         RUN_LONGOPTS,
         {"axis", required_argument, NULL, 'a'},
         {"ddof", required_argument, NULL, OPT_DDOF},
+        {"figures", required_argument, NULL, OPT_FIGURES},
         {NULL, 0, NULL, 0}};
     static const struct option dot_longopts[] = {RUN_LONGOPTS,
                                                  {NULL, 0, NULL, 0}};
@@ -449,6 +483,10 @@ static int parse_stats_args(int argc, char **argv, stats_args *o, int dot)
                 return usage_error("bad ddof '%s' (a whole number >= 0)",
                                    optarg);
             o->ddof = (unsigned)v;
+            break;
+        case OPT_FIGURES:
+            if (parse_figures(optarg, &o->figures))
+                return EXIT_USAGE;
             break;
         case 'h':
             help_requested();
@@ -484,6 +522,7 @@ int cmd_dot(int argc, char **argv)
     int code;
 
     memset(&o, 0, sizeof o);
+    o.figures = H5CL_FIG_SUM; /* a dot product is a sum */
     run_args_init(&o.a, "dot");
     code = parse_stats_args(argc, argv, &o, 1);
     if (code == 0 && o.a.expr)

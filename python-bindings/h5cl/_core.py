@@ -445,14 +445,44 @@ class _Handle:
 _STATE_DTYPE = np.dtype({
     "names": ["kind", "overflow", "count", "nan_count", "sum_f", "sum_i",
               "sum_u", "sum_comp", "sum_hi", "mean", "m2", "min_f", "min_i",
-              "min_u", "max_f", "max_i", "max_u", "argmin", "argmax"],
+              "min_u", "max_f", "max_i", "max_u", "argmin", "argmax",
+              "missing"],
     "formats": ["=i4", "=i4", "=u8", "=u8", "=f8", "=i8", "=u8", "=f8", "=i8",
                 "=f8", "=f8", "=f8", "=i8", "=u8", "=f8", "=i8", "=u8", "=u8",
-                "=u8"],
+                "=u8", "=u4"],
     "offsets": [0, 4, 8, 16, 24, 24, 24, 32, 40, 48, 56, 64, 64, 64, 72, 72, 72,
-                80, 88],
-    "itemsize": 96,
+                80, 88, 96],
+    "itemsize": 104,
 })
+
+# Figure names (those of Stats, and "arg" for both indices) and the
+# H5CL_FIG_* flag each needs.
+_FIGURE_FLAGS = {
+    "count": _ffi.FIG_COUNT, "nan_count": _ffi.FIG_COUNT,
+    "sum": _ffi.FIG_SUM, "mean": _ffi.FIG_SUM,
+    "var": _ffi.FIG_VAR, "std": _ffi.FIG_VAR,
+    "min": _ffi.FIG_MINMAX, "max": _ffi.FIG_MINMAX,
+    "argmin": _ffi.FIG_ARG, "argmax": _ffi.FIG_ARG, "arg": _ffi.FIG_ARG,
+}
+_STATS_FIGURES = ("count", "nan_count", "sum", "mean", "var", "std", "min",
+                  "max", "argmin", "argmax")
+
+
+def _figure_flags(figures):
+    """FIG_* flags of figures=: None (all), "sum,var" or names."""
+    if figures is None:
+        return 0
+    names = figures.split(",") if isinstance(figures, str) else list(figures)
+    flags = 0
+    for n in names:
+        n = str(n).strip()
+        if n not in _FIGURE_FLAGS:
+            raise ValueError("figures: unknown name %r; names are %s, arg"
+                             % (n, ", ".join(_STATS_FIGURES)))
+        flags |= _FIGURE_FLAGS[n]
+    if not flags:
+        raise ValueError("figures: name at least one figure")
+    return flags
 
 
 @dataclasses.dataclass
@@ -547,7 +577,9 @@ class Stats:
     integer sums beyond 64 bits).  NaNs are excluded from every figure but
     nan_count.  Undefined figures (of no values) are NaN; argmin/argmax of no
     values are -1.  masked: elements masked by mask_fill= or cf= (they are
-    NaN to the run, so nan_count includes them)."""
+    NaN to the run, so nan_count includes them).  figures: the names the
+    run computed (stats(figures=...)); the others are None and left out of
+    as_dict() and keys()."""
 
     count: Any
     nan_count: Any
@@ -562,11 +594,10 @@ class Stats:
     ddof: int = 0
     run: Optional[RunInfo] = dataclasses.field(default=None, repr=False)
     masked: int = 0
+    figures: tuple = _STATS_FIGURES
 
     def as_dict(self):
-        return {f: getattr(self, f) for f in
-                ("count", "nan_count", "sum", "mean", "var", "std", "min",
-                 "max", "argmin", "argmax")}
+        return {f: getattr(self, f) for f in self.figures}
 
     def __getitem__(self, key):  # stats["mean"] as well as stats.mean
         return self.as_dict()[key]
@@ -630,6 +661,13 @@ def _figures(raw, shape, dtype, ddof):
         for k, v in out.items():
             v = np.asarray(v)[()]
             out[k] = v if not isinstance(v, int) else _narrow(v, dtype)
+    # a figure any state lacks (a run of selected figures) is None
+    missing = int(np.bitwise_or.reduce(s["missing"].ravel())) if s.size else 0
+    out["figures"] = tuple(f for f in _STATS_FIGURES
+                           if not missing & _FIGURE_FLAGS[f])
+    for f in _STATS_FIGURES:
+        if f not in out["figures"]:
+            out[f] = None
     return out
 
 
@@ -1095,7 +1133,7 @@ class Dataset:
 
     def stats(self, axis=None, ddof=0, progress=None, tile_bytes=0, slots=0,
               trace=None, *, expr=None, name="x", mask_fill=False, cf=False,
-              **inputs):
+              figures=None, **inputs):
         """Every statistic in one pass: a Stats (count, nan_count, sum,
         mean, var, std, min, max, argmin, argmax, and .run).
 
@@ -1118,12 +1156,19 @@ class Dataset:
         missing_value, valid_min/valid_max/valid_range (compared in packed
         units), then scale_factor/add_offset.  Masked elements are NaN to
         the run: counted in nan_count, and in .masked.  See decoding().
+
+        figures: compute only these (None: all), e.g. "sum" or
+        ("mean", "min"): a sum costs only a sum.  mean comes with sum, std
+        with var, argmin/argmax with min/max; "arg" names both indices.  The
+        others are None in the result.  Whole-selection runs only: with an
+        axis every figure is computed.
         """
         if int(ddof) < 0:
             raise ValueError("ddof must be >= 0")
         c_axis, _ = self._c_axis(axis)
         ops = self._operands("stats", expr, name, inputs, c_axis, tile_bytes,
                              slots, trace, mask_fill, cf)
+        ops.figures = _figure_flags(figures)
         ops.timeline = True
         shape, raw, summary, timeline = _execute(
             self.file, ops, progress,
@@ -1290,34 +1335,40 @@ class Dataset:
 
     # The single figures: keywords (expr=, name=, inputs, tile_bytes, ...)
     # as for stats().
+    # The one-figure calls compute only what they return (figures=).
+
     def sum(self, axis=None, progress=None, **kw):
         """Like numpy.nansum; integer sums are exact (int64/uint64, or a
         Python int beyond 64 bits); float sums are float64."""
-        return self.stats(axis, progress=progress, **kw).sum
+        return self.stats(axis, progress=progress, figures="sum", **kw).sum
 
     def mean(self, axis=None, progress=None, **kw):
         """Like numpy.nanmean, always float64."""
-        return self.stats(axis, progress=progress, **kw).mean
+        return self.stats(axis, progress=progress, figures="mean", **kw).mean
 
     def var(self, axis=None, ddof=0, progress=None, **kw):
-        return self.stats(axis, ddof, progress=progress, **kw).var
+        return self.stats(axis, ddof, progress=progress, figures="var",
+                          **kw).var
 
     def std(self, axis=None, ddof=0, progress=None, **kw):
-        return self.stats(axis, ddof, progress=progress, **kw).std
+        return self.stats(axis, ddof, progress=progress, figures="std",
+                          **kw).std
 
     def min(self, axis=None, progress=None, **kw):
         """Like numpy.nanmin (NaN where there are no values)."""
-        return self.stats(axis, progress=progress, **kw).min
+        return self.stats(axis, progress=progress, figures="min", **kw).min
 
     def max(self, axis=None, progress=None, **kw):
-        return self.stats(axis, progress=progress, **kw).max
+        return self.stats(axis, progress=progress, figures="max", **kw).max
 
     def argmin(self, axis=None, progress=None, **kw):
         """Like numpy.nanargmin: ValueError where there are no values."""
-        return _arg(self.stats(axis, progress=progress, **kw).argmin)
+        return _arg(self.stats(axis, progress=progress, figures="argmin",
+                               **kw).argmin)
 
     def argmax(self, axis=None, progress=None, **kw):
-        return _arg(self.stats(axis, progress=progress, **kw).argmax)
+        return _arg(self.stats(axis, progress=progress, figures="argmax",
+                               **kw).argmax)
 
 
 def _arg(v):
@@ -1390,6 +1441,7 @@ class _Operands:
     timeline: bool = False
     mask_fill: bool = False
     cf: bool = False
+    figures: int = 0  # FIG_* flags of a statistics run; 0: all
 
     def run_kw(self, ptrs, c_progress):
         """Keyword arguments of _ffi.run_options()."""
@@ -1399,7 +1451,8 @@ class _Operands:
                     trace_path=os.fspath(self.trace) if self.trace else None,
                     expr=self.expr, name=self.names[0],
                     bindings=list(zip(self.names[1:], ptrs[1:])),
-                    mask_fill=bool(self.mask_fill), cf=bool(self.cf))
+                    mask_fill=bool(self.mask_fill), cf=bool(self.cf),
+                    figures=self.figures)
 
 
 def _shared_selection(names, views):

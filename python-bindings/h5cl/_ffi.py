@@ -57,6 +57,9 @@ lib, library_path = _load()
 MAX_RANK = 32
 STAGE_COUNT = 6
 STATS_STATE_BYTES = 96
+# H5CL_FIG_*: the figures of a statistics run (h5cl_run_options.figures)
+FIG_COUNT, FIG_SUM, FIG_VAR, FIG_MINMAX, FIG_ARG = 0x01, 0x02, 0x04, 0x08, 0x10
+FIG_ALL = 0x1f
 KIND_FLOAT, KIND_SIGNED, KIND_UNSIGNED = 0, 1, 2
 
 # h5cl_dtype enum order
@@ -161,6 +164,7 @@ class RunOptions(ctypes.Structure):
         ("nwith", ctypes.c_size_t),
         ("mask_fill", ctypes.c_int),
         ("cf", ctypes.c_int),
+        ("figures", ctypes.c_uint),
     ]
 
 
@@ -209,6 +213,7 @@ class StatsState(ctypes.Structure):
         ("max", Scalar),
         ("argmin", ctypes.c_uint64),
         ("argmax", ctypes.c_uint64),
+        ("missing", ctypes.c_uint32),
     ]
 
 
@@ -276,10 +281,10 @@ class TileTiming(ctypes.Structure):
 EXPECTED_SIZES = {
     DeviceInfo: 568,
     DatasetInfo: 2864,
-    RunOptions: 104,  # 56 before `timeline`, 64 before `expr`, 96 before
-                      # `mask_fill`
+    RunOptions: 112,  # 56 before `timeline`, 64 before `expr`, 96 before
+                      # `mask_fill`, 104 before `figures`
     Binding: 16,
-    StatsState: 96,
+    StatsState: 104,  # 96 before `missing` (the byte form stays 96)
     RunSummary: 144,  # 136 before `bytes_mapped`
     CfInfo: 152,
     TileTiming: 112,
@@ -667,11 +672,12 @@ def make_progress(fn):
 
 def run_options(axis=-1, select=None, tile_bytes=0, slots=0, progress=None,
                 timeline=False, trace_path=None, expr=None, name=None,
-                bindings=(), mask_fill=False, cf=False):
+                bindings=(), mask_fill=False, cf=False, figures=0):
     """A filled RunOptions.  progress is a make_progress() object; bindings
     is a sequence of (name, DatasetPtr) bound besides the dataset the op
-    runs on (itself bound to name).  The returned struct references
-    everything it points to (ctypes keeps the objects in its _objects)."""
+    runs on (itself bound to name); figures: FIG_* flags of a statistics
+    run (0: all).  The returned struct references everything it points to
+    (ctypes keeps the objects in its _objects)."""
     if (mask_fill or cf) and h5cl_dataset_cf_info is None:
         need("h5cl_dataset_cf_info")
     opts = RunOptions()
@@ -690,6 +696,7 @@ def run_options(axis=-1, select=None, tile_bytes=0, slots=0, progress=None,
         opts.name = name.encode() if name else None
     opts.mask_fill = 1 if mask_fill else 0
     opts.cf = 1 if cf else 0
+    opts.figures = figures
     if bindings:
         arr = (Binding * len(bindings))()
         for i, (n, ds) in enumerate(bindings):
@@ -702,11 +709,13 @@ def run_options(axis=-1, select=None, tile_bytes=0, slots=0, progress=None,
 
 def stats_compute(ds, axis=-1, select=None, tile_bytes=0, slots=0,
                   progress=None, timeline=False, trace_path=None, expr=None,
-                  name=None, bindings=(), mask_fill=False, cf=False):
+                  name=None, bindings=(), mask_fill=False, cf=False,
+                  figures=0):
     """Runs h5cl_stats_compute; progress is a make_progress() object.
     Blocks (the GIL is released); returns a StatsPtr to free."""
     opts = run_options(axis, select, tile_bytes, slots, progress, timeline,
-                       trace_path, expr, name, bindings, mask_fill, cf)
+                       trace_path, expr, name, bindings, mask_fill, cf,
+                       figures)
     st = StatsPtr()
     h5cl_stats_compute(ds, ctypes.byref(opts), ctypes.byref(st))
     return st
@@ -722,7 +731,8 @@ def _summary(ptr):
 
 
 def stats_read(st):
-    """(shape, raw state bytes (count * 96), summary dict, timeline) of a
+    """(shape, raw state bytes (count * sizeof(StatsState)), summary dict,
+    timeline) of a
     result; timeline is None when the library has none."""
     n = h5cl_stats_count(st)
     dims = (ctypes.c_uint64 * MAX_RANK)()
@@ -763,7 +773,7 @@ def stats_read(st):
 
 def state_figures(raw, ddof=0):
     """The C library's own derived figures of one serialised-in-memory state
-    (96 raw struct bytes): used to cross-check the vectorised numpy path."""
+    (its raw struct bytes): used to cross-check the vectorised numpy path."""
     s = StatsState.from_buffer_copy(raw)
     p = ctypes.byref(s)
     return {"sum": h5cl_stats_state_sum(p), "mean": h5cl_stats_state_mean(p),

@@ -36,8 +36,8 @@ from dask import delayed
 
 from . import _ffi
 from ._core import (Covariance, Dataset, Histogram, MapResult, Stats,
-                    _check_bins, _check_range, _execute, _figures,
-                    _run_info, _split_out, open as _open)
+                    _check_bins, _check_range, _execute, _figure_flags,
+                    _figures, _run_info, _split_out, open as _open)
 
 __all__ = ["stats", "histogram", "cov_state", "map", "split"]
 
@@ -96,6 +96,7 @@ def _on_share(src, share, what, opts, call, read, free):
                          opts.get("axis", -1), opts.get("tile_bytes", 0),
                          opts.get("slots", 0), None,
                          opts.get("mask_fill", False), opts.get("cf", False))
+    ops.figures = opts.get("figures", 0)
     # the file is this thread's own: no other run can see the share
     _ffi.ctx_set_share(ctx, share[0], share[1])
     try:
@@ -200,18 +201,20 @@ def _value_dtype(view, expr, mask_fill, cf):
 
 def stats(view, axis=None, ddof=0, *, shares=None, fan_in=FAN_IN,
           device=None, tile_bytes=0, slots=0, expr=None, name="x",
-          mask_fill=False, cf=False):
+          mask_fill=False, cf=False, figures=None):
     """Dataset.stats as a Dask graph: a Delayed of a Stats.  axis: None or
     the first axis.  shares: how many tasks (at most; see split()), or a
     list of (start, stop) rows.  fan_in: merges per tree node.  device:
-    the device spec tasks open (None: each worker's default)."""
+    the device spec tasks open (None: each worker's default).  figures: as
+    for Dataset.stats, in every task."""
     src = _Source(view, device)  # TypeError for anything else
     if int(ddof) < 0:
         raise ValueError("ddof must be >= 0")
     c_axis = _c_axis(view, axis)
     parts = _parts(view, shares)
     opts = dict(axis=c_axis, expr=expr, name=name, tile_bytes=tile_bytes,
-                slots=slots, mask_fill=mask_fill, cf=cf)
+                slots=slots, mask_fill=mask_fill, cf=cf,
+                figures=_figure_flags(figures))
     dtype = _value_dtype(view, expr, mask_fill, cf)
     return delayed(_stats_result)(_stats_graph(src, parts, opts, fan_in),
                                   _result_shape(view, c_axis), dtype,

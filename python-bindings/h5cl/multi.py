@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _ffi
 from ._core import (Covariance, Dataset, Histogram, Stats, _check_bins,
-                    _check_range, _figures, _run_info)
+                    _check_range, _figure_flags, _figures, _run_info)
 
 __all__ = ["stats", "histogram", "cov_state", "device_specs"]
 
@@ -74,16 +74,18 @@ def _axis(view, axis):
 
 
 def stats(view, axis=None, ddof=0, *, devices="all", tile_bytes=0, slots=0,
-          expr=None, name="x", mask_fill=False, cf=False):
+          expr=None, name="x", mask_fill=False, cf=False, figures=None):
     """Dataset.stats on several devices: a Stats (its .run: bytes and
-    tiles of all devices, the call's wall time)."""
+    tiles of all devices, the call's wall time).  figures: as for
+    Dataset.stats, on every device."""
     if int(ddof) < 0:
         raise ValueError("ddof must be >= 0")
     c_axis = _axis(view, axis)
     shape, raw, summary, _ = _run(
         view, devices, _ffi.multi_stats, _ffi.stats_read, _ffi.stats_free,
         axis=c_axis, tile_bytes=tile_bytes, slots=slots, expr=expr,
-        name=name if expr is not None else None, mask_fill=mask_fill, cf=cf)
+        name=name if expr is not None else None, mask_fill=mask_fill, cf=cf,
+        figures=_figure_flags(figures))
     floats = expr is not None or ((mask_fill or cf) and
                                   view.decoding(cf, mask_fill)["flags"])
     dtype = np.dtype(np.float64) if floats else view.dtype
