@@ -110,15 +110,78 @@ static int check_fletcher32(const unsigned char *p, size_t *len)
     return 0;
 }
 
-/* Byte plane b of n elements goes to byte b of each element; a constant
- * elem lets the compiler unroll the common sizes. */
+/* Byte plane b of elements [j0, n) goes to byte b of each element; a
+ * constant elem lets the compiler unroll the common sizes. */
 static inline void unshuffle_n(const unsigned char *src, unsigned char *dst,
-                               size_t n, size_t elem)
+                               size_t j0, size_t n, size_t elem)
 {
-    for (size_t j = 0; j < n; j++)
+    for (size_t j = j0; j < n; j++)
         for (size_t b = 0; b < elem; b++)
             dst[j * elem + b] = src[b * n + j];
 }
+
+#if defined(__SSE2__)
+/* 16 elements at a time: 16 bytes of each plane, interleaved by byte, then
+ * by pairs and quads (SSE2 is part of x86-64).  The byte loop above ran at
+ * about 1 GB/s and took as long as inflating the chunk (perf, gzip-1 +
+ * shuffle float32); returns the elements done. */
+#include <emmintrin.h>
+
+#define LD(b) _mm_loadu_si128((const __m128i *)(src + (b) * n + j))
+#define ST(k, v) _mm_storeu_si128((__m128i *)(dst + j * elem + 16 * (k)), v)
+
+static size_t unshuffle_sse2(const unsigned char *src, unsigned char *dst,
+                             size_t n, size_t elem)
+{
+    size_t j = 0;
+    if (elem == 2) {
+        for (; j + 16 <= n; j += 16) {
+            const __m128i a = LD(0), b = LD(1);
+            ST(0, _mm_unpacklo_epi8(a, b));
+            ST(1, _mm_unpackhi_epi8(a, b));
+        }
+    } else if (elem == 4) {
+        for (; j + 16 <= n; j += 16) {
+            const __m128i a = LD(0), b = LD(1), c = LD(2), d = LD(3);
+            const __m128i abl = _mm_unpacklo_epi8(a, b);
+            const __m128i abh = _mm_unpackhi_epi8(a, b);
+            const __m128i cdl = _mm_unpacklo_epi8(c, d);
+            const __m128i cdh = _mm_unpackhi_epi8(c, d);
+            ST(0, _mm_unpacklo_epi16(abl, cdl));
+            ST(1, _mm_unpackhi_epi16(abl, cdl));
+            ST(2, _mm_unpacklo_epi16(abh, cdh));
+            ST(3, _mm_unpackhi_epi16(abh, cdh));
+        }
+    } else if (elem == 8) {
+        for (; j + 16 <= n; j += 16) {
+            __m128i p[8], q[8], r[8];
+            for (int b = 0; b < 8; b++)
+                p[b] = LD(b);
+            /* q: byte pairs (0,1) (2,3) (4,5) (6,7), low then high halves */
+            for (int b = 0; b < 4; b++) {
+                q[b] = _mm_unpacklo_epi8(p[2 * b], p[2 * b + 1]);
+                q[b + 4] = _mm_unpackhi_epi8(p[2 * b], p[2 * b + 1]);
+            }
+            /* r: bytes 0-3 and 4-7 of elements 0-3, 4-7, 8-11, 12-15 */
+            for (int h = 0; h < 2; h++) {
+                r[4 * h + 0] = _mm_unpacklo_epi16(q[4 * h], q[4 * h + 1]);
+                r[4 * h + 1] = _mm_unpackhi_epi16(q[4 * h], q[4 * h + 1]);
+                r[4 * h + 2] = _mm_unpacklo_epi16(q[4 * h + 2], q[4 * h + 3]);
+                r[4 * h + 3] = _mm_unpackhi_epi16(q[4 * h + 2], q[4 * h + 3]);
+            }
+            for (int g = 0; g < 4; g++) {
+                const __m128i lo = r[(g / 2) * 4 + (g % 2)];
+                const __m128i hi = r[(g / 2) * 4 + (g % 2) + 2];
+                ST(2 * g, _mm_unpacklo_epi32(lo, hi));
+                ST(2 * g + 1, _mm_unpackhi_epi32(lo, hi));
+            }
+        }
+    }
+    return j;
+}
+#undef LD
+#undef ST
+#endif
 
 /* HDF5's shuffle leaves buffers of fewer than two elements, and the bytes
  * past the last whole element, as they are. */
@@ -126,11 +189,16 @@ static void unshuffle(const unsigned char *src, unsigned char *dst,
                       size_t len, size_t elem)
 {
     const size_t n = len / elem;
+#if defined(__SSE2__)
+    const size_t j0 = unshuffle_sse2(src, dst, n, elem);
+#else
+    const size_t j0 = 0;
+#endif
     switch (elem) {
-    case 2: unshuffle_n(src, dst, n, 2); break;
-    case 4: unshuffle_n(src, dst, n, 4); break;
-    case 8: unshuffle_n(src, dst, n, 8); break;
-    default: unshuffle_n(src, dst, n, elem); break;
+    case 2: unshuffle_n(src, dst, j0, n, 2); break;
+    case 4: unshuffle_n(src, dst, j0, n, 4); break;
+    case 8: unshuffle_n(src, dst, j0, n, 8); break;
+    default: unshuffle_n(src, dst, j0, n, elem); break;
     }
     memcpy(dst + n * elem, src + n * elem, len - n * elem);
 }
