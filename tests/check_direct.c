@@ -750,14 +750,6 @@ START_TEST(test_mapped_run)
 }
 END_TEST
 
-static int truncate_at_first_tile(uint64_t done, uint64_t total, uint64_t bytes,
-                                  void *user)
-{
-    if (done == 1)
-        ck_assert_int_eq(truncate(user, 4096), 0);
-    return 0;
-}
-
 /* The file shrinks while tiles are mapped and in flight: the run fails
  * with H5CL_ERR_IO naming the file, whichever of the mapping's length
  * check or the SIGBUS guard sees it first, and the process lives. */
@@ -774,7 +766,7 @@ START_TEST(test_mapped_truncated_in_flight)
     h5cl_dataset *ds = tu_open(tu_ctx, f, "/d");
     h5cl_run_options_init(&o);
     o.tile_bytes = 256 << 10;
-    o.progress = truncate_at_first_tile;
+    o.progress = tu_truncate_at_first_tile;
     o.progress_user = (void *)f;
     tu_setenv("H5CL_MMAP", "1");
     int rc = h5cl_stats_compute(ds, &o, &st);
@@ -906,7 +898,7 @@ START_TEST(test_mapped_runs_recover)
         ck_assert_uint_eq(s->bytes_mapped, a.n * 4);
     tu_compute_check(ds, &o, &a, NULL, tu_tolerance(&tu_dev), "second");
 
-    o.progress = truncate_at_first_tile;
+    o.progress = tu_truncate_at_first_tile;
     o.progress_user = (void *)f;
     int rc = h5cl_stats_compute(ds, &o, &st);
     ck_assert_msg(rc == H5CL_ERR_IO, "status %s: %s", h5cl_errname(rc),

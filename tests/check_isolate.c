@@ -264,14 +264,6 @@ static void write_rows(const char *file, uint64_t rows, uint64_t seed,
     tu_write(file, "/g/d", a, &o);
 }
 
-static int truncate_at_first_tile(uint64_t done, uint64_t total,
-                                  uint64_t bytes, void *user)
-{
-    if (done == 1)
-        ck_assert_int_eq(truncate(user, 4096), 0);
-    return 0;
-}
-
 /* Isolated tiles that are one run of the file are mapped by this process
  * where the child locates them: the same results as in-process, the
  * summary counts them mapped; a file replaced under the name after the
@@ -305,7 +297,7 @@ START_TEST(test_mapped)
 
     h5cl_dataset *fresh = open_as(file, "/g/d", 1);
     h5cl_stats *st = NULL;
-    o.progress = truncate_at_first_tile;
+    o.progress = tu_truncate_at_first_tile;
     o.progress_user = (void *)file;
     const int rc = h5cl_stats_compute(fresh, &o, &st);
     tu_setenv("H5CL_MMAP", NULL);

@@ -1567,3 +1567,13 @@ Suite *util_suite(void)
     suite_add_tcase(s, tc);
     return s;
 }
+
+int tu_truncate_at_first_tile(uint64_t done, uint64_t total, uint64_t bytes,
+                              void *user)
+{
+    (void)total;
+    (void)bytes;
+    if (done == 1)
+        ck_assert_int_eq(truncate(user, 4096), 0);
+    return 0;
+}

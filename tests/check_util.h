@@ -236,6 +236,11 @@ void tu_compute_check(h5cl_dataset *ds, const h5cl_run_options *opts,
 /* ---- odds and ends -------------------------------------------------- */
 
 int tu_contains_ci(const char *hay, const char *needle);
+/* A progress callback (h5cl_progress_fn) that truncates the file named by
+ * user to 4096 bytes when the first tile is done: a file shrinking under
+ * a run in flight. */
+int tu_truncate_at_first_tile(uint64_t done, uint64_t total, uint64_t bytes,
+                              void *user);
 /* Decimal text of v in buf (at least 42 bytes); returns buf. */
 const char *tu_i128_str(__int128 v, char *buf);
 /* Whole file, NUL-terminated, freed at teardown; NULL if unreadable. */
