@@ -203,7 +203,10 @@ H5CL_API int h5cl_ctx_device(h5cl_ctx *ctx, h5cl_device_info *info_ret);
  * 4 MiB on CPU-class devices (those that read tiles with the contiguous
  * pattern: the tiles in flight then stay in the last-level cache between
  * the reader and the kernel), 3 slots of 8 MiB elsewhere; measured, see
- * bench/RESULTS.md. */
+ * bench/RESULTS.md.  A run on a device that reads host memory in place,
+ * over data whose tiles it reads from the file's mapping (README, "tiles
+ * that are one run of the file"), uses 16 MiB tiles instead: no slot
+ * memory, no cache to stay in. */
 H5CL_API int h5cl_ctx_run_defaults(h5cl_ctx *ctx, uint64_t *tile_bytes_ret,
                                    unsigned *slots_ret);
 

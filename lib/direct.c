@@ -245,6 +245,24 @@ static int small_raw_chunks(const h5cl_dataset_info *in)
     return bytes < MIN_RAW_CHUNK_BYTES;
 }
 
+int h5cl_direct_may_map(const h5cl_dataset *ds)
+{
+    const h5cl_dataset_info *in = &ds->info;
+    const char *map = getenv("H5CL_MMAP"), *direct = getenv("H5CL_DIRECT");
+    if (!ds->view || ds->scalar || ds->unwritten || in->rank < 1 ||
+        in->filters[0] || (map && strcmp(map, "0") == 0) ||
+        (direct && strcmp(direct, "0") == 0) || small_raw_chunks(in))
+        return 0;
+    if (in->layout == H5CL_LAYOUT_CONTIGUOUS)
+        return 1;
+    if (in->layout != H5CL_LAYOUT_CHUNKED)
+        return 0;
+    for (int d = 1; d < in->rank; d++)
+        if (in->chunk_dims[d] != in->dims[d])
+            return 0;
+    return 1;
+}
+
 h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds)
 {
     const h5cl_dataset_info *in = &ds->info;

@@ -19,6 +19,13 @@
 
 typedef struct h5cl_direct h5cl_direct;
 
+/* Whether a run over ds on a device that reads host memory in place can
+ * expect to map its tiles (unfiltered contiguous data or full-row chunks
+ * of at least 1 MiB, a view to map into, H5CL_MMAP and H5CL_DIRECT not
+ * 0): for choosing the run's default tile size; each tile is still
+ * decided by h5cl_direct_map. */
+int h5cl_direct_may_map(const h5cl_dataset *ds);
+
 /* Returns NULL when the dataset does not qualify (or H5CL_DIRECT=0; =all
  * also takes unfiltered chunks under 1 MiB), which
  * is not an error.  Takes the HDF5 lock. */

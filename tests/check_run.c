@@ -575,7 +575,9 @@ END_TEST
 /* Many runs with varied options on one context and dataset. */
 /* Options left at 0 take the device class's tile size and slot count:
  * 2 x 4 MiB with the CPU (contiguous) pattern, 3 x 8 MiB with the GPU
- * one; a run reports what it used. */
+ * one, and 16 MiB tiles where a device that reads host memory in place
+ * reads them from the file's mapping (contiguous data here; not with
+ * H5CL_MMAP=0); a run reports what it used. */
 START_TEST(test_run_defaults)
 {
     static const struct {
@@ -594,8 +596,14 @@ START_TEST(test_run_defaults)
                       "%s: defaults %llu x %u", want[k].pattern, (unsigned long long)tile,
                       slots);
         const h5cl_run_summary *s = h5cl_stats_summary(tu_compute(ds, NULL, want[k].pattern));
-        ck_assert_uint_eq(s->tile_bytes, tile);
+        ck_assert_uint_eq(s->tile_bytes, s->zero_copy ? 16 << 20 : tile);
+        ck_assert_uint_eq(s->bytes_mapped, s->zero_copy ? a.n * 8 : 0);
         ck_assert_uint_eq(s->slots, slots);
+        tu_setenv("H5CL_MMAP", "0");
+        s = h5cl_stats_summary(tu_compute(ds, NULL, "H5CL_MMAP=0"));
+        tu_setenv("H5CL_MMAP", NULL);
+        ck_assert_uint_eq(s->tile_bytes, tile);
+        ck_assert_uint_eq(s->bytes_mapped, 0);
     }
     ck_assert_int_eq(h5cl_ctx_run_defaults(NULL, NULL, NULL), H5CL_ERR_INVALID_ARGUMENT);
 }
