@@ -313,6 +313,11 @@ struct bench_cfg {
     unsigned cases;        /* bit (1 << enum bench_case) per case to run */
     int rank, json, keep, generate_only, verbose;
     int size_given, chunk_given, rank_given, dtype_given, layout_given;
+    /* --tile-bytes given (or a sweep's tile size): h5cl runs ask for
+     * tile_bytes; else they take the library's default for the dataset
+     * (which may differ from the context's, h5cl_ctx_run_defaults: tiles
+     * mapped from the file are larger) and the ceiling follows */
+    int tile_given;
     int cols_given;
     /* h5cl's defaults for the device (h5cl_ctx_run_defaults): what runs
      * use unless --tile-bytes / --slots are given, and what a sweep marks */

@@ -116,7 +116,7 @@ int case_run_read_only(const struct case_env *env, struct case_result *cr,
         goto out;
     }
     h5cl_run_options_init(&opts);
-    opts.tile_bytes = cfg->tile_bytes;
+    opts.tile_bytes = cfg->tile_given ? cfg->tile_bytes : 0;
     opts.slots = cfg->slots;
     if (warm_up(env, cr, rc, user, &opts, ok)) {
         raw->status = ROW_ERROR;

@@ -741,8 +741,11 @@ static void print_case(const struct bench_cfg *cfg, const struct results *res,
                fmt_bytes(b1, sizeof b1, raw->tile_bytes), raw->tiles,
                cfg->slots, cfg->reps);
         if (h5->status == ROW_OK && h5->sum.tile_bytes != cfg->tile_bytes)
-            printf("           (--tile-bytes %s asked; h5cl used %s, and the "
-                   "raw pass reads the same)\n",
+            printf("           (%s %s; h5cl used %s, and the raw pass reads "
+                   "the same)\n",
+                   cfg->tile_given ? "--tile-bytes asked"
+                                   : "the library's default for this "
+                                     "dataset; the context's is",
                    fmt_bytes(b1, sizeof b1, cfg->tile_bytes),
                    fmt_bytes(b2, sizeof b2, h5->sum.tile_bytes));
     }

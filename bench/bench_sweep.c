@@ -106,6 +106,7 @@ int sweep_run(const struct case_env *env, const case_fn run[CASE_COUNT],
 
             c.slots = (unsigned)slots[s];
             c.tile_bytes = tiles[t];
+            c.tile_given = 1;
             c.trace = NULL; /* one trace per combination would be noise */
             e.cfg = &c;
             pt->slots = c.slots;

@@ -146,7 +146,8 @@ static void stats_rss(const struct bench_cfg *cfg, struct results *res)
         return;
     fprintf(stderr, "%s: peak RSS probe (fresh process, one h5cl run)\n",
             BENCH_NAME);
-    if (rss_probe_run(res->file, cfg->dataset, cfg->tile_bytes, cfg->slots,
+    if (rss_probe_run(res->file, cfg->dataset,
+                      cfg->tile_given ? cfg->tile_bytes : 0, cfg->slots,
                       cfg->device, &cr->rss, err) == 0)
         cr->have_rss = 1;
     else
@@ -612,7 +613,7 @@ int main(int argc, char **argv)
         } else if (strcmp(name, "--tile-bytes") == 0) {
             if (parse_size(val, &cfg.tile_bytes) || cfg.tile_bytes == 0)
                 return usage_error("bad --tile-bytes '%s'", val);
-            bench_only = 1;
+            cfg.tile_given = bench_only = 1;
         } else if (strcmp(name, "--slots") == 0) {
             if (parse_uint(val, 1, 1024, &cfg.slots))
                 return usage_error("bad --slots '%s' (1 to 1024)", val);
