@@ -14,6 +14,20 @@
 
 #define H5CL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* An AddressSanitizer build (make asan-test): its shadow memory needs the
+ * address space that a memory limit would take.  gcc says
+ * __SANITIZE_ADDRESS__, clang __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define H5CL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define H5CL_ASAN 1
+#endif
+#endif
+#ifndef H5CL_ASAN
+#define H5CL_ASAN 0
+#endif
+
 /* One opened OpenCL device with the two in-order queues the pipeline uses:
  * uploads (and zero-copy map/unmap) on `xfer`, kernels and read-backs on
  * `comp`, so that transfers of one tile overlap the kernel of another. */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "check_util.h"
+#include "common.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -448,7 +449,7 @@ END_TEST
  * sanitizer build of the helper runs without RLIMIT_AS.) */
 START_TEST(test_memory_limit)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#if H5CL_ASAN
     fprintf(stderr, "isolate: AddressSanitizer build: memory limit not "
                     "tested\n");
     return;

@@ -26,20 +26,7 @@
 #define TILE (256u * 1024u)
 #define NSLOTS 3u
 
-/* An AddressSanitizer build of h5cl-reader (clang's, make asan-test) does
- * not start under the address-space limit (ASan: "Failed to mmap"; the
- * helper lifts the limit only where __SANITIZE_ADDRESS__ is defined, which
- * clang does not define), so such a build tests the in-process modes. */
-#if defined(__SANITIZE_ADDRESS__)
-#define NMODES 2
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NMODES 2
-#endif
-#endif
-#ifndef NMODES
 #define NMODES 4
-#endif
 
 static const char *const mode_names[] = {"zero-copy", "pinned",
                                          "isolated zero-copy",

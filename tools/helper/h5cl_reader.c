@@ -29,18 +29,6 @@
 #include "isolate.h"
 #include "isolate_proto.h"
 
-/* gcc says __SANITIZE_ADDRESS__, clang (make asan-test) __has_feature */
-#if defined(__SANITIZE_ADDRESS__)
-#define H5CL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define H5CL_ASAN 1
-#endif
-#endif
-#ifndef H5CL_ASAN
-#define H5CL_ASAN 0
-#endif
-
 /* ---- where a fatal signal struck ----
  * The handler runs in a process that has just crashed, so it only uses
  * async-signal-safe calls: it finds the mapping holding the faulting
