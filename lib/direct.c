@@ -57,6 +57,26 @@ typedef struct job {
     piece *p;
 } job;
 
+/* Runs at least this long may be mapped (h5cl_direct_map): never with
+ * H5CL_MMAP=0, any length with =1. */
+static uint64_t map_min_bytes(void)
+{
+    const char *map = getenv("H5CL_MMAP");
+    return map && strcmp(map, "0") == 0   ? UINT64_MAX
+           : map && strcmp(map, "1") == 0 ? 1
+                                          : MIN_MAP_BYTES;
+}
+
+/* A chunk is one run of the file only when it spans every axis but the
+ * first. */
+static int full_row_chunks(const h5cl_dataset_info *in)
+{
+    for (int d = 1; d < in->rank; d++)
+        if (in->chunk_dims[d] != in->dims[d])
+            return 0;
+    return 1;
+}
+
 static int mul_ok(uint64_t a, uint64_t b, uint64_t *r)
 {
     return !__builtin_mul_overflow(a, b, r);
@@ -188,11 +208,8 @@ static int open_runs(h5cl_direct *dr)
         dr->stride[d - 1] = dr->stride[d] * in->dims[d];
     dr->row_bytes = dr->stride[0] * elem;
     if (dr->chunked) {
-        /* a chunk is one run of the file only when it spans every axis
-         * but the first */
-        for (int d = 1; d < in->rank; d++)
-            if (in->chunk_dims[d] != in->dims[d])
-                return -1;
+        if (!full_row_chunks(in))
+            return -1;
         dr->chunk_rows = in->chunk_dims[0];
         uint64_t chunk_bytes;
         if (!mul_ok(dr->chunk_rows, dr->row_bytes, &chunk_bytes))
@@ -248,19 +265,13 @@ static int small_raw_chunks(const h5cl_dataset_info *in)
 int h5cl_direct_may_map(const h5cl_dataset *ds)
 {
     const h5cl_dataset_info *in = &ds->info;
-    const char *map = getenv("H5CL_MMAP"), *direct = getenv("H5CL_DIRECT");
+    const char *direct = getenv("H5CL_DIRECT");
     if (!ds->view || ds->scalar || ds->unwritten || in->rank < 1 ||
-        in->filters[0] || (map && strcmp(map, "0") == 0) ||
+        in->filters[0] || map_min_bytes() == UINT64_MAX ||
         (direct && strcmp(direct, "0") == 0) || small_raw_chunks(in))
         return 0;
-    if (in->layout == H5CL_LAYOUT_CONTIGUOUS)
-        return 1;
-    if (in->layout != H5CL_LAYOUT_CHUNKED)
-        return 0;
-    for (int d = 1; d < in->rank; d++)
-        if (in->chunk_dims[d] != in->dims[d])
-            return 0;
-    return 1;
+    return in->layout == H5CL_LAYOUT_CONTIGUOUS ||
+           (in->layout == H5CL_LAYOUT_CHUNKED && full_row_chunks(in));
 }
 
 h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds)
@@ -280,10 +291,7 @@ h5cl_direct *h5cl_direct_open(const h5cl_dataset *ds)
     dr->ds = ds;
     dr->fd = -1;
     dr->chunked = in->layout == H5CL_LAYOUT_CHUNKED;
-    const char *map = getenv("H5CL_MMAP");
-    dr->map_min = map && strcmp(map, "0") == 0   ? UINT64_MAX
-                  : map && strcmp(map, "1") == 0 ? 1
-                                                 : MIN_MAP_BYTES;
+    dr->map_min = map_min_bytes();
     if (open_runs(dr) == 0)
         return dr;
     if (dr->fd >= 0)

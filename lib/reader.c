@@ -69,7 +69,9 @@ uint64_t h5cl_reader_bytes_direct(const h5cl_reader *rd)
 
 int h5cl_reader_can_map(const h5cl_reader *rd)
 {
-    return rd->ds->view && (rd->direct || (rd->remote && h5cl_iso_reader_can_map(rd->remote)));
+    return rd->ds->view &&
+           (rd->direct ||
+            (rd->remote && h5cl_iso_reader_can_map(rd->remote)));
 }
 
 unsigned h5cl_reader_threads(const h5cl_reader *rd, const h5cl_pool *pool)
