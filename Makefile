@@ -103,6 +103,12 @@ $(B)/h5cl: $(TOOL_OBJ) $(B)/libh5cl.a
 $(B)/h5cl-bench: $(patsubst bench/%.c,$(B)/obj/bench_%.o,$(wildcard bench/*.c)) $(B)/libh5cl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(CLBLAST_LIBS)
 
+# The mapping probe quoted in bench/RESULTS.md (lib/mapping.h's choice);
+# -O3 so that its plain loop is vectorised like the kernels it stands for.
+$(B)/mmap-probe: bench/probes/mmap_probe.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O3 -pthread -o $@ $<
+
 $(B)/h5cl-tests: $(TEST_OBJ) $(B)/libh5cl.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIB_LIBS)
 

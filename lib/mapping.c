@@ -125,8 +125,8 @@ int h5cl_mapping_create(int fd, uint64_t off, uint64_t len,
     }
     guard_live++;
     /* not MAP_POPULATE: faulting the pages in on the reader's thread
-     * took as long as the kernel's read of them (0.43 s for 4 GiB on one
-     * thread, idle) and ran on the same two cores, where the kernel's own
+     * took as long as the kernel's read of them (0.36-0.40 s for 4 GiB on
+     * one thread, build/mmap-probe) and ran on the same two cores, where the kernel's own
      * faults map 16 pages each (fault-around) */
     m->base = mmap(NULL, m->bytes, PROT_READ, MAP_SHARED, fd,
                    (off_t)(off - skip));
@@ -240,15 +240,15 @@ int h5cl_view_get(h5cl_view *v, int fd, uint64_t file_bytes, uint64_t off,
         }
         m->keep = v->keep;
         /* where the page cache holds large folios (ext4 since Linux
-         * 6.16), the first run faults them in whole: 9-10 GB/s became
-         * 11 GB/s on the CI machine; elsewhere a no-op */
+         * 6.16), the first run can map them whole instead of page by
+         * page; elsewhere a no-op */
         madvise(m->base, m->bytes, MADV_HUGEPAGE);
         v->cur = m;
         v->cur_bytes = file_bytes;
     }
     mapping_ref(v->cur);
     *map_ret = v->cur;
-    *data_ret = v->cur->data + off;
+    *data_ret = (const unsigned char *)h5cl_mapping_data(v->cur) + off;
     pthread_mutex_unlock(&v->mu);
     return 0;
 }

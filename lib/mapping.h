@@ -34,10 +34,10 @@ void h5cl_mapping_release(h5cl_mapping *map);
 /* A file's view: the whole file mapped once and handed out to the tiles
  * of every run on a dataset, so that the page tables built by the first
  * run serve the next ones.  Mapping per tile cost the pages' faults on
- * every run and a TLB shootdown per unmap (4 GiB of page cache read at
- * 6.2 GB/s by two threads in 4 MiB mappings, 9-11 GB/s through one
- * mapping, 16-18 GB/s through one whose page tables were already built;
- * bench/RESULTS.md).  The pages read stay in the process's resident set
+ * every run and a TLB shootdown per unmap (4 GiB of page cache read by
+ * two threads at 5-8 GB/s in 4 MiB mappings, 10-11 GB/s through one
+ * mapping, 17-19 GB/s through one whose page tables were already built:
+ * build/mmap-probe, bench/RESULTS.md).  The pages read stay in the process's resident set
  * (as file pages, which the kernel may still reclaim) until the view
  * goes.  Data larger than half of the physical memory are never all
  * resident anyway: there the pages of each tile are dropped from the view
