@@ -315,7 +315,9 @@ static void copy_rows(const tile_job *j, const chunk_at *c,
 
 /* Stored bytes and filter mask of a chunk, in one section under the HDF5
  * lock.  1 (with *stored 0) when it is not allocated, or stored larger
- * than anything h5cl decodes (then *stored is its size). */
+ * than anything h5cl decodes or at address 0 (then *stored is its size:
+ * the tile goes to H5Dread).  Address 0 is the superblock's; HDF5 reads a
+ * chunk recorded there as unallocated and H5Dread_chunk refuses it. */
 static int chunk_fetch(tile_job *j, const chunk_at *c, scratch *s,
                        unsigned *mask, size_t *stored, char *msg, size_t len)
 {
@@ -330,7 +332,8 @@ static int chunk_fetch(tile_job *j, const chunk_at *c, scratch *s,
     int st = H5CL_OK;
     h5cl_h5_lock();
     herr_t rc = H5Dget_chunk_info_by_coord(ds->dset, at, mask, &addr, &size);
-    if (rc >= 0 && (addr == HADDR_UNDEF || size > j->ck->raw_cap)) {
+    if (rc >= 0 &&
+        (addr == HADDR_UNDEF || addr == 0 || size > j->ck->raw_cap)) {
         *stored = addr == HADDR_UNDEF ? 0 : (size_t)size;
         st = 1;
     } else if (rc >= 0) {

@@ -384,9 +384,11 @@ static int chunk_runs(const h5cl_direct *dr, const h5cl_box *box, runs *out)
         haddr_t addr = HADDR_UNDEF;
         hsize_t size = 0;
         coord[0] = c * dr->chunk_rows;
+        /* address 0 is the superblock's: HDF5 reads such a chunk as
+         * unallocated, so it is no run of data (fuzz_open found one) */
         if (H5Dget_chunk_info_by_coord(dr->ds->dset, coord, &mask, &addr,
                                        &size) < 0 ||
-            addr == HADDR_UNDEF || size != chunk_bytes ||
+            addr == HADDR_UNDEF || addr == 0 || size != chunk_bytes ||
             (addr += dr->base) > dr->file_bytes ||
             size > dr->file_bytes - addr) {
             H5Eclear2(H5E_DEFAULT);
