@@ -664,13 +664,12 @@ __kernel void stats_axis(__global const T *in, const ulong O, const ulong A,
 #if ALL_FIGURES && CONTIGUOUS && HAS_FP64 && (T_KIND == 0 || T_SIZE <= 4)
 /* Per-axis statistics on CPU devices when the positions after the axis
  * come in groups of eight (I % 8 == 0, e.g. rows x 16 reduced along the
- * rows), for floating data and integers up to 32 bits: work-item
- * (s*O + o)*(I/8) + g reduces steps [s*sa, (s+1)*sa) of columns
- * 8g..8g+7 of o, one 8-wide row piece per step, into records
- * (s*O + o)*I + 8g + lane -- the records stats_axis writes.  stats_axis
- * spends a scalar, branching acc_one per element; here every figure is a
- * lane, with shifted sums in double and exact integer sums (a split's
- * lanes fit 64 bits), as acc_one keeps them per element. */
+ * rows), for floating data and integers up to 32 bits: eight positions
+ * are the lanes of one 8-wide row piece per step (stats_axis8 at the
+ * end).  stats_axis spends a scalar, branching acc_one per element; here
+ * every figure is a lane, with shifted sums in double and exact integer
+ * sums (a split's lanes fit 64 bits), as acc_one keeps them per
+ * element. */
 typedef long4 MASK4;
 #if T_KIND == 0
 typedef H XV; /* the values as compared */
@@ -734,27 +733,31 @@ static void lanes_store(__global ulong *out, const lanes *v, ulong steps)
     }
 }
 
-/* The running figures of eight lanes. */
+/* The running figures of eight lanes: exact ones (ax8_exact's), and the
+ * fast path's best block extrema with the blocks' first steps. */
 typedef struct ax8 {
+    double4 Kl, Kh;
     double4 s1l, s1h, s2l, s2h;
     MASK4 nanl, nanh, imnl, imnh, imxl, imxh;
     XV mnl, mnh, mxl, mxh;
 #if T_KIND != 0
     ISV isl, ish;
 #endif
+    XV fmnl, fmnh, fmxl, fmxh;
+    MASK4 fmnl_at, fmnh_at, fmxl_at, fmxh_at;
 } ax8;
 
 /* Steps [k0, k1) exactly, one at a time: NaNs masked out of the sums and
  * counted, the extrema and their first index replaced only on
  * improvement (so ties keep the first step). */
 static void ax8_exact(ax8 *v, __global const T *base, const ulong I,
-                      const ulong k0, const ulong k1, const double4 Kl,
-                      const double4 Kh)
+                      const ulong k0, const ulong k1)
 {
     for (ulong k = k0; k < k1; k++) {
         __global const T *p = base + k * I;
         const XV xl = TO_XV(vload4(0, p)), xh = TO_XV(vload4(1, p));
-        double4 dl = convert_double4(xl) - Kl, dh = convert_double4(xh) - Kh;
+        double4 dl = convert_double4(xl) - v->Kl;
+        double4 dh = convert_double4(xh) - v->Kh;
 #if T_KIND == 0
         const MASK4 nl = isnan(dl), nh = isnan(dh);
         v->nanl -= nl;
@@ -811,126 +814,132 @@ static void ax8_settle(__global const T *col, const ulong I, const ulong b,
         }
 }
 
-/* Block by block, the lanes' sums and extrema take no selects: each
- * block's extrema are compared once with the best block's, and the first
- * step holding a lane's best is found at the end by rescanning its best
- * block (as acc_segment does for whole tiles).  A block whose sums turn
- * NaN (NaN data, or +inf with -inf) is redone exactly by ax8_exact. */
-__kernel void stats_axis8(__global const T *in, const ulong O, const ulong A,
-                          const ulong I, const ulong sa, __global ulong *out)
+/* Eight lanes before the first block: each lane's shift is its first
+ * finite value of the split (acc_one's choice). */
+static void ax8_start(ax8 *a, __global const T *base, const ulong I,
+                      const ulong k0, const ulong k1)
 {
-    const ulong G = I / 8;
-    const ulong gid = get_global_id(0);
-    const ulong S = (A + sa - 1) / sa;
-    if (gid >= S * O * G)
-        return;
-    const ulong g = gid % G, o = gid / G % O, sp = gid / G / O;
-    __global const T *base = in + o * A * I + g * 8;
-    const ulong k0 = sp * sa, k1 = min(A, k0 + sa);
-    lanes v;
-    /* the shift of each lane: its first finite value (acc_one's choice) */
+    double K[8];
     for (int l = 0; l < 8; l++) {
-        v.K[l] = 0;
+        K[l] = 0;
         for (ulong k = k0; k < k1; k++)
             if (IS_FINITE(base[k * I + l])) {
-                v.K[l] = (double)base[k * I + l];
+                K[l] = (double)base[k * I + l];
                 break;
             }
     }
-    const double4 Kl = vload4(0, v.K), Kh = vload4(1, v.K);
-    ax8 a;
-    a.s1l = a.s1h = a.s2l = a.s2h = 0;
-    a.nanl = a.nanh = 0;
+    a->Kl = vload4(0, K);
+    a->Kh = vload4(1, K);
+    a->s1l = a->s1h = a->s2l = a->s2h = 0;
+    a->nanl = a->nanh = 0;
     /* the first valid value is taken whatever these hold */
-    a.mnl = a.mnh = a.mxl = a.mxh = 0;
-    a.imnl = a.imnh = a.imxl = a.imxh = -1;
+    a->mnl = a->mnh = a->mxl = a->mxh = 0;
+    a->imnl = a->imnh = a->imxl = a->imxh = -1;
 #if T_KIND != 0
-    a.isl = a.ish = 0;
+    a->isl = a->ish = 0;
 #endif
-    /* the fast path's best block extrema and the blocks' first steps */
-    XV fmnl = 0, fmnh = 0, fmxl = 0, fmxh = 0;
-    MASK4 fmnl_at = -1, fmnh_at = -1, fmxl_at = -1, fmxh_at = -1;
-    for (ulong kb = k0; kb < k1; kb += AXB) {
-        const ulong ke = min(k1, kb + AXB);
-        double4 t1l = 0, t1h = 0, t2l = 0, t2h = 0;
+    a->fmnl = a->fmnh = a->fmxl = a->fmxh = 0;
+    a->fmnl_at = a->fmnh_at = a->fmxl_at = a->fmxh_at = -1;
+}
+
+/* One block [kb, ke) of eight lanes: the lanes' sums and extrema take no
+ * selects; the block's extrema are compared once with the best block's.
+ * A block whose sums turn NaN (NaN data, or +inf with -inf) is redone
+ * exactly by ax8_exact. */
+static void ax8_block(ax8 *a, __global const T *base, const ulong I,
+                      const ulong kb, const ulong ke)
+{
+    const double4 Kl = a->Kl, Kh = a->Kh;
+    double4 t1l = 0, t1h = 0, t2l = 0, t2h = 0;
 #if T_KIND != 0
-        ISV tsl = 0, tsh = 0;
+    ISV tsl = 0, tsh = 0;
 #endif
-        XV bl = TO_XV(vload4(0, base + kb * I)), bh = TO_XV(vload4(1, base + kb * I));
-        XV cl = bl, ch = bh;
-        for (ulong k = kb; k < ke; k++) {
-            __global const T *p = base + k * I;
-            const XV xl = TO_XV(vload4(0, p)), xh = TO_XV(vload4(1, p));
-            const double4 dl = convert_double4(xl) - Kl;
-            const double4 dh = convert_double4(xh) - Kh;
-            t1l += dl;
-            t1h += dh;
-            t2l = fma(dl, dl, t2l);
-            t2h = fma(dh, dh, t2h);
-            bl = min(bl, xl);
-            bh = min(bh, xh);
-            cl = max(cl, xl);
-            ch = max(ch, xh);
+    XV bl = TO_XV(vload4(0, base + kb * I)), bh = TO_XV(vload4(1, base + kb * I));
+    XV cl = bl, ch = bh;
+    for (ulong k = kb; k < ke; k++) {
+        __global const T *p = base + k * I;
+        const XV xl = TO_XV(vload4(0, p)), xh = TO_XV(vload4(1, p));
+        const double4 dl = convert_double4(xl) - Kl;
+        const double4 dh = convert_double4(xh) - Kh;
+        t1l += dl;
+        t1h += dh;
+        t2l = fma(dl, dl, t2l);
+        t2h = fma(dh, dh, t2h);
+        bl = min(bl, xl);
+        bh = min(bh, xh);
+        cl = max(cl, xl);
+        ch = max(ch, xh);
 #if T_KIND != 0
-            tsl += TO_ISV(xl);
-            tsh += TO_ISV(xh);
+        tsl += TO_ISV(xl);
+        tsh += TO_ISV(xh);
 #endif
-        }
-#if T_KIND == 0
-        if (any(isnan(t1l)) || any(isnan(t1h))) {
-            ax8_exact(&a, base, I, kb, ke, Kl, Kh);
-            continue;
-        }
-#else
-        a.isl += tsl;
-        a.ish += tsh;
-#endif
-        a.s1l += t1l;
-        a.s1h += t1h;
-        a.s2l += t2l;
-        a.s2h += t2h;
-        const MASK4 kk = (MASK4)(long)kb;
-        const HM nl = (bl < fmnl) | NARROW(fmnl_at < 0);
-        const HM nh = (bh < fmnh) | NARROW(fmnh_at < 0);
-        const HM xl = (cl > fmxl) | NARROW(fmxl_at < 0);
-        const HM xh = (ch > fmxh) | NARROW(fmxh_at < 0);
-        fmnl = select(fmnl, bl, nl);
-        fmnh = select(fmnh, bh, nh);
-        fmxl = select(fmxl, cl, xl);
-        fmxh = select(fmxh, ch, xh);
-        fmnl_at = select(fmnl_at, kk, WIDEN(nl));
-        fmnh_at = select(fmnh_at, kk, WIDEN(nh));
-        fmxl_at = select(fmxl_at, kk, WIDEN(xl));
-        fmxh_at = select(fmxh_at, kk, WIDEN(xh));
     }
-    vstore4(a.s1l, 0, v.s1);
-    vstore4(a.s1h, 1, v.s1);
-    vstore4(a.s2l, 0, v.s2);
-    vstore4(a.s2h, 1, v.s2);
-    vstore4(a.nanl, 0, v.nan);
-    vstore4(a.nanh, 1, v.nan);
-    vstore4(a.imnl, 0, v.imn);
-    vstore4(a.imnh, 1, v.imn);
-    vstore4(a.imxl, 0, v.imx);
-    vstore4(a.imxh, 1, v.imx);
-    vstore4(a.mnl, 0, v.mn);
-    vstore4(a.mnh, 1, v.mn);
-    vstore4(a.mxl, 0, v.mx);
-    vstore4(a.mxh, 1, v.mx);
+#if T_KIND == 0
+    if (any(isnan(t1l)) || any(isnan(t1h))) {
+        ax8_exact(a, base, I, kb, ke);
+        return;
+    }
+#else
+    a->isl += tsl;
+    a->ish += tsh;
+#endif
+    a->s1l += t1l;
+    a->s1h += t1h;
+    a->s2l += t2l;
+    a->s2h += t2h;
+    const MASK4 kk = (MASK4)(long)kb;
+    const HM nl = (bl < a->fmnl) | NARROW(a->fmnl_at < 0);
+    const HM nh = (bh < a->fmnh) | NARROW(a->fmnh_at < 0);
+    const HM xl = (cl > a->fmxl) | NARROW(a->fmxl_at < 0);
+    const HM xh = (ch > a->fmxh) | NARROW(a->fmxh_at < 0);
+    a->fmnl = select(a->fmnl, bl, nl);
+    a->fmnh = select(a->fmnh, bh, nh);
+    a->fmxl = select(a->fmxl, cl, xl);
+    a->fmxh = select(a->fmxh, ch, xh);
+    a->fmnl_at = select(a->fmnl_at, kk, WIDEN(nl));
+    a->fmnh_at = select(a->fmnh_at, kk, WIDEN(nh));
+    a->fmxl_at = select(a->fmxl_at, kk, WIDEN(xl));
+    a->fmxh_at = select(a->fmxh_at, kk, WIDEN(xh));
+}
+
+/* Eight lanes' records after the last block: the first step holding a
+ * lane's best block extremum is found by rescanning that block (as
+ * acc_segment does for whole tiles) and settled against the exact
+ * blocks' extremum. */
+static void ax8_store(const ax8 *a, __global const T *base, const ulong I,
+                      const ulong k0, const ulong k1, __global ulong *out)
+{
+    lanes v;
+    vstore4(a->Kl, 0, v.K);
+    vstore4(a->Kh, 1, v.K);
+    vstore4(a->s1l, 0, v.s1);
+    vstore4(a->s1h, 1, v.s1);
+    vstore4(a->s2l, 0, v.s2);
+    vstore4(a->s2h, 1, v.s2);
+    vstore4(a->nanl, 0, v.nan);
+    vstore4(a->nanh, 1, v.nan);
+    vstore4(a->imnl, 0, v.imn);
+    vstore4(a->imnh, 1, v.imn);
+    vstore4(a->imxl, 0, v.imx);
+    vstore4(a->imxh, 1, v.imx);
+    vstore4(a->mnl, 0, v.mn);
+    vstore4(a->mnh, 1, v.mn);
+    vstore4(a->mxl, 0, v.mx);
+    vstore4(a->mxh, 1, v.mx);
 #if T_KIND != 0
-    vstore4(a.isl, 0, v.isum);
-    vstore4(a.ish, 1, v.isum);
+    vstore4(a->isl, 0, v.isum);
+    vstore4(a->ish, 1, v.isum);
 #endif
     MS fmn[8], fmx[8];
     long fmn_at[8], fmx_at[8];
-    vstore4(fmnl, 0, fmn);
-    vstore4(fmnh, 1, fmn);
-    vstore4(fmxl, 0, fmx);
-    vstore4(fmxh, 1, fmx);
-    vstore4(fmnl_at, 0, fmn_at);
-    vstore4(fmnh_at, 1, fmn_at);
-    vstore4(fmxl_at, 0, fmx_at);
-    vstore4(fmxh_at, 1, fmx_at);
+    vstore4(a->fmnl, 0, fmn);
+    vstore4(a->fmnh, 1, fmn);
+    vstore4(a->fmxl, 0, fmx);
+    vstore4(a->fmxh, 1, fmx);
+    vstore4(a->fmnl_at, 0, fmn_at);
+    vstore4(a->fmnh_at, 1, fmn_at);
+    vstore4(a->fmxl_at, 0, fmx_at);
+    vstore4(a->fmxh_at, 1, fmx_at);
     for (int l = 0; l < 8; l++) {
         if (fmn_at[l] >= 0)
             ax8_settle(base + l, I, (ulong)fmn_at[l],
@@ -941,6 +950,42 @@ __kernel void stats_axis8(__global const T *in, const ulong O, const ulong A,
                        min(k1, (ulong)fmx_at[l] + AXB), fmx[l], &v.mx[l],
                        &v.imx[l], 1);
     }
-    lanes_store(out + ((sp * O + o) * I + g * 8) * REC_WORDS, &v, k1 - k0);
+    lanes_store(out, &v, k1 - k0);
+}
+
+/* Groups of eight positions one work-item takes at most (below). */
+#define AXGW 8
+
+/* Work-item (s*O + o)*(I/8/GW) + g reduces steps [s*sa, (s+1)*sa) of the
+ * GW groups of eight positions g*GW..(g+1)*GW-1 of o, block by block and
+ * group by group within a block, into records (s*O + o)*I + position --
+ * the records stats_axis writes.  A work-item takes a whole row where it
+ * can (rows x 16: GW = 2), so a block's lines, read by its first group,
+ * are in L1 for the next; with one group per work-item, neighbouring
+ * work-items shared every line through L2.  (Sixteen lanes in one step
+ * measured no faster: their sums do not fit AVX2's registers.) */
+__kernel void stats_axis8(__global const T *in, const ulong O, const ulong A,
+                          const ulong I, const ulong sa,
+                          __global ulong *out, const ulong GW)
+{
+    const ulong G = I / 8 / GW;
+    const ulong gid = get_global_id(0);
+    const ulong S = (A + sa - 1) / sa;
+    if (gid >= S * O * G || GW > AXGW)
+        return;
+    const ulong g = gid % G, o = gid / G % O, sp = gid / G / O;
+    __global const T *base = in + o * A * I + g * GW * 8;
+    const ulong k0 = sp * sa, k1 = min(A, k0 + sa);
+    ax8 a[AXGW];
+    for (ulong h = 0; h < GW; h++)
+        ax8_start(&a[h], base + h * 8, I, k0, k1);
+    for (ulong kb = k0; kb < k1; kb += AXB) {
+        const ulong ke = min(k1, kb + AXB);
+        for (ulong h = 0; h < GW; h++)
+            ax8_block(&a[h], base + h * 8, I, kb, ke);
+    }
+    for (ulong h = 0; h < GW; h++)
+        ax8_store(&a[h], base + h * 8, I, k0, k1,
+                  out + ((sp * O + o) * I + (g * GW + h) * 8) * REC_WORDS);
 }
 #endif

@@ -25,6 +25,9 @@
 /* ... each split covering about this many bytes of the tile: the lines
  * one work-item touches then stay in L2 for its neighbours. */
 #define SPLIT_BYTES ((uint64_t)128 << 10)
+/* Groups of eight positions one stats_axis8 work-item takes at most
+ * (AXGW in kernels/stats.cl): a whole row of up to 64 columns. */
+#define AXIS8_GROUPS 8
 
 
 struct h5cl_stats {
@@ -308,18 +311,29 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
         cl_ulong o = O, a = A, i = I, csa = sa;
         so->split[slot] = sa;
         nrecs = (size_t)(O * I * (A ? (A + sa - 1) / sa : 1));
-        /* eight positions per work-item where they come in eights */
-        const uint64_t per_item = so->kernel8 && I % 8 == 0 ? 8 : 1;
-        if (per_item == 8)
+        /* positions in groups of eight where they come in eights, as
+         * many groups per work-item as divide I/8, up to AXIS8_GROUPS */
+        cl_ulong gw = 1;
+        uint64_t per_item = 1;
+        if (so->kernel8 && I % 8 == 0) {
             k = so->kernel8;
-        local = 64;
+            while (gw * 2 <= AXIS8_GROUPS && (I / 8) % (gw * 2) == 0)
+                gw *= 2;
+            per_item = 8 * gw;
+        }
+        /* stats_axis8 runs on CPU devices, where a work-group is a loop:
+         * groups of one let few, long work-items (whole rows of a split)
+         * spread over the cores */
+        local = k == so->kernel8 ? 1 : 64;
         const h5cl_karg args[] = {{sizeof input, &input},
                                   {sizeof o, &o},
                                   {sizeof a, &a},
                                   {sizeof i, &i},
                                   {sizeof csa, &csa},
-                                  {sizeof(cl_mem), &so->dev_recs[slot]}};
-        int st = h5cl_kernel_args(ctx, k, 0, args, 6, "the statistics kernel");
+                                  {sizeof(cl_mem), &so->dev_recs[slot]},
+                                  {sizeof gw, &gw}};
+        int st = h5cl_kernel_args(ctx, k, 0, args, k == so->kernel8 ? 7 : 6,
+                                  "the statistics kernel");
         if (st != H5CL_OK)
             return st;
         if (ctx->dev.max_work_group_size < local)

@@ -315,6 +315,33 @@ START_TEST(test_axis_few_columns)
 }
 END_TEST
 
+/* Rows of 24 to 128 columns along the rows: the CPU kernel takes one to
+ * eight groups of eight columns per work-item (ops_stats.c, AXIS8_GROUPS),
+ * so rows are whole in one work-item (48, 64) or shared by several (24:
+ * three of one group, 128: two of eight).  Few distinct values (ties) and
+ * some NaNs. */
+START_TEST(test_axis_row_groups)
+{
+    static const uint64_t cols[4] = {24, 48, 64, 128};
+    uint64_t dims[2] = {5000, cols[_i % 4]}, i;
+    tu_array a;
+    tu_write_opts w;
+    tu_rng r;
+    tu_rng_seed(&r, 9830 + (uint64_t)_i);
+    tu_array_init(&a, _i < 4 ? H5CL_FLOAT32 : H5CL_UINT8, 2, dims);
+    for (i = 0; i < a.n; i++)
+        tu_set_d(&a, i, (double)tu_rng_range(&r, 0, 6));
+    if (_i < 4)
+        for (i = 7; i < a.n; i += 1999)
+            tu_set_d(&a, i, NAN);
+    tu_write_opts_init(&w);
+    tu_write(tu_path("groups.h5"), "/x", &a, &w);
+    h5cl_dataset *ds = tu_open(tu_ctx, tu_path("groups.h5"), "/x");
+    check_axis(ds, &a, NULL, NULL, 0, 0, 0, "row groups");
+    check_axis(ds, &a, NULL, NULL, 0, 300000, 2, "row groups");
+}
+END_TEST
+
 START_TEST(test_axis_empty)
 {
     uint64_t dims[3] = {4, 0, 3}, od[H5CL_MAX_RANK];
@@ -432,6 +459,7 @@ Suite *axis_suite(void)
     tcase_add_loop_test(tc, test_axis_int64_totals, 0, 2);
     tcase_add_loop_test(tc, test_axis_ties, 0, 2);
     tcase_add_loop_test(tc, test_axis_few_columns, 0, 3);
+    tcase_add_loop_test(tc, test_axis_row_groups, 0, 8);
     tcase_add_test(tc, test_axis_empty);
     tcase_add_test(tc, test_axis_1d);
     tcase_add_test(tc, test_axis_invalid);
