@@ -7,7 +7,8 @@
 # plays no part, in one process (several times faster).
 #
 # Each input that crashed is run again alone and classified by its stack:
-# the first frame below the sanitizer runtime, libFuzzer and libc decides.
+# the first frame below the sanitizer runtime, libFuzzer, libc and other
+# shared libraries than libhdf5 (zlib, libaec, libdeflate) decides.
 # In h5cl's code: an h5cl crash (a hang, for libFuzzer's 10 s timeout),
 # which fails the run and leaves the input in $FUZZ_KEEP (default
 # BUILD/fuzz/findings) to be fixed and added to the seed corpus.  Inside
@@ -64,6 +65,9 @@ classify() {
         # glibc symbolised from its sources (no "libc.so" on the line):
         # __memcpy_avx_unaligned_erms string/../sysdeps/x86_64/...
         if (line ~ / in __(mem|str|wmem)[a-z0-9_]* / || line ~ / (string|sysdeps)\//) next
+        # other shared libraries (zlib and libaec under the HDF5 filters,
+        # libdeflate under the h5cl decoder): whoever called them decides
+        if (line ~ /\(\/[^ ]*\.so[.0-9]*\+0x/ && line !~ /libhdf5/) next
         print (line ~ /libhdf5/ ? "libhdf5" : "h5cl")
         found = 1
         exit
