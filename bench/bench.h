@@ -274,6 +274,19 @@ struct roofline {
 void roofline_measure(const h5cl_device_info *dev, unsigned reps,
                       struct roofline *rl);
 
+/* The on-device read alone, kept open so that the read-only cases measure
+ * it again next to each repetition (bench_case_run.c): this machine's
+ * bandwidth drifts by a quarter within a minute, so h5cl's rate over a
+ * read measured seconds earlier is a noisy ratio.  NULL (err says why)
+ * when it cannot be set up. */
+struct roof_probe;
+struct roof_probe *roof_probe_open(const h5cl_device_info *dev, char *err,
+                                   size_t errlen);
+/* The median of three timed reads, GB/s; -1 (err says why) on failure. */
+int roof_probe_read(struct roof_probe *p, double *gbps, char *err,
+                    size_t errlen);
+void roof_probe_close(struct roof_probe *p);
+
 /* ------------------------------------------------------------------------
  * bench_syrk.c: the device's SYRK rate, with CLBlast directly on a resident
  * matrix: C = A^T A for A of k rows x n columns (row-major, as h5cl's
@@ -357,6 +370,10 @@ struct row {
     h5cl_run_summary sum; /* last repetition                            */
     struct summary3 stage[H5CL_STAGE_COUNT], overlap, run_seconds;
     double ratio;         /* gbps median / the ceiling's gbps median      */
+    /* the on-device read measured next to each repetition (roof_probe):
+     * its GB/s, and this row's GB/s over it, repetition by repetition */
+    int have_roof;
+    struct summary3 roof_gbps, roof_ratio;
 };
 
 /* The timed repetitions of one row, before they become medians. */
@@ -366,6 +383,7 @@ struct samples {
     double run_seconds[MAX_REPS], overlap[MAX_REPS];
     double stage[H5CL_STAGE_COUNT][MAX_REPS];
     double phase[PHASE_COUNT][MAX_REPS];
+    double roof[MAX_REPS]; /* the repetition's on-device read, 0: none */
 };
 
 /* What the map case made and checked. */
@@ -444,6 +462,7 @@ struct results {
     double build_seconds;
     struct case_result cases[CASE_COUNT];
     struct roofline roof;
+    struct roof_probe *probe;        /* NULL: no interleaved reads       */
     /* --sweep: one entry per combination (slots, tile bytes), each with
      * its own case results; cases[] above is then unused */
     struct sweep_point *sweep;

@@ -6,9 +6,11 @@
  *   2. a checked warm-up of each h5cl row; the first tells the tile size
  *      h5cl uses, and the ceiling is set to the same tiles (one more
  *      untimed raw pass when that changed them);
- *   3. --reps alternating timed repetitions: raw, each h5cl row, raw, ...;
- *      every h5cl run is checked against the reference, and a row whose
- *      run fails its check is an error from then on, never a figure;
+ *   3. --reps alternating timed repetitions: raw, the on-device read
+ *      (bench_roofline.c's probe, when the roofline was measured), each
+ *      h5cl row, raw, ...; every h5cl run is checked against the
+ *      reference, and a row whose run fails its check is an error from
+ *      then on, never a figure;
  *   4. with --trace, one extra untimed run of the first h5cl row.
  *
  * Throughput is input bytes / wall seconds: a row that reads n inputs
@@ -138,6 +140,15 @@ int case_run_read_only(const struct case_env *env, struct case_result *cr,
         }
         raw_s = now_seconds() - t0;
         samples_add(sraw, raw_s, rr->nbytes, NULL, NULL);
+        /* the on-device read of this repetition, next to the h5cl rows */
+        double roof = 0;
+        char perr[ERRLEN];
+        if (env->res->probe &&
+            roof_probe_read(env->res->probe, &roof, perr, sizeof perr)) {
+            fprintf(stderr, "%s: %s: on-device read: %s\n", BENCH_NAME,
+                    case_name(cr->which), perr);
+            roof = 0;
+        }
         for (unsigned j = 0; j < rc->nrows; j++) {
             struct row *h5 = &cr->rows[1 + j];
             if (!ok[j])
@@ -149,6 +160,7 @@ int case_run_read_only(const struct case_env *env, struct case_result *cr,
             }
             samples_add(sh5[j], h5_s[j], rc->inputs[j] * rr->nbytes,
                         &sums[j], NULL);
+            sh5[j]->roof[sh5[j]->n - 1] = roof;
             h5->sum = sums[j];
         }
         if (cfg->verbose)

@@ -147,14 +147,51 @@ static int time_read(struct roof_cl *c, struct roofline *rl, size_t global,
     return 0;
 }
 
+/* The read kernel's geometry and arguments over c->dbuf, its output
+ * buffer, and host room for the partial sums (*part_ret, freed by the
+ * caller). */
+static int read_setup(struct roof_cl *c, const h5cl_device_info *dev,
+                      cl_device_id id, struct roofline *rl, size_t *global,
+                      size_t *local, float **part_ret)
+{
+    size_t wg = 0;
+    cl_ulong n, seg = 0;
+    cl_int e;
+
+    CL_TRY(clGetKernelWorkGroupInfo(c->k, id, CL_KERNEL_WORK_GROUP_SIZE,
+                                    sizeof wg, &wg, NULL),
+           "clGetKernelWorkGroupInfo");
+    if (rl->contiguous) {
+        /* a few segments per compute unit, one work-item per group so
+         * the groups spread over the cores */
+        *global = (size_t)dev->compute_units * 4;
+        n = rl->bytes / (8 * sizeof(float));
+        seg = (n + *global - 1) / *global;
+        *local = 1;
+    } else {
+        *local = wg < 256 ? wg : 256;
+        *global = (size_t)dev->compute_units * 8 * *local;
+        n = rl->bytes / (4 * sizeof(float));
+    }
+    c->out = clCreateBuffer(c->ctx, CL_MEM_WRITE_ONLY,
+                            *global * sizeof(float), NULL, &e);
+    CL_TRY(e, "clCreateBuffer(out)");
+    CL_TRY(clSetKernelArg(c->k, 0, sizeof c->dbuf, &c->dbuf), "clSetKernelArg");
+    CL_TRY(clSetKernelArg(c->k, 1, sizeof n, &n), "clSetKernelArg");
+    CL_TRY(clSetKernelArg(c->k, 2, sizeof seg, &seg), "clSetKernelArg");
+    CL_TRY(clSetKernelArg(c->k, 3, sizeof c->out, &c->out), "clSetKernelArg");
+    if (!(*part_ret = malloc(*global * sizeof **part_ret)))
+        return fail(rl->message, "out of memory");
+    return 0;
+}
+
 /* Buffers, the pattern (x[i] = (i % 8) / 4, sum 7/8 per value) and the
  * kernel's geometry; then the timed runs. */
 static int measure(struct roof_cl *c, const h5cl_device_info *dev,
                    cl_device_id id, unsigned reps, struct roofline *rl)
 {
     double h2d[MAX_REPS], rd[MAX_REPS], cp[MAX_REPS], s;
-    size_t global, local_v = 0, *local = NULL, wg = 0;
-    cl_ulong n, seg = 0;
+    size_t global, local_v = 0, *local = NULL;
     float *part = NULL;
     cl_int e;
     int rc = -1;
@@ -181,31 +218,9 @@ static int measure(struct roof_cl *c, const h5cl_device_info *dev,
     c->dbuf2 = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, rl->bytes, NULL, &e);
     CL_TRY(e, "clCreateBuffer(device)");
 
-    CL_TRY(clGetKernelWorkGroupInfo(c->k, id, CL_KERNEL_WORK_GROUP_SIZE,
-                                    sizeof wg, &wg, NULL),
-           "clGetKernelWorkGroupInfo");
-    if (rl->contiguous) {
-        /* a few segments per compute unit, one work-item per group so
-         * the groups spread over the cores */
-        global = (size_t)dev->compute_units * 4;
-        n = rl->bytes / (8 * sizeof(float));
-        seg = (n + global - 1) / global;
-        local_v = 1;
-    } else {
-        local_v = wg < 256 ? wg : 256;
-        global = (size_t)dev->compute_units * 8 * local_v;
-        n = rl->bytes / (4 * sizeof(float));
-    }
+    if (read_setup(c, dev, id, rl, &global, &local_v, &part))
+        return -1;
     local = &local_v;
-    c->out = clCreateBuffer(c->ctx, CL_MEM_WRITE_ONLY, global * sizeof(float),
-                            NULL, &e);
-    CL_TRY(e, "clCreateBuffer(out)");
-    CL_TRY(clSetKernelArg(c->k, 0, sizeof c->dbuf, &c->dbuf), "clSetKernelArg");
-    CL_TRY(clSetKernelArg(c->k, 1, sizeof n, &n), "clSetKernelArg");
-    CL_TRY(clSetKernelArg(c->k, 2, sizeof seg, &seg), "clSetKernelArg");
-    CL_TRY(clSetKernelArg(c->k, 3, sizeof c->out, &c->out), "clSetKernelArg");
-    if (!(part = malloc(global * sizeof *part)))
-        return fail(rl->message, "out of memory");
 
     /* warm-up of each (first touch of the device pages, kernel launch) */
     if (time_h2d(c, rl, &s) || time_read(c, rl, global, local, part, &s) ||
@@ -261,15 +276,11 @@ static void release(struct roof_cl *c)
         clReleaseContext(c->ctx);
 }
 
-void roofline_measure(const h5cl_device_info *dev, unsigned reps,
-                      struct roofline *rl)
+/* The bytes of each transfer and reduction on dev: 0 (rl->message says
+ * why) when the device is too small. */
+static uint64_t probe_bytes(const h5cl_device_info *dev, struct roofline *rl)
 {
-    struct roof_cl c;
-    cl_device_id id;
     uint64_t bytes = ROOF_MAX_BYTES;
-
-    memset(rl, 0, sizeof *rl);
-    memset(&c, 0, sizeof c);
     rl->host_unified = dev->host_unified_memory;
     rl->contiguous = dev->type == H5CL_DEVICE_CPU;
     /* three buffers of this size live at once on the device */
@@ -281,9 +292,22 @@ void roofline_measure(const h5cl_device_info *dev, unsigned reps,
     if (bytes < ROOF_MIN_BYTES) {
         fail(rl->message, "device too small for the roofline (%" PRIu64
              " bytes)", bytes);
-        return;
+        return 0;
     }
-    rl->bytes = bytes;
+    return rl->bytes = bytes;
+}
+
+void roofline_measure(const h5cl_device_info *dev, unsigned reps,
+                      struct roofline *rl)
+{
+    struct roof_cl c;
+    cl_device_id id;
+    uint64_t bytes;
+
+    memset(rl, 0, sizeof *rl);
+    memset(&c, 0, sizeof c);
+    if (!(bytes = probe_bytes(dev, rl)))
+        return;
     if (reps > MAX_REPS)
         reps = MAX_REPS;
     fprintf(stderr, "%s: device roofline (H2D pinned, on-device read and copy of "
@@ -291,4 +315,93 @@ void roofline_measure(const h5cl_device_info *dev, unsigned reps,
     if (probe_find_device(dev, &id, rl->message) == 0)
         measure(&c, dev, id, reps, rl);
     release(&c);
+}
+
+struct roof_probe {
+    struct roof_cl c;
+    struct roofline rl; /* bytes, pattern and the last error */
+    size_t global, local;
+    float *part;
+};
+
+void roof_probe_close(struct roof_probe *p)
+{
+    if (!p)
+        return;
+    release(&p->c);
+    free(p->part);
+    free(p);
+}
+
+static struct roof_probe *probe_fail(struct roof_probe *p, char *err,
+                                     size_t errlen)
+{
+    snprintf(err, errlen, "%s", p->rl.message);
+    roof_probe_close(p);
+    return NULL;
+}
+
+struct roof_probe *roof_probe_open(const h5cl_device_info *dev, char *err,
+                                   size_t errlen)
+{
+    struct roof_probe *p = calloc(1, sizeof *p);
+    struct roofline *rl;
+    cl_device_id id;
+    cl_int e;
+    double s;
+
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rl = &p->rl;
+    if (!probe_bytes(dev, rl) || probe_find_device(dev, &id, rl->message))
+        return probe_fail(p, err, errlen);
+    p->c.ctx = clCreateContext(NULL, 1, &id, NULL, NULL, &e);
+    if (e != CL_SUCCESS) {
+        fail(rl->message, "clCreateContext failed (%d)", (int)e);
+        return probe_fail(p, err, errlen);
+    }
+    p->c.q = clCreateCommandQueue(p->c.ctx, id, CL_QUEUE_PROFILING_ENABLE, &e);
+    if (e != CL_SUCCESS) {
+        fail(rl->message, "clCreateCommandQueue failed (%d)", (int)e);
+        return probe_fail(p, err, errlen);
+    }
+    if (build(&p->c, id, rl->contiguous, rl))
+        return probe_fail(p, err, errlen);
+    /* the pattern measure() writes, filled here on the host */
+    float *x = malloc(rl->bytes);
+    if (!x) {
+        fail(rl->message, "out of memory");
+        return probe_fail(p, err, errlen);
+    }
+    for (uint64_t i = 0; i < rl->bytes / sizeof(float); i++)
+        x[i] = (float)(i & 7) * 0.25f;
+    p->c.dbuf = clCreateBuffer(p->c.ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                               rl->bytes, x, &e);
+    free(x);
+    if (e != CL_SUCCESS) {
+        fail(rl->message, "clCreateBuffer(device) failed (%d)", (int)e);
+        return probe_fail(p, err, errlen);
+    }
+    /* a warm-up: first touch of the device pages, kernel launch */
+    if (read_setup(&p->c, dev, id, rl, &p->global, &p->local, &p->part) ||
+        time_read(&p->c, rl, p->global, &p->local, p->part, &s))
+        return probe_fail(p, err, errlen);
+    return p;
+}
+
+int roof_probe_read(struct roof_probe *p, double *gbps, char *err,
+                    size_t errlen)
+{
+    double v[3], s;
+    for (int i = 0; i < 3; i++) {
+        if (time_read(&p->c, &p->rl, p->global, &p->local, p->part, &s)) {
+            snprintf(err, errlen, "%s", p->rl.message);
+            return -1;
+        }
+        v[i] = (double)p->rl.bytes / s / 1e9;
+    }
+    *gbps = summarize(v, 3).median;
+    return 0;
 }

@@ -387,6 +387,18 @@ void row_finish(struct row *r, const struct samples *s)
     if (r->have_phases)
         for (int i = 0; i < PHASE_COUNT; i++)
             r->phase[i] = summarize(s->phase[i], s->n);
+    double roof[MAX_REPS], ratio[MAX_REPS];
+    unsigned n = 0;
+    for (unsigned k = 0; k < s->n; k++)
+        if (s->roof[k] > 0) {
+            roof[n] = s->roof[k];
+            ratio[n++] = s->gbps[k] / s->roof[k];
+        }
+    /* every repetition had its read, or the ratio would mix runs */
+    if ((r->have_roof = n > 0 && n == s->n)) {
+        r->roof_gbps = summarize(roof, n);
+        r->roof_ratio = summarize(ratio, n);
+    }
 }
 
 void row_error(struct row *r, const char *msg)

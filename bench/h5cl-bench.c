@@ -211,7 +211,15 @@ static void bench_run_cases(const struct bench_cfg *cfg, struct results *res)
     char err[ERRLEN] = "";
 
     bench_ctx_open(cfg, res, &ctx, err);
+    if (res->roof.measured) {
+        char perr[ERRLEN];
+        if (!(res->probe = roof_probe_open(&res->dev, perr, sizeof perr)))
+            fprintf(stderr, "%s: no on-device read next to the repetitions: "
+                    "%s\n", BENCH_NAME, perr);
+    }
     bench_run_file(cfg, res, ctx, err);
+    roof_probe_close(res->probe);
+    res->probe = NULL;
     g_ctx = NULL;
     h5cl_ctx_destroy(ctx);
     if (!sweep_active(&cfg->sweep))
@@ -447,7 +455,12 @@ static void usage(FILE *f)
 "on CPUs, interleaved float4 on GPUs), by event profiling, medians over\n"
 "--reps.  On host-unified devices (PoCL) H2D is a host memcpy.  The stats\n"
 "row then also gives its median as a fraction of min(raw H5Dread, H2D\n"
-"unless the run was zero-copy, on-device read).\n"
+"unless the run was zero-copy, on-device read).  The stats, axis and fused\n"
+"cases also measure the on-device read (median of three) right before the\n"
+"h5cl rows of every repetition, and give each h5cl row's GB/s over it,\n"
+"repetition by repetition (\"h5cl / device read\"; JSON\n"
+"\"device_read_interleaved\"): the machine's bandwidth drifts, so this\n"
+"is the steadier ratio.\n"
 "\n"
 "Sizes take K, M, G, T suffixes (powers of 1024): 384M, 4G, 8MiB.\n"
 "Exit status: 0 ok; 1 runtime error or a failed row; 2 usage error.\n",

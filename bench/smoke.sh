@@ -148,9 +148,30 @@ grep -q "reusing" "$DIR/gen2.out" || fail "the cached file was not reused"
 grep -q "bench-f32-2d64c-1MiB-chunk256KiB.h5" "$DIR/gen3.out" ||
     fail "unexpected generated name: $(cat "$DIR/gen3.out")"
 
+# 5. With the roofline, every h5cl row of a read-only case carries the
+# on-device read measured next to each repetition and its ratio to it.
+if "$BENCH" --case stats,axis --rank 2 --cols 16 --size 4M \
+        --chunk-bytes 256K --reps 2 --json --dir "$DIR" \
+        >"$DIR/roof.jsonl" 2>"$DIR/roof.err"; then
+    "$PYTHON" - "$DIR/roof.jsonl" <<'EOF' || fails=$((fails + 1))
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+h5 = [r for r in rows if r["row"].startswith("h5cl-")]
+bad = [r["case"] + "/" + r["row"] for r in h5
+       if not (r.get("device_read_interleaved", {}).get("ratio_median", 0) > 0
+               and r["device_read_interleaved"]["gbps_median"] > 0)]
+if not h5 or bad:
+    print("bench smoke: FAIL: no interleaved on-device read in %s" %
+          (bad or "any row"))
+    sys.exit(1)
+EOF
+else
+    fail "--case stats,axis with the roofline exited $?: $(tail -3 "$DIR/roof.err")"
+fi
+
 if [ "$fails" -ne 0 ]; then
     echo "bench smoke: $fails failed"
     exit 1
 fi
 echo "bench smoke: ok (suite of 12 files x 5 cases, cov on 12 files," \
-    "errors, cache)"
+    "errors, cache, interleaved device read)"
