@@ -329,7 +329,11 @@ static int open_entry(h5cl_ctx *ctx, const dev_entry *e)
     if (dev->xfer)
         dev->comp = clCreateCommandQueue(dev->context, dev->id,
                                          CL_QUEUE_PROFILING_ENABLE, &err);
-    if (!dev->xfer || !dev->comp) {
+    if (dev->comp && h5cl_device_contiguous(dev))
+        dev->comp2 = clCreateCommandQueue(dev->context, dev->id,
+                                          CL_QUEUE_PROFILING_ENABLE, &err);
+    if (!dev->xfer || !dev->comp ||
+        (h5cl_device_contiguous(dev) && !dev->comp2)) {
         h5cl_fail_cl(ctx, err, qname, "creating command queues");
         h5cl_device_close(dev);
         ctx->device_open = 0;
@@ -386,13 +390,15 @@ int h5cl_device_require(h5cl_ctx *ctx)
 
 void h5cl_device_close(h5cl_device *dev)
 {
+    if (dev->comp2)
+        clReleaseCommandQueue(dev->comp2);
     if (dev->comp)
         clReleaseCommandQueue(dev->comp);
     if (dev->xfer)
         clReleaseCommandQueue(dev->xfer);
     if (dev->context)
         clReleaseContext(dev->context);
-    dev->comp = dev->xfer = NULL;
+    dev->comp = dev->comp2 = dev->xfer = NULL;
     dev->context = NULL;
 }
 

@@ -247,7 +247,9 @@ static int op_enqueue(h5cl_op *op, h5cl_ctx *ctx, unsigned slot,
                       cl_event *done_ret)
 {
     stats_op *so = op->impl;
-    cl_command_queue q = ctx->dev.comp;
+    /* tiles are independent, unless an expression runs first: it and
+     * its masked count use ctx->dev.comp */
+    cl_command_queue q = so->eval ? ctx->dev.comp : tile->queue;
     cl_kernel k = so->kernel;
     cl_ulong n = tile->elems;
     size_t global, local, nrecs;

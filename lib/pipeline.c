@@ -432,11 +432,13 @@ static int is_read_back(cl_event ev)
 
 /* ---- dispatch ---- */
 
-static void tile_at(const h5cl_plan *plan, uint64_t t, h5cl_tile *tile)
+static void tile_at(const h5cl_ctx *ctx, const h5cl_plan *plan, uint64_t t,
+                    h5cl_tile *tile)
 {
     tile->index = t;
     h5cl_plan_tile(plan, t, &tile->box);
     tile->elems = h5cl_box_elems(&tile->box);
+    tile->queue = ctx->dev.comp2 && (t & 1) ? ctx->dev.comp2 : ctx->dev.comp;
 }
 
 static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
@@ -446,7 +448,7 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     slot *s = &p->slots[si];
     const h5cl_stream *sm = p->stream;
     h5cl_tile tile;
-    tile_at(p->plan, t, &tile);
+    tile_at(p->ctx, p->plan, t, &tile);
     cl_int err;
     int st;
 
@@ -525,7 +527,9 @@ static int enqueue_tile(pipe *p, h5cl_op *op, uint64_t t)
     if (st != H5CL_OK)
         return st;
     if ((err = clFlush(ctx->dev.xfer)) != CL_SUCCESS ||
-        (err = clFlush(ctx->dev.comp)) != CL_SUCCESS)
+        (err = clFlush(tile.queue)) != CL_SUCCESS ||
+        (tile.queue != ctx->dev.comp &&
+         (err = clFlush(ctx->dev.comp)) != CL_SUCCESS))
         return h5cl_fail_cl(ctx, err, "clFlush", "submitting a tile");
     return H5CL_OK;
 }
@@ -579,7 +583,7 @@ static int retire_tile(pipe *p, h5cl_op *op, uint64_t t,
                          (unsigned long long)t, ctx->dev.info.device_name,
                          p->stream->inputs[0]->info.path);
     h5cl_tile tile;
-    tile_at(p->plan, t, &tile);
+    tile_at(p->ctx, p->plan, t, &tile);
     int st = retire_file_maps(p, s, &tile);
     if (st != H5CL_OK)
         return st;
@@ -735,6 +739,8 @@ static void drain(pipe *p, pthread_t *reader, pthread_t *writer)
         pthread_join(*writer, NULL);
     clFinish(p->ctx->dev.xfer);
     clFinish(p->ctx->dev.comp);
+    if (p->ctx->dev.comp2)
+        clFinish(p->ctx->dev.comp2);
     pthread_mutex_lock(&p->mu);
     while (p->callbacks > 0)
         pthread_cond_wait(&p->cv, &p->mu);

@@ -11,6 +11,10 @@ typedef struct h5cl_tile {
     uint64_t index;
     h5cl_box box;
     uint64_t elems;
+    /* where this tile's kernels and read-backs may go: the device's comp
+     * and comp2 in turn (see h5cl_device).  An op whose tiles share
+     * device state (a device-side accumulator) uses ctx->dev.comp. */
+    cl_command_queue queue;
 } h5cl_tile;
 
 typedef struct h5cl_writer h5cl_writer;
