@@ -306,6 +306,20 @@ static void part_store(__global ulong *out, const part *p)
 #if CONTIGUOUS
 #define BLOCK 256 /* vectors per block: 2048 elements */
 
+/* A hint to fetch the line at p ahead of use (x86: prefetcht0; never
+ * faults, so it may point past the data).  CPU devices only: clang's
+ * builtin takes the default address space, and on a CPU every address
+ * space is the host's. */
+#if defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((const void *)(ulong)(p))
+#else
+#define PREFETCH(p)
+#endif
+/* How far ahead acc_segment fetches: 4 KiB (float32 data, 4 GiB, stats:
+ * 15 -> 18 GB/s on the CI machine; the hardware prefetcher stops at each
+ * 4 KiB page of the mapped page cache). */
+#define PREFETCH_BYTES 4096
+
 /* Sums run in two 4-wide halves: 8-wide doubles are not native on AVX2
  * and make PoCL's compiler warn about the vector ABI. */
 #if HAS_FP64
@@ -448,12 +462,14 @@ static void acc_segment(acc *a, __global const T *in, ulong b, ulong e)
 #endif
         for (ulong v = v0; v < v1; v++) {
 #if T_SIZE == 8
+            PREFETCH(p + v * 8 + PREFETCH_BYTES / T_SIZE);
             H xl = vload4(2 * v, p), xh = vload4(2 * v + 1, p);
 #if NEED_MINMAX
             mn = min(mn, min(xl, xh));
             mx = max(mx, max(xl, xh));
 #endif
 #else
+            PREFETCH(p + v * 8 + PREFETCH_BYTES / T_SIZE);
             TV x = vload8(v, p);
 #if NEED_MINMAX || NARROW_INT
             MV m = TO_MV(x);
@@ -858,6 +874,11 @@ static void ax8_block(ax8 *a, __global const T *base, const ulong I,
     XV cl = bl, ch = bh;
     for (ulong k = kb; k < ke; k++) {
         __global const T *p = base + k * I;
+        /* the line a block ahead: the first group's pass reads a new
+         * line every step and the next group's none, so the hardware
+         * prefetcher, which follows demand, fell behind (rows x 16, 1
+         * GiB: 0.55 -> 0.75 of the on-device read) */
+        PREFETCH(p + AXB * I);
         const XV xl = TO_XV(vload4(0, p)), xh = TO_XV(vload4(1, p));
         const double4 dl = convert_double4(xl) - Kl;
         const double4 dh = convert_double4(xh) - Kh;
