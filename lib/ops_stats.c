@@ -23,7 +23,8 @@
  * fewer output positions than this (kernels/stats.cl, stats_axis) ... */
 #define SPLIT_BELOW_POSITIONS 4096
 /* ... each split covering about this many bytes of the tile: the lines
- * one work-item touches then stay in L2 for its neighbours. */
+ * one stats_axis work-item touches then stay in L2 for its neighbours
+ * (stats_axis8 takes whole rows; larger splits measured no faster). */
 #define SPLIT_BYTES ((uint64_t)128 << 10)
 /* Groups of eight positions one stats_axis8 work-item takes at most
  * (AXGW in kernels/stats.cl): a whole row of up to 64 columns. */
