@@ -1,6 +1,8 @@
 /* The CLBlast calls of the linear-algebra ops (lib/ops_cov.c,
  * lib/ops_project.c).  CLBlast caches its compiled programs per device and
  * precision inside the process, so only a run's first call compiles. */
+#include <pthread.h>
+
 #include <clblast_c.h>
 
 #include "blas.h"
@@ -24,6 +26,13 @@
     X(CLBlastInvalidVectorScalar) X(CLBlastInsufficientMemoryScalar)          \
     X(CLBlastDatabaseError) X(CLBlastUnknownError) X(CLBlastUnexpectedError)
 
+/* CLBlast's process-wide caches (programs, tuning databases) are not safe
+ * to fill from two threads at once: two contexts' first SYRK in one process
+ * (h5cl_multi_cov) crashed copying a database entry about one run in 40.
+ * Every call goes through this lock; a call only enqueues, so holding it
+ * costs little once the first call has built its program. */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+
 const char *h5cl_blas_status_name(int status)
 {
 #define NAME_CASE(c) case c: return #c;
@@ -37,8 +46,11 @@ const char *h5cl_blas_status_name(int status)
 void h5cl_blas_release(h5cl_ctx *ctx)
 {
     const h5cl_clblast *cb = h5cl_clblast_loaded();
-    if (ctx->blas_used && cb)
+    if (ctx->blas_used && cb) {
+        pthread_mutex_lock(&blas_lock);
         cb->clear_cache();
+        pthread_mutex_unlock(&blas_lock);
+    }
     ctx->blas_used = 0;
 }
 
@@ -68,6 +80,7 @@ int h5cl_blas_syrk(h5cl_ctx *ctx, h5cl_dtype dt, size_t n, size_t k,
     if (st != H5CL_OK)
         return st;
     ctx->blas_used = 1;
+    pthread_mutex_lock(&blas_lock);
     CLBlastStatusCode s =
         dt == H5CL_FLOAT64
             ? cb->dsyrk(CLBlastLayoutRowMajor, CLBlastTriangleUpper,
@@ -76,6 +89,7 @@ int h5cl_blas_syrk(h5cl_ctx *ctx, h5cl_dtype dt, size_t n, size_t k,
             : cb->ssyrk(CLBlastLayoutRowMajor, CLBlastTriangleUpper,
                            CLBlastTransposeYes, n, k, 1.0f, a, 0, n, 1.0f, c,
                            0, n, &q, ev_ret);
+    pthread_mutex_unlock(&blas_lock);
     if (s != CLBlastSuccess)
         return blas_fail(ctx, s,
                          dt == H5CL_FLOAT64 ? "CLBlastDsyrk" : "CLBlastSsyrk",
@@ -94,6 +108,7 @@ int h5cl_blas_gemm_nt(h5cl_ctx *ctx, h5cl_dtype dt, size_t m, size_t n,
     if (st != H5CL_OK)
         return st;
     ctx->blas_used = 1;
+    pthread_mutex_lock(&blas_lock);
     CLBlastStatusCode s =
         dt == H5CL_FLOAT64
             ? cb->dgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
@@ -102,6 +117,7 @@ int h5cl_blas_gemm_nt(h5cl_ctx *ctx, h5cl_dtype dt, size_t m, size_t n,
             : cb->sgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
                            CLBlastTransposeYes, m, n, k, 1.0f, a, 0, k, b, 0,
                            k, 0.0f, c, 0, n, &q, ev_ret);
+    pthread_mutex_unlock(&blas_lock);
     if (s != CLBlastSuccess)
         return blas_fail(ctx, s,
                          dt == H5CL_FLOAT64 ? "CLBlastDgemm" : "CLBlastSgemm",

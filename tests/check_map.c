@@ -1687,11 +1687,8 @@ START_TEST(test_map_disk_full)
     if (!need_fp64())
         return;
     tu_rng_seed(&r, 1900);
-    {
-        const char *fork_mode = getenv("CK_FORK");
-        if (fork_mode && strcmp(fork_mode, "no") == 0)
-            return;
-    }
+    if (!tu_runner_forks())
+        return;
     target = _i == 1 ? path_of("new.h5") : make_target("t.h5", &r);
     tu_array_init(&a, H5CL_FLOAT64, 1, &n);
     tu_fill_random(&a, &r, 0);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_util.h"
@@ -529,6 +530,57 @@ START_TEST(test_multi_fresh_contexts)
 }
 END_TEST
 
+/* Two contexts' first SYRK at once, in a process that has not called
+ * CLBlast before: CLBlast fills its process-wide tables on first use, and
+ * two lanes doing that together crashed inside CLBlast about one run in 40
+ * (scale-check's `h5cl cov --device 0:0,0:0`) before lib/blas.c serialised
+ * the calls.  Only a process's first calls race, so each round is a child
+ * of this test, which itself never opens OpenCL (so not under CK_FORK=no,
+ * where earlier tests have). */
+static int cov_child(const char *file)
+{
+    h5cl_run_options o;
+    h5cl_run_options_init(&o);
+    o.tile_bytes = 16 << 10;
+    h5cl_ctx *ctxs[2] = {NULL, NULL};
+    h5cl_cov *m = NULL;
+    int ok = h5cl_ctx_create(&ctxs[0]) == H5CL_OK &&
+             h5cl_ctx_create(&ctxs[1]) == H5CL_OK &&
+             h5cl_multi_cov(ctxs, 2, file, "/data", &o, &m) == H5CL_OK &&
+             h5cl_cov_rows(m) == 997;
+    h5cl_cov_free(m);
+    h5cl_ctx_destroy(ctxs[0]);
+    h5cl_ctx_destroy(ctxs[1]);
+    return ok ? 0 : 1;
+}
+
+START_TEST(test_multi_cov_first_calls)
+{
+    if (!tu_runner_forks())
+        return;
+    tu_array a;
+    const uint64_t dims[2] = {997, 6}, chunk[2] = {32, 6};
+    tu_array_init(&a, H5CL_FLOAT64, 2, dims);
+    for (uint64_t i = 0; i < dims[0] * dims[1]; i++)
+        tu_set_f(&a, i, (double)((i * 7919) % 1000) / 7.0);
+    const char *file = write_file("cov.h5", &a, chunk);
+    for (int round = 0; round < 30; round++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            _exit(cov_child(file));
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "round %d: child %s %d", round,
+                      WIFSIGNALED(status) ? "killed by signal" : "exited",
+                      WIFSIGNALED(status) ? WTERMSIG(status)
+                                          : WEXITSTATUS(status));
+    }
+}
+END_TEST
+
 Suite *scale_suite(void)
 {
     Suite *s = suite_create("scale");
@@ -548,6 +600,7 @@ Suite *scale_suite(void)
     tcase_add_checked_fixture(fresh, tu_setup, tu_teardown);
     tcase_set_timeout(fresh, TU_TIMEOUT);
     tcase_add_test(fresh, test_multi_fresh_contexts);
+    tcase_add_test(fresh, test_multi_cov_first_calls);
     suite_add_tcase(s, fresh);
     return s;
 }

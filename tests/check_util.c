@@ -104,6 +104,12 @@ void tu_setenv(const char *name, const char *value)
         unsetenv(name);
 }
 
+int tu_runner_forks(void)
+{
+    const char *mode = getenv("CK_FORK");
+    return !mode || strcmp(mode, "no") != 0;
+}
+
 /* ---- temporary directories -------------------------------------------- */
 
 static int rm_entry(const char *path, const struct stat *sb, int flag,

@@ -75,6 +75,10 @@ void *tu_alloc(size_t nbytes); /* zeroed, freed at teardown */
  * the previous value comes back at teardown, since the runner may not
  * fork (CK_FORK=no, as make memcheck runs it). */
 void tu_setenv(const char *name, const char *value);
+/* Whether each test runs in a child of its own (CK_FORK unset or not
+ * "no"); tests that need a process without earlier OpenCL or resource
+ * limits they set skip themselves otherwise. */
+int tu_runner_forks(void);
 
 /* ---- PRNG (splitmix64) ---------------------------------------------- */
 
