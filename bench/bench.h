@@ -124,7 +124,11 @@ struct summary3 {
 
 /* Median, min and max of n <= MAX_REPS values (NaN for none). */
 struct summary3 summarize(const double *v, unsigned n);
-uint64_t proc_status_kib(const char *key);
+uint64_t proc_status_kib(const char *key); /* of /proc/self/status */
+/* The process's anonymous memory in transparent huge pages, and its file
+ * mappings in 2 MiB pages (smaps_rollup), bytes. */
+uint64_t proc_anon_huge_bytes(void);
+uint64_t proc_file_pmd_bytes(void);
 int check_free_space(const char *path, uint64_t need, char *err);
 int mkdir_p(const char *dir, char *err);
 
@@ -229,6 +233,7 @@ struct rss_result {
     /* file-backed pages the run added to the resident set: the data's
      * page-cache pages read in place through the dataset's mapping */
     uint64_t mapped_bytes;
+    uint64_t mapped_pmd_bytes; /* file mappings in 2 MiB pages */
 };
 
 /* `h5cl-bench --rss-probe ...`: the child's main. */
@@ -263,6 +268,7 @@ struct roofline {
     char message[ERRLEN];
     int host_unified;                /* H2D is a host memcpy (PoCL, iGPU) */
     int contiguous;                  /* read kernel's access pattern      */
+    int huge_pages;                  /* read buffer in 2 MiB pages        */
     uint64_t bytes;                  /* per transfer / per reduction      */
     unsigned reps;
     struct summary3 h2d_gbps, read_gbps;

@@ -133,9 +133,11 @@ static void json_roofline(FILE *f, const struct results *res)
         json_str(f, rl->message);
     } else {
         fprintf(f, ",\"bytes\":%" PRIu64 ",\"reps\":%u"
-                   ",\"h2d_is_host_memcpy\":%s,\"read_pattern\":\"%s\"",
+                   ",\"h2d_is_host_memcpy\":%s,\"read_pattern\":\"%s\""
+                   ",\"read_huge_pages\":%s",
                 rl->bytes, rl->reps, rl->host_unified ? "true" : "false",
-                rl->contiguous ? "contiguous-vload8" : "interleaved-float4");
+                rl->contiguous ? "contiguous-vload8" : "interleaved-float4",
+                rl->huge_pages ? "true" : "false");
         json_summary3(f, "h2d_pinned_gbps", rl->h2d_gbps);
         json_summary3(f, "device_read_gbps", rl->read_gbps);
         json_summary3(f, "device_copy_gbps", rl->copy_gbps);
@@ -287,10 +289,11 @@ static void json_stats(FILE *f, const struct bench_cfg *cfg,
                    ",\"rss_before_run_bytes\":%" PRIu64
                    ",\"rss_after_device_open_bytes\":%" PRIu64
                    ",\"rss_run_increment_bytes\":%" PRIu64
-                   ",\"rss_run_mapped_file_bytes\":%" PRIu64,
+                   ",\"rss_run_mapped_file_bytes\":%" PRIu64
+                   ",\"rss_run_mapped_file_pmd_bytes\":%" PRIu64,
                 cr->rss.peak_bytes, cr->rss.before_bytes,
                 cr->rss.device_bytes, rss_increment(cr),
-                cr->rss.mapped_bytes);
+                cr->rss.mapped_bytes, cr->rss.mapped_pmd_bytes);
     else {
         fputs(",\"peak_rss_bytes\":null,\"peak_rss_error\":", f);
         json_str(f, cr->rss_error);
@@ -595,6 +598,11 @@ static void print_stats(const struct bench_cfg *cfg,
                fmt_bytes(d1, sizeof d1, cr->rss.before_bytes),
                fmt_bytes(b2, sizeof b2, rss_increment(cr)),
                pass(rss_increment(cr) <= bound));
+        printf("  file pages            : %s of the process's file mappings "
+               "in 2 MiB pages after the run\n"
+               "                          (a first run over small folios "
+               "builds 4 KiB page tables: new-handle rows)\n",
+               fmt_bytes(b1, sizeof b1, cr->rss.mapped_pmd_bytes));
     } else {
         printf("peak RSS                : not measured: %s\n", cr->rss_error);
     }
@@ -802,11 +810,12 @@ static void print_roofline(const struct results *res)
         return;
     }
     printf("roofline : H2D pinned %.2f GB/s (%.2f-%.2f)%s, on-device read "
-           "%.2f GB/s (%.2f-%.2f, %s)\n",
+           "%.2f GB/s (%.2f-%.2f, %s%s)\n",
            rl->h2d_gbps.median, rl->h2d_gbps.min, rl->h2d_gbps.max,
            rl->host_unified ? " [host-unified: a host memcpy]" : "",
            rl->read_gbps.median, rl->read_gbps.min, rl->read_gbps.max,
-           rl->contiguous ? "vload8 segments" : "interleaved float4");
+           rl->contiguous ? "vload8 segments" : "interleaved float4",
+           rl->huge_pages ? ", 2 MiB pages" : "");
     printf("           on-device copy %.2f GB/s read+written (%.2f-%.2f); "
            "the read is %.2f of it\n",
            rl->copy_gbps.median, rl->copy_gbps.min, rl->copy_gbps.max,

@@ -17,11 +17,13 @@
  * Peak RSS probe: `h5cl-bench --rss-probe FILE DATASET TILE SLOTS DEVICE`
  * (internal) opens the device, builds (loads) the programs, opens the
  * dataset, and does one run; it prints "ok PEAK_KIB RSS_BEFORE_KIB
- * HWM_BEFORE_KIB RSS_DEVICE_KIB MAPPED_KIB" from /proc/self/status
+ * HWM_BEFORE_KIB RSS_DEVICE_KIB MAPPED_KIB PMD_KIB" from /proc/self/status
  * (RSS_DEVICE: just after the device is opened, before programs and
  * dataset; MAPPED: what RssFile grew by in the run, the data's page-cache
  * pages that the kernels read in place and that stay mapped while the
- * dataset is open).  VmHWM is
+ * dataset is open; PMD: how much of the process's file mappings are 2 MiB
+ * pages after the run, from smaps_rollup: a first run over page cache in
+ * small folios spends its time building page tables).  VmHWM is
  * used, not ru_maxrss: after exec, ru_maxrss keeps the high-water mark of
  * the forked image, which is the parent's whole resident set.
  */
@@ -31,7 +33,7 @@ int rss_probe_main(int argc, char **argv)
     h5cl_dataset *ds = NULL;
     h5cl_stats *stats = NULL;
     h5cl_run_options opts;
-    uint64_t tile = 0, rss_dev = 0, rss0, hwm0, hwm1, file0, file1;
+    uint64_t tile = 0, rss_dev = 0, rss0, hwm0, hwm1, file0, file1, pmd;
     unsigned slots = 0;
     int status;
     const char *call = "";
@@ -66,8 +68,10 @@ int rss_probe_main(int argc, char **argv)
         goto out;
     hwm1 = proc_status_kib("VmHWM");
     file1 = proc_status_kib("RssFile");
-    printf("ok %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
-           hwm1, rss0, hwm0, rss_dev, file1 > file0 ? file1 - file0 : 0);
+    pmd = proc_file_pmd_bytes() / KIB;
+    printf("ok %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+           " %" PRIu64 "\n",
+           hwm1, rss0, hwm0, rss_dev, file1 > file0 ? file1 - file0 : 0, pmd);
 out:
     if (status != H5CL_OK)
         printf("error %s: %s: %s\n", call, h5cl_errname(status),
@@ -90,7 +94,7 @@ int rss_probe_run(const char *file, const char *dataset,
     size_t len = 0;
     ssize_t got;
     pid_t pid;
-    unsigned long long a, b, c, d, e;
+    unsigned long long a, b, c, d, e, g;
 
     snprintf(tile_s, sizeof tile_s, "%" PRIu64, tile);
     snprintf(slots_s, sizeof slots_s, "%u", slots);
@@ -121,13 +125,15 @@ int rss_probe_run(const char *file, const char *dataset,
         if (errno != EINTR)
             return fail(err, "waitpid: %s", strerror(errno));
     out[strcspn(out, "\n")] = '\0';
-    if (sscanf(out, "ok %llu %llu %llu %llu %llu", &a, &b, &c, &d, &e) == 5 &&
+    if (sscanf(out, "ok %llu %llu %llu %llu %llu %llu", &a, &b, &c, &d, &e,
+               &g) == 6 &&
         WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
         res->peak_bytes = a * KIB;
         res->before_bytes = b * KIB;
         res->hwm_before_bytes = c * KIB;
         res->device_bytes = d * KIB;
         res->mapped_bytes = e * KIB;
+        res->mapped_pmd_bytes = g * KIB;
         return 0;
     }
     if (strncmp(out, "error ", 6) == 0)

@@ -205,13 +205,13 @@ struct summary3 summarize(const double *v, unsigned n)
     return s;
 }
 
-/* Reads "KEY:   1234 kB" from /proc/self/status; 0 if absent. */
-uint64_t proc_status_kib(const char *key)
+/* Reads "KEY:   1234 kB" from a /proc/self file; 0 if absent. */
+static uint64_t proc_kib(const char *file, const char *key)
 {
     char line[256];
     size_t klen = strlen(key);
     uint64_t v = 0;
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(file, "r");
     if (!f)
         return 0;
     while (fgets(line, sizeof line, f)) {
@@ -222,6 +222,21 @@ uint64_t proc_status_kib(const char *key)
     }
     fclose(f);
     return v;
+}
+
+uint64_t proc_status_kib(const char *key)
+{
+    return proc_kib("/proc/self/status", key);
+}
+
+uint64_t proc_anon_huge_bytes(void)
+{
+    return proc_kib("/proc/self/smaps_rollup", "AnonHugePages") * 1024;
+}
+
+uint64_t proc_file_pmd_bytes(void)
+{
+    return proc_kib("/proc/self/smaps_rollup", "FilePmdMapped") * 1024;
 }
 
 int check_free_space(const char *path, uint64_t need, char *err)
