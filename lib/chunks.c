@@ -12,6 +12,11 @@
  * about a chunk, and a tile that splits a chunk would decode it again. */
 #define MAX_CHUNK_BYTES ((size_t)64 << 20)
 
+/* Answers of a chunk's fetch besides H5CL_OK and errors: the tile goes to
+ * H5Dread (h5cl_chunks_read's 1), or the chunk is not allocated (its fill
+ * value, where one is defined). */
+enum { CHUNK_TO_H5DREAD = 1, CHUNK_UNALLOCATED = 2 };
+
 /* One thread's buffers: stored bytes, a decoding stage, a decoded chunk
  * that does not map contiguously into the tile. */
 typedef struct scratch {
@@ -253,7 +258,7 @@ static void chunk_text(const tile_job *j, const chunk_at *c, char *buf,
 static void job_fail(tile_job *j, int st, const char *msg)
 {
     pthread_mutex_lock(&j->mu);
-    if (j->st == H5CL_OK || (j->st == 1 && st < 0)) {
+    if (j->st == H5CL_OK || (j->st == CHUNK_TO_H5DREAD && st < 0)) {
         j->st = st;
         snprintf(j->msg, sizeof j->msg, "%s", msg);
     }
@@ -314,10 +319,9 @@ static void copy_rows(const tile_job *j, const chunk_at *c,
 }
 
 /* Stored bytes and filter mask of a chunk, in one section under the HDF5
- * lock.  1 (with *stored 0) when it is not allocated, or stored larger
- * than anything h5cl decodes or at address 0 (then *stored is its size:
- * the tile goes to H5Dread).  Address 0 is the superblock's; HDF5 reads a
- * chunk recorded there as unallocated and H5Dread_chunk refuses it. */
+ * lock.  CHUNK_TO_H5DREAD when it is stored larger than anything h5cl
+ * decodes or HDF5 reads it as unallocated from address 0; a damaged
+ * index (h5cl_h5_chunk_record) is H5CL_ERR_CORRUPT. */
 static int chunk_fetch(tile_job *j, const chunk_at *c, scratch *s,
                        unsigned *mask, size_t *stored, char *msg, size_t len)
 {
@@ -325,25 +329,32 @@ static int chunk_fetch(tile_job *j, const chunk_at *c, scratch *s,
     hsize_t at[H5CL_MAX_RANK];
     for (int d = 0; d < j->box->rank; d++)
         at[d] = c->origin[d];
-    haddr_t addr = HADDR_UNDEF;
-    hsize_t size = 0;
+    h5cl_chunk_rec r;
     uint32_t filters = 0;
     const char *call = "H5Dget_chunk_info_by_coord";
+    char where[128], detail[512];
     int st = H5CL_OK;
     h5cl_h5_lock();
-    herr_t rc = H5Dget_chunk_info_by_coord(ds->dset, at, mask, &addr, &size);
-    if (rc >= 0 &&
-        (addr == HADDR_UNDEF || addr == 0 || size > j->ck->raw_cap)) {
-        *stored = addr == HADDR_UNDEF ? 0 : (size_t)size;
-        st = 1;
+    const int kind = h5cl_h5_chunk_record(ds->dset, at, &r);
+    herr_t rc = kind < 0 ? -1 : 0;
+    if (kind == H5CL_CHUNK_UNALLOCATED) {
+        st = CHUNK_UNALLOCATED;
+    } else if (kind == H5CL_CHUNK_TO_H5DREAD ||
+               (kind == H5CL_CHUNK_STORED && r.size > j->ck->raw_cap)) {
+        st = CHUNK_TO_H5DREAD;
+    } else if (kind == H5CL_CHUNK_DAMAGED) {
+        h5cl_h5_chunk_damage(&r, detail, sizeof detail);
+        chunk_text(j, c, where, sizeof where);
+        snprintf(msg, len, "chunk [%s]) of %s in %s: %s", where,
+                 ds->info.path, ds->info.file, detail);
+        st = H5CL_ERR_CORRUPT;
     } else if (rc >= 0) {
         call = "H5Dread_chunk";
         rc = H5Dread_chunk(ds->dset, H5P_DEFAULT, at, &filters, s->raw);
         *mask = filters;
-        *stored = (size_t)size;
+        *stored = (size_t)r.size;
     }
     if (rc < 0) {
-        char detail[512], where[128];
         h5cl_h5_describe(detail, sizeof detail);
         chunk_text(j, c, where, sizeof where);
         snprintf(msg, len, "%s failed on chunk [%s]) of %s in %s: %s", call,
@@ -367,7 +378,9 @@ static void chunk_task(void *arg, size_t i)
     size_t stored = 0;
     scratch *s = scratch_take(ck);
     int st = chunk_fetch(j, &c, s, &mask, &stored, msg, sizeof msg);
-    if (st == 1 && stored == 0 && ck->fill_ok) { /* unallocated */
+    if (st == CHUNK_UNALLOCATED && !ck->fill_ok)
+        st = CHUNK_TO_H5DREAD;
+    if (st == CHUNK_UNALLOCATED) {
         const size_t row = (size_t)(c.hi[j->box->rank - 1] -
                                     c.lo[j->box->rank - 1]);
         for (size_t k = 0; k < row; k++)
@@ -397,7 +410,7 @@ static void chunk_task(void *arg, size_t i)
     }
     scratch_give(ck, s);
     if (st != H5CL_OK)
-        job_fail(j, st, st == 1 ? "" : msg);
+        job_fail(j, st, st == CHUNK_TO_H5DREAD ? "" : msg);
 }
 
 int h5cl_chunks_read(h5cl_chunks *ck, h5cl_pool *pool, const h5cl_box *box,

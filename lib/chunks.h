@@ -24,9 +24,10 @@ void h5cl_chunks_close(h5cl_chunks *ck);
 
 /* As h5cl_direct_read: H5CL_OK with the tile in dst; 1 when the tile must
  * go through H5Dread (an unallocated chunk without a usable fill value, a
- * chunk stored larger than any valid encoding); H5CL_ERR_CORRUPT (a chunk
- * that does not decode, or fails its checksum), H5CL_ERR_HDF5 or
- * H5CL_ERR_NO_MEMORY with a message naming the file, dataset and chunk. */
+ * chunk stored larger than any valid encoding or recorded at address 0);
+ * H5CL_ERR_CORRUPT (a chunk that does not decode, or fails its checksum),
+ * H5CL_ERR_HDF5 or H5CL_ERR_NO_MEMORY with a message naming the file,
+ * dataset and chunk. */
 int h5cl_chunks_read(h5cl_chunks *ck, h5cl_pool *pool, const h5cl_box *box,
                      void *dst, char *err, size_t errlen);
 

@@ -364,7 +364,8 @@ static int contiguous_runs(const h5cl_direct *dr, const h5cl_box *box,
 /* Chunked layout: the box's rows of each chunk it meets.  Any chunk that
  * is unallocated, or whose record disagrees with the dataset, leaves the
  * tile to H5Dread. */
-static int chunk_runs(const h5cl_direct *dr, const h5cl_box *box, runs *out)
+static int chunk_runs(const h5cl_direct *dr, const h5cl_box *box, runs *out,
+                      char *err, size_t errlen)
 {
     const h5cl_dataset_info *in = &dr->ds->info;
     for (int d = 1; d < box->rank; d++)
@@ -380,15 +381,24 @@ static int chunk_runs(const h5cl_direct *dr, const h5cl_box *box, runs *out)
     h5cl_h5_lock();
     for (uint64_t c = c0; c <= c1; c++) {
         hsize_t coord[H5CL_MAX_RANK] = {0};
-        unsigned mask = 0;
-        haddr_t addr = HADDR_UNDEF;
-        hsize_t size = 0;
+        h5cl_chunk_rec rec;
         coord[0] = c * dr->chunk_rows;
-        /* address 0 is the superblock's: HDF5 reads such a chunk as
-         * unallocated, so it is no run of data (fuzz_open found one) */
-        if (H5Dget_chunk_info_by_coord(dr->ds->dset, coord, &mask, &addr,
-                                       &size) < 0 ||
-            addr == HADDR_UNDEF || addr == 0 || size != chunk_bytes ||
+        const int kind = h5cl_h5_chunk_record(dr->ds->dset, coord, &rec);
+        if (kind == H5CL_CHUNK_DAMAGED) {
+            char detail[256];
+            h5cl_h5_chunk_damage(&rec, detail, sizeof detail);
+            snprintf(err, errlen, "chunk %llu (from row %llu) of %s in %s: %s",
+                     (unsigned long long)c,
+                     (unsigned long long)coord[0], in->path, in->file,
+                     detail);
+            st = H5CL_ERR_CORRUPT;
+            break;
+        }
+        haddr_t addr = rec.addr;
+        const hsize_t size = rec.size;
+        /* unallocated chunks and any odd record leave the tile to
+         * H5Dread */
+        if (kind != H5CL_CHUNK_STORED || size != chunk_bytes ||
             (addr += dr->base) > dr->file_bytes ||
             size > dr->file_bytes - addr) {
             H5Eclear2(H5E_DEFAULT);
@@ -470,7 +480,7 @@ int h5cl_direct_read(h5cl_direct *dr, h5cl_pool *pool, const h5cl_box *box,
         return h5cl_chunks_read(dr->chunks, pool, box, dst, err, errlen);
     const h5cl_dataset_info *in = &dr->ds->info;
     runs rs = {0};
-    int st = dr->chunked ? chunk_runs(dr, box, &rs)
+    int st = dr->chunked ? chunk_runs(dr, box, &rs, err, errlen)
                          : contiguous_runs(dr, box, &rs);
     piece *p = NULL;
     size_t n = 0;
@@ -538,7 +548,7 @@ int h5cl_direct_locate(h5cl_direct *dr, const h5cl_box *box,
     if (dr->chunks)
         return 1;
     runs rs = {0};
-    int st = dr->chunked ? chunk_runs(dr, box, &rs)
+    int st = dr->chunked ? chunk_runs(dr, box, &rs, err, errlen)
                          : contiguous_runs(dr, box, &rs);
     if (st == H5CL_OK &&
         (rs.n != 1 || rs.total < dr->map_min ||

@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,59 @@ void h5cl_h5_lock(void)
 void h5cl_h5_unlock(void)
 {
     pthread_mutex_unlock(&h5_mutex);
+}
+
+int h5cl_h5_chunk_record(hid_t dset, const hsize_t *coord,
+                         h5cl_chunk_rec *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->addr = HADDR_UNDEF;
+    if (H5Dget_chunk_info_by_coord(dset, coord, &rec->mask, &rec->addr,
+                                   &rec->size) < 0)
+        return -1;
+    rec->found = H5Dget_chunk_storage_size(dset, coord, &rec->found_size) >= 0;
+    H5Eclear2(H5E_DEFAULT); /* the lookup's "not allocated" */
+    if (!rec->found)
+        rec->found_size = 0;
+    if (rec->addr == HADDR_UNDEF && !rec->found)
+        return H5CL_CHUNK_UNALLOCATED;
+    if (rec->addr == 0 && !rec->found)
+        return H5CL_CHUNK_TO_H5DREAD;
+    if (rec->addr != HADDR_UNDEF && rec->addr != 0 && rec->found &&
+        rec->found_size == rec->size)
+        return H5CL_CHUNK_STORED;
+    return H5CL_CHUNK_DAMAGED;
+}
+
+void h5cl_h5_chunk_damage(const h5cl_chunk_rec *rec, char *buf, size_t len)
+{
+    char recd[96] = "no chunk", found[64] = "none";
+    if (rec->addr != HADDR_UNDEF)
+        snprintf(recd, sizeof recd, "%llu bytes at address %llu",
+                 (unsigned long long)rec->size,
+                 (unsigned long long)rec->addr);
+    if (rec->found)
+        snprintf(found, sizeof found, "%llu bytes",
+                 (unsigned long long)rec->found_size);
+    snprintf(buf, len,
+             "the chunk index is damaged: its record says %s, HDF5's own "
+             "lookup finds %s",
+             recd, found);
+}
+
+static atomic_ulong fclose_failures;
+
+herr_t h5cl_h5_fclose(hid_t f)
+{
+    const herr_t rc = H5Fclose(f);
+    if (rc < 0)
+        atomic_fetch_add(&fclose_failures, 1);
+    return rc;
+}
+
+unsigned long h5cl_h5_fclose_failures(void)
+{
+    return atomic_load(&fclose_failures);
 }
 
 typedef struct walk_state {

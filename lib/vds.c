@@ -85,7 +85,7 @@ static int describe_source(h5cl_ctx *ctx, const char *file, const char *path,
         H5Sclose(sp);
     if (d >= 0)
         H5Dclose(d);
-    H5Fclose(f);
+    h5cl_h5_fclose(f);
     return st;
 }
 

@@ -198,7 +198,7 @@ static int check_target(h5cl_ctx *ctx, const h5cl_writer_spec *spec)
                            spec->file, why);
         } else {
             st = check_path(ctx, f, spec);
-            H5Fclose(f);
+            h5cl_h5_fclose(f);
         }
     }
     H5Eclear2(H5E_DEFAULT);
@@ -609,7 +609,7 @@ int h5cl_writer_commit(h5cl_ctx *ctx, h5cl_writer *w)
      * meet a full disk, so both statuses count */
     int ok = w->dset < 0 || H5Dclose(w->dset) >= 0;
     w->dset = -1;
-    ok = (H5Fclose(w->file) >= 0) && ok; /* closed even after a failure */
+    ok = (h5cl_h5_fclose(w->file) >= 0) && ok; /* even after a failure */
     if (!ok)
         h5cl_h5_describe(why, sizeof why);
     w->file = -1;
@@ -695,7 +695,7 @@ void h5cl_writer_abort(h5cl_writer *w)
     if (w->dset >= 0)
         H5Dclose(w->dset);
     if (w->file >= 0)
-        H5Fclose(w->file);
+        h5cl_h5_fclose(w->file);
     H5Eclear2(H5E_DEFAULT);
     h5cl_h5_unlock();
     if (w->tmp_made)

@@ -6,7 +6,7 @@
  * chunks) is read by H5Dread and still right; chunks decoded by h5cl
  * (lib/chunks.c) equal H5Dread's for every filter combination, dtype and
  * byte order, N-d chunks, fill values and filter masks, and a damaged
- * chunk is a clear error naming it; files
+ * chunk or chunk index is a clear error naming it; files
  * with a userblock; a file truncated under a running reader is a clear
  * error.  The pool runs each index exactly once, job after job.  And the
  * run summary says which path was taken.  Tiles mapped from the file
@@ -459,6 +459,48 @@ START_TEST(test_decode_corrupt)
                           strstr(err, "element [16,32]") &&
                           (!fl || strstr(err, "Fletcher-32")),
                       "message: %s", err);
+        h5cl_pool_destroy(pool);
+        h5cl_reader_close(rd);
+    }
+}
+END_TEST
+
+/* Chunk indexes whose record (H5Dget_chunk_info_by_coord) and H5Dread's
+ * own lookup disagree, from fuzz_open: a record of address 0 for a chunk
+ * H5Dread reads (decoded-chunk path), and a record with an address for a
+ * chunk H5Dread reads as unallocated (direct path).  h5cl names the chunk
+ * and the damage rather than return either answer silently; H5Dread
+ * alone still reads what HDF5 reads. */
+START_TEST(test_damaged_index)
+{
+    static const struct {
+        const char *file, *chunk;
+    } cases[] = {
+        {"tests/fuzz/corpus/fuzz_open/fz-2439ea50b1d28142", "chunk [0,0]"},
+        {"tests/fuzz/corpus/fuzz_open/fz-7f9166037645cf03", "chunk 2 (from row 4)"},
+    };
+    tu_setenv("H5CL_DIRECT", "all");
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        h5cl_dataset *ds = tu_open(tu_ctx, cases[k].file, "/data");
+        h5cl_reader *rd;
+        h5cl_pool *pool;
+        h5cl_box box;
+        char err[2048] = "";
+        const h5cl_dataset_info *in = &ds->info;
+        box_set(&box, in->rank, (const uint64_t[H5CL_MAX_RANK]){0}, in->dims);
+        void *dst = tu_alloc(in->nbytes);
+        ck_assert_int_eq(h5cl_reader_open(tu_ctx, ds, &rd), H5CL_OK);
+        ck_assert_int_eq(h5cl_pool_create(2, &pool), 0);
+        int rc = h5cl_reader_read(rd, pool, &box, dst, err, sizeof err);
+        ck_assert_msg(rc == H5CL_ERR_CORRUPT, "%s: status %s (%s)",
+                      cases[k].file, h5cl_errname(rc), err);
+        ck_assert_msg(strstr(err, cases[k].file) && strstr(err, "/data") &&
+                          strstr(err, cases[k].chunk) &&
+                          strstr(err, "chunk index is damaged"),
+                      "message: %s", err);
+        err[0] = '\0';
+        rc = h5cl_reader_read(rd, NULL, &box, dst, err, sizeof err);
+        ck_assert_msg(rc == H5CL_OK, "H5Dread: %s (%s)", h5cl_errname(rc), err);
         h5cl_pool_destroy(pool);
         h5cl_reader_close(rd);
     }
@@ -943,6 +985,7 @@ Suite *direct_suite(void)
     tcase_add_test(tc, test_decode_fill);
     tcase_add_test(tc, test_decode_filter_mask);
     tcase_add_test(tc, test_decode_corrupt);
+    tcase_add_test(tc, test_damaged_index);
     suite_add_tcase(s, tc);
     tc = tcase_create("pool");
     tcase_add_checked_fixture(tc, tu_setup, tu_teardown);

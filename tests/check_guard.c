@@ -185,6 +185,18 @@ START_TEST(test_too_large)
 }
 END_TEST
 
+/* A dataspace larger than its own maximum (fuzz_open: dimension 1 of
+ * 4177461254 elements, maximum 6): HDF5 1.10 opens it and then reads it
+ * inconsistently, HDF5 1.14 refuses it; so does h5cl. */
+START_TEST(test_beyond_maxdims)
+{
+    expect_open_fails("tests/fuzz/corpus/fuzz_open/fz-2fd6a775a2e85e4c",
+                      "/data", H5CL_ERR_CORRUPT,
+                      "dimension 1 holds 4177461254 elements, more than its "
+                      "maximum 6");
+}
+END_TEST
+
 START_TEST(test_filter_unavailable)
 {
     const char *f = tu_path("filter.h5");
@@ -462,6 +474,7 @@ Suite *guard_suite(void)
     tcase_add_loop_test(tc, test_types_refused, 0, 7);
     tcase_add_loop_test(tc, test_types_listed_unsupported, 0, 7);
     tcase_add_test(tc, test_too_large);
+    tcase_add_test(tc, test_beyond_maxdims);
     tcase_add_test(tc, test_filter_unavailable);
     tcase_add_test(tc, test_external);
     tcase_add_test(tc, test_virtual_source_missing);
