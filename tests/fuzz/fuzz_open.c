@@ -14,7 +14,8 @@
  * Checked on every input: no crash, undefined behaviour or leak in h5cl's
  * frames; every failure carries an error code and a message; the tile box
  * lies inside the dataset and fits the plan's largest tile; where both
- * h5cl's reader and H5Dread succeed on the tile, their bytes are equal.
+ * h5cl's reader and H5Dread succeed on the tile, their bytes are equal
+ * (unless H5Dread returned the superblock's: hdf5_read_superblock).
  * libhdf5 1.10.8 crashes on some inputs by itself (MANIFEST.md of the
  * corpus): tests/reliability/fuzz_replay.sh runs this target in fork mode
  * and tells those apart from crashes in h5cl by their stacks. */
@@ -108,6 +109,21 @@ static void check_box(const h5cl_dataset *ds, const h5cl_plan *plan,
         fail("a tile larger than the plan's largest", in->path);
 }
 
+/* Whether H5Dread's bytes hold HDF5's file signature: on some damaged
+ * chunk indexes libhdf5 1.10.8 reads a chunk from address 0, the
+ * superblock, when its chunk cache is off (as h5cl's H5Dread runs,
+ * lib/reader.c) and fill values when it is on, while its lookups
+ * (H5Dget_chunk_info_by_coord, H5Dget_chunk_storage_size) both give the
+ * chunk's true place.  That is no reading to hold h5cl's to.  (A second
+ * handle cannot ask for the cache: HDF5 shares one open dataset's state
+ * between its handles.) */
+static int hdf5_read_superblock(const unsigned char *theirs, uint64_t nbytes)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F',
+                                         '\r', '\n', 0x1a, '\n'};
+    return memmem(theirs, nbytes, sig, sizeof sig) != NULL;
+}
+
 /* The first tile through h5cl's reader (direct where it applies) and
  * through H5Dread; equal bytes where both succeed. */
 static void read_first_tile(h5cl_dataset *ds)
@@ -151,7 +167,8 @@ static void read_first_tile(h5cl_dataset *ds)
     if (st_theirs != H5CL_OK && !err[0])
         fail("a failed H5Dread without a message", ds->info.path);
     if (st_mine == H5CL_OK && st_theirs == H5CL_OK &&
-        h5cl_reader_can_direct(rd) && memcmp(mine, theirs, nbytes) != 0)
+        h5cl_reader_can_direct(rd) && memcmp(mine, theirs, nbytes) != 0 &&
+        !hdf5_read_superblock(theirs, nbytes))
         fail("h5cl's reader and H5Dread disagree on the first tile",
              ds->info.path);
     free(mine);
