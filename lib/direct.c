@@ -383,7 +383,8 @@ static int chunk_runs(const h5cl_direct *dr, const h5cl_box *box, runs *out,
         hsize_t coord[H5CL_MAX_RANK] = {0};
         h5cl_chunk_rec rec;
         coord[0] = c * dr->chunk_rows;
-        const int kind = h5cl_h5_chunk_record(dr->ds->dset, coord, &rec);
+        const int kind = h5cl_h5_chunk_record(dr->ds->file, dr->ds->dset, coord,
+                                              &rec);
         if (kind == H5CL_CHUNK_DAMAGED) {
             char detail[256];
             h5cl_h5_chunk_damage(&rec, detail, sizeof detail);

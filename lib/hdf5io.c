@@ -37,7 +37,7 @@ void h5cl_h5_unlock(void)
     pthread_mutex_unlock(&h5_mutex);
 }
 
-int h5cl_h5_chunk_record(hid_t dset, const hsize_t *coord,
+int h5cl_h5_chunk_record(hid_t file, hid_t dset, const hsize_t *coord,
                          h5cl_chunk_rec *rec)
 {
     memset(rec, 0, sizeof *rec);
@@ -53,15 +53,20 @@ int h5cl_h5_chunk_record(hid_t dset, const hsize_t *coord,
         return H5CL_CHUNK_UNALLOCATED;
     if (rec->addr == 0 && !rec->found)
         return H5CL_CHUNK_TO_H5DREAD;
+    /* chunk addresses leave out a userblock: this bound is loose there,
+     * never wrong */
+    if (H5Fget_filesize(file, &rec->eof) < 0)
+        return -1;
     if (rec->addr != HADDR_UNDEF && rec->addr != 0 && rec->found &&
-        rec->found_size == rec->size)
+        rec->found_size == rec->size && rec->addr <= rec->eof &&
+        rec->size <= rec->eof - rec->addr)
         return H5CL_CHUNK_STORED;
     return H5CL_CHUNK_DAMAGED;
 }
 
 void h5cl_h5_chunk_damage(const h5cl_chunk_rec *rec, char *buf, size_t len)
 {
-    char recd[96] = "no chunk", found[64] = "none";
+    char recd[96] = "no chunk", found[64] = "none", past[80] = "";
     if (rec->addr != HADDR_UNDEF)
         snprintf(recd, sizeof recd, "%llu bytes at address %llu",
                  (unsigned long long)rec->size,
@@ -69,10 +74,14 @@ void h5cl_h5_chunk_damage(const h5cl_chunk_rec *rec, char *buf, size_t len)
     if (rec->found)
         snprintf(found, sizeof found, "%llu bytes",
                  (unsigned long long)rec->found_size);
+    if (rec->addr != HADDR_UNDEF && rec->eof &&
+        (rec->addr > rec->eof || rec->size > rec->eof - rec->addr))
+        snprintf(past, sizeof past, ", past the end of the file (%llu bytes)",
+                 (unsigned long long)rec->eof);
     snprintf(buf, len,
-             "the chunk index is damaged: its record says %s, HDF5's own "
+             "the chunk index is damaged: its record says %s%s, HDF5's own "
              "lookup finds %s",
-             recd, found);
+             recd, past, found);
 }
 
 static atomic_ulong fclose_failures;

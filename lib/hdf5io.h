@@ -34,6 +34,7 @@ typedef struct h5cl_chunk_rec {
     hsize_t size;        /* stored bytes, from the record */
     int found;           /* whether H5Dread's lookup found the chunk */
     hsize_t found_size;  /* and its stored bytes */
+    hsize_t eof;         /* the file's size */
 } h5cl_chunk_rec;
 enum {
     H5CL_CHUNK_STORED,      /* at addr (never 0), size bytes */
@@ -41,11 +42,14 @@ enum {
     H5CL_CHUNK_TO_H5DREAD,  /* recorded at address 0 (the superblock's),
                              * which H5Dread's lookup does not find either:
                              * HDF5 reads it as unallocated */
-    H5CL_CHUNK_DAMAGED      /* the two disagree otherwise */
+    H5CL_CHUNK_DAMAGED      /* the two disagree otherwise, or the chunk
+                             * lies past the end of the file (where
+                             * H5Dread_chunk reports success and writes
+                             * nothing: fuzz_open, under memcheck) */
 };
-/* One of the above; -1 when the record cannot be read (HDF5's error
- * stack says why). */
-int h5cl_h5_chunk_record(hid_t dset, const hsize_t *coord,
+/* One of the above for the chunk at coord of dset in file; -1 when the
+ * record cannot be read (HDF5's error stack says why). */
+int h5cl_h5_chunk_record(hid_t file, hid_t dset, const hsize_t *coord,
                          h5cl_chunk_rec *rec);
 /* "the chunk index is damaged: ..." for a DAMAGED record. */
 void h5cl_h5_chunk_damage(const h5cl_chunk_rec *rec, char *buf, size_t len);

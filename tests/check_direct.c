@@ -468,7 +468,8 @@ END_TEST
 /* Chunk indexes whose record (H5Dget_chunk_info_by_coord) and H5Dread's
  * own lookup disagree, from fuzz_open: a record of address 0 for a chunk
  * H5Dread reads (decoded-chunk path), and a record with an address for a
- * chunk H5Dread reads as unallocated (direct path).  h5cl names the chunk
+ * chunk H5Dread reads as unallocated (direct path), and one past the end of
+ * the file.  h5cl names the chunk
  * and the damage rather than return either answer silently; H5Dread
  * alone still reads what HDF5 reads. */
 START_TEST(test_damaged_index)
@@ -478,6 +479,10 @@ START_TEST(test_damaged_index)
     } cases[] = {
         {"tests/fuzz/corpus/fuzz_open/fz-2439ea50b1d28142", "chunk [0,0]"},
         {"tests/fuzz/corpus/fuzz_open/fz-7f9166037645cf03", "chunk 2 (from row 4)"},
+        /* a record past the end of the file, where H5Dread_chunk reports
+         * success and writes nothing */
+        {"tests/fuzz/corpus/fuzz_open/fz-fda9a5d5cb06ecb0",
+         "past the end of the file (7241 bytes)"},
     };
     tu_setenv("H5CL_DIRECT", "all");
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
