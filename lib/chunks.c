@@ -352,8 +352,11 @@ static int chunk_fetch(tile_job *j, const chunk_at *c, scratch *s,
         call = "H5Dread_chunk";
         /* libhdf5 1.10.8 can report success and leave the buffer unwritten
          * on a damaged index whose lookups agree (fuzz_open, memcheck):
-         * zeros then, never stale heap bytes */
+         * zeros then, never stale heap bytes.  Cleared outside the lock,
+         * which the other decoders wait on */
+        h5cl_h5_unlock();
         memset(s->raw, 0, (size_t)r.size);
+        h5cl_h5_lock();
         rc = H5Dread_chunk(ds->dset, H5P_DEFAULT, at, &filters, s->raw);
         *mask = filters;
         *stored = (size_t)r.size;
