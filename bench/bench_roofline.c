@@ -96,7 +96,8 @@ static void fill_pattern(float *x, uint64_t bytes)
 /* The buffer the read kernel sums, filled with the pattern.  Host-unified
  * devices read it in place from host memory in 2 MiB pages where the
  * kernel gives them (rl->huge_pages says whether it did), as h5cl's
- * kernels read the page cache; other devices get their own memory. */
+ * kernels read the page cache; other devices get their own memory, copied
+ * from the pinned buffer when measure() has filled one. */
 static int read_buffer(struct roof_cl *c, struct roofline *rl)
 {
     cl_int e;
@@ -115,13 +116,16 @@ static int read_buffer(struct roof_cl *c, struct roofline *rl)
         CL_TRY(e, "clCreateBuffer(CL_MEM_USE_HOST_PTR)");
         return 0;
     }
-    float *x = malloc(rl->bytes);
-    if (!x)
-        return fail(rl->message, "out of memory");
-    fill_pattern(x, rl->bytes);
+    float *x = c->host;
+    if (!x) {
+        if (!(x = malloc(rl->bytes)))
+            return fail(rl->message, "out of memory");
+        fill_pattern(x, rl->bytes);
+    }
     c->dbuf = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
                              rl->bytes, x, &e);
-    free(x);
+    if (x != c->host)
+        free(x);
     CL_TRY(e, "clCreateBuffer(device)");
     return 0;
 }

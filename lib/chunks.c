@@ -348,7 +348,7 @@ static int chunk_fetch(tile_job *j, const chunk_at *c, scratch *s,
         snprintf(msg, len, "chunk [%s]) of %s in %s: %s", where,
                  ds->info.path, ds->info.file, detail);
         st = H5CL_ERR_CORRUPT;
-    } else if (rc >= 0) {
+    } else if (kind == H5CL_CHUNK_STORED) {
         call = "H5Dread_chunk";
         /* libhdf5 1.10.8 can report success and leave the buffer unwritten
          * on a damaged index whose lookups agree (fuzz_open, memcheck):
